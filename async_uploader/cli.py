@@ -1,0 +1,207 @@
+"""The ``async-uploader`` command: argument parsing, signals, one line per error, exit codes.
+
+Exit codes: 0 all done; 1 some files rejected or failed, or album links failed; 2 configuration or
+usage error; 3 no server reachable or API key rejected; 4 another run is active; 130 interrupted
+(Ctrl-C); 143 terminated (SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from . import __version__
+from .config import Config, load_config
+from .errors import (
+    EXIT_CONFIG,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_TERMINATED,
+    UploaderError,
+)
+from .logsetup import Redact, setup_logging
+from .pipeline import RunControl, sync
+from .report import RunReport
+
+log = logging.getLogger("async_uploader")
+
+COMMANDS = ("sync", "test-server", "demo")
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # exit 2 with one line, as documented
+        raise UsageError(message)
+
+
+def _add_sync_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--env-file", type=Path, help="read settings from this .env file (default ./.env)"
+    )
+    p.add_argument("--folder", help="the folder to upload (SCREENSHOTS_PATH)")
+    p.add_argument("--album", help="the album to put every file in (IMMICH_ALBUM_NAME)")
+    p.add_argument("--local-url", help="the server's LAN URL (IMMICH_LOCAL_URL)")
+    p.add_argument("--external-url", help="the server's public URL (IMMICH_EXTERNAL_URL)")
+    p.add_argument("--history", help="the history file (IMMICH_HISTORY_FILE)")
+    p.add_argument("--log-file", help="the log file (IMMICH_LOG_FILE)")
+    p.add_argument("--concurrency", help="uploads at once (IMMICH_CONCURRENCY)")
+    p.add_argument(
+        "--recursive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="include subfolders (IMMICH_RECURSIVE)",
+    )
+    p.add_argument(
+        "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="say what would be uploaded; change nothing"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
+    p.add_argument("--quiet", action="store_true", help="only warnings and errors")
+    p.add_argument(
+        "--debug", action="store_true", help="HTTP detail and tracebacks (never the key)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="async-uploader",
+        description="Upload every new file of a folder to an Immich album, once, concurrently.",
+    )
+    parser.add_argument("--version", action="version", version=f"async-uploader {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    _add_sync_flags(sub.add_parser("sync", help="upload new files (the default command)"))
+    demo = sub.add_parser("demo", help="a whole sync against the built-in test server")
+    _add_sync_flags(demo)
+    from .testserver.cli import build_parser as build_server_parser
+
+    build_server_parser(sub.add_parser("test-server", help="run the Immich-compatible test server"))
+    return parser
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("env_file", "folder", "album", "local_url", "external_url", "history", "log_file")
+    flags = {k: getattr(args, k, None) for k in keys}
+    flags["concurrency"] = args.concurrency
+    flags["recursive"] = args.recursive
+    flags["dry_run"] = args.dry_run
+    return flags
+
+
+async def _run_with_signals(
+    config: Config, control: RunControl, run: Any = None
+) -> tuple[RunReport | None, int | None]:
+    """Run a sync; the first Ctrl-C/SIGTERM stops new uploads, a second one stops at once."""
+    control.stop = anyio.Event()
+    seen: list[int] = []
+    result: list[RunReport] = []
+
+    async with anyio.create_task_group() as tg:
+        work = anyio.CancelScope()
+
+        async def signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+                async for signum in received:
+                    seen.append(signum)
+                    assert control.stop is not None
+                    if len(seen) == 1 and control.uploading:
+                        log.warning("%s: finishing in-flight uploads (again to stop now)",
+                                    signal.Signals(signum).name)  # fmt: skip
+                        control.stop.set()
+                    else:
+                        work.cancel()
+
+        tg.start_soon(signals)
+        with work:
+            result.append(await (run or sync)(config, control))
+        tg.cancel_scope.cancel()
+    return (result[0] if result else None), (seen[0] if seen else None)
+
+
+def _exit_for_signal(signum: int | None) -> int:
+    return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
+
+
+def _print_report(report: RunReport, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(report.to_json()), flush=True)
+        return
+    if args.quiet and report.ok and not report.interrupted:
+        return
+    if report.dry_run:
+        print(f"Dry run: would upload {len(report.would_upload)} files; nothing was changed.")
+        return
+    print(("Interrupted: " if report.interrupted else "Done: ") + report.summary(), flush=True)
+    for problem in report.problems[:20]:
+        print(f"  {problem}", flush=True)
+    if len(report.problems) > 20:
+        print(f"  ... and {len(report.problems) - 20} more (see the log)", flush=True)
+
+
+def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
+    secrets: list[str] = []
+    try:
+        if demo:
+            from .demo import run_demo
+
+            return run_demo(args)
+        config = load_config(_flags(args))
+        secrets.append(config.api_key.reveal())
+        setup_logging(
+            log_file=config.log_file,
+            secrets=secrets,
+            quiet=args.quiet or args.json,
+            debug=args.debug,
+        )
+        for warning in config.warnings:
+            log.warning("warning: %s", warning)
+        control = RunControl(progress_seconds=0 if args.no_progress else 5.0)
+        report, signum = anyio.run(_run_with_signals, config, control, backend="asyncio")
+        if report is None:
+            log.warning("interrupted before the uploads began; nothing was changed")
+            return _exit_for_signal(signum)
+        _print_report(report, args)
+        if report.interrupted:
+            return _exit_for_signal(signum)
+        return EXIT_OK if report.ok else EXIT_PARTIAL
+    except UploaderError as exc:
+        message = Redact(secrets)._clean(str(exc))
+        if args.debug:
+            log.exception("error")
+        print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
+        if logging.getLogger().handlers:
+            log.error("%s", message) if not args.debug else None
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "sync")
+    try:
+        args = build_parser().parse_args(argv)
+    except UsageError as exc:
+        print(f"async-uploader: usage error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "test-server":
+        from .testserver.cli import run as run_server
+
+        try:
+            return run_server(args)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
+    return run_sync(args, demo=args.command == "demo")

@@ -1,0 +1,282 @@
+"""Configuration: built-in defaults < ``.env`` file < environment < command-line flags.
+
+Owns reading and checking every setting; knows nothing of HTTP or the pipeline. The ``.env`` file is
+read with ``dotenv_values`` and never exported into ``os.environ``. The API key comes only from the
+environment or ``.env`` (flags show in ``ps`` and shell history) and is wrapped in ``Secret`` so that
+no repr, log line or traceback can show it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+HISTORY_NAME = "immich_upload_history.json"
+LOG_NAME = "immich_backup.log"
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+
+
+class Secret:
+    """A value that never prints itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Config:
+    folder: Path
+    api_key: Secret
+    local_url: str | None
+    external_url: str | None
+    album: str
+    history_file: Path
+    log_file: Path
+    concurrency: int = DEFAULT_CONCURRENCY
+    local_timeout: float = 1.5
+    external_timeout: float = 5.0
+    recursive: bool = False
+    env_file: Path | None = None
+    settle_seconds: float = 3.0  # files modified more recently are left for the next run
+    stall_timeout: float = 60.0  # an upload with no progress for this long is aborted and retried
+    retries: int = 5  # attempts per request after the first, for retryable failures
+    device_id: str = "async-uploader"
+    dry_run: bool = False
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def urls(self) -> list[tuple[str, str, float]]:
+        """(role, base URL, health-check timeout) for each configured URL, local first."""
+        out = []
+        if self.local_url:
+            out.append(("local", self.local_url, self.local_timeout))
+        if self.external_url:
+            out.append(("external", self.external_url, self.external_timeout))
+        return out
+
+
+# Every variable we read, with its meaning; .env.example and the README are written from the same
+# facts, and test_config checks that .env.example names each one.
+VARIABLES: dict[str, str] = {
+    "SCREENSHOTS_PATH": "the folder to upload (required; --folder)",
+    "IMMICH_API_KEY": "the Immich API key (required; never a flag)",
+    "IMMICH_LOCAL_URL": "the server's LAN address, tried first (--local-url)",
+    "IMMICH_EXTERNAL_URL": "the server's public address (--external-url)",
+    "IMMICH_ALBUM_NAME": "the album every file goes to (required; --album)",
+    "IMMICH_HISTORY_FILE": f"the history file (default {HISTORY_NAME} beside .env; --history)",
+    "IMMICH_LOG_FILE": f"the log file (default {LOG_NAME} beside .env; --log-file)",
+    "IMMICH_CONCURRENCY": f"uploads at once, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
+    "IMMICH_LOCAL_TIMEOUT": "seconds the local URL has to answer the health check (default 1.5)",
+    "IMMICH_EXTERNAL_TIMEOUT": "seconds for the external URL (default 5)",
+    "IMMICH_RECURSIVE": "also upload files in subfolders (default off; --recursive)",
+    "IMMICH_SETTLE_SECONDS": "leave files modified this recently for the next run (default 3)",
+    "IMMICH_STALL_TIMEOUT": "abort and retry an upload without progress this long (default 60)",
+    "IMMICH_RETRIES": "retries per request after a network or server error (default 5)",
+    "IMMICH_DEVICE_ID": "the deviceId sent with uploads (default async-uploader-<hostname>)",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def normalize_url(value: str, name: str) -> str:
+    """A base URL without a trailing slash or ``/api``; the client adds ``/api`` itself."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, not {value!r}")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{name} must not have a query or fragment: {value!r}")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port: {value!r}") from None
+    path = parts.path.rstrip("/")
+    if path.endswith("/api"):
+        path = path[: -len("/api")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _bool(value: str, name: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _number(value: str, name: str, low: float, high: float, integer: bool = False) -> float:
+    try:
+        number = int(value) if integer else float(value)
+    except ValueError:
+        kind = "a whole number" if integer else "a number"
+        raise ConfigError(
+            f"{name} must be {kind} from {low:g} to {high:g}, not {value!r}"
+        ) from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low:g} to {high:g}, not {value}")
+    return number
+
+
+def find_env_file(explicit: Path | None, cwd: Path) -> Path | None:
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"--env-file {explicit}: no such file")
+        return explicit
+    candidate = cwd / ".env"
+    return candidate if candidate.is_file() else None
+
+
+def _env_file_warnings(path: Path) -> list[str]:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return []
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return [f"{path} is readable by other users and holds your API key; run: chmod 600 {path}"]
+    return []
+
+
+def load_config(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Merge the sources and check every value; raises ConfigError naming what is wrong."""
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    env_file = find_env_file(flags.get("env_file"), cwd)
+    file_values: dict[str, str] = {}
+    warnings: list[str] = []
+    if env_file is not None:
+        try:
+            raw = dotenv_values(env_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read {env_file}: {exc}") from None
+        file_values = {k: v for k, v in raw.items() if v is not None}
+        warnings += _env_file_warnings(env_file)
+    base_dir = env_file.parent.resolve() if env_file else cwd
+
+    def get(name: str) -> tuple[str | None, Path]:
+        """The value of a variable and the folder its relative paths are relative to."""
+        if name in environ:
+            return environ[name], cwd
+        if name in file_values:
+            return file_values[name], base_dir
+        return None, cwd
+
+    def path_of(flag: str, name: str, default: Path | None) -> Path | None:
+        if flags.get(flag) is not None:
+            return (cwd / Path(flags[flag]).expanduser()).resolve()
+        value, rel = get(name)
+        if value:
+            return (rel / Path(value).expanduser()).resolve()
+        return default
+
+    folder = path_of("folder", "SCREENSHOTS_PATH", None)
+    if folder is None:
+        raise ConfigError("SCREENSHOTS_PATH is not set (in .env, the environment, or --folder)")
+    if not folder.exists():
+        raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ConfigError(f"SCREENSHOTS_PATH: {folder} is not a folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} is not readable")
+
+    key, _ = get("IMMICH_API_KEY")
+    if not key or not key.strip():
+        raise ConfigError(
+            "IMMICH_API_KEY is not set (in .env or the environment; it is never taken from a flag)"
+        )
+
+    urls: dict[str, str | None] = {}
+    for flag, name in (("local_url", "IMMICH_LOCAL_URL"), ("external_url", "IMMICH_EXTERNAL_URL")):
+        value = flags.get(flag)
+        if value is None:
+            value, _ = get(name)
+        label = f"--{flag.replace('_', '-')}" if flags.get(flag) is not None else name
+        urls[flag] = normalize_url(value, label) if value and value.strip() else None
+    if not urls["local_url"] and not urls["external_url"]:
+        raise ConfigError(
+            "IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL are both empty; set at least one"
+        )
+    external = urls["external_url"]
+    if external and external.startswith("http://"):
+        warnings.append(
+            f"IMMICH_EXTERNAL_URL {external} is plain http://: your API key crosses the internet "
+            "unencrypted; use https://"
+        )
+
+    album = flags.get("album")
+    if album is None:
+        album, _ = get("IMMICH_ALBUM_NAME")
+    if not album or not album.strip():
+        raise ConfigError("IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album)")
+
+    def num(
+        flag: str | None, name: str, default: float, low: float, high: float, integer: bool = False
+    ) -> float:
+        if flag and flags.get(flag) is not None:
+            return _number(str(flags[flag]), f"--{flag}", low, high, integer)
+        value, _ = get(name)
+        if value is None or value.strip() == "":
+            return default
+        return _number(value.strip(), name, low, high, integer)
+
+    recursive = flags.get("recursive")
+    if recursive is None:
+        value, _ = get("IMMICH_RECURSIVE")
+        recursive = _bool(value, "IMMICH_RECURSIVE") if value is not None else False
+
+    device_id, _ = get("IMMICH_DEVICE_ID")
+    return Config(
+        folder=folder,
+        api_key=Secret(key.strip()),
+        local_url=urls["local_url"],
+        external_url=urls["external_url"],
+        album=album.strip(),
+        history_file=path_of("history", "IMMICH_HISTORY_FILE", base_dir / HISTORY_NAME)
+        or base_dir / HISTORY_NAME,
+        log_file=path_of("log_file", "IMMICH_LOG_FILE", base_dir / LOG_NAME) or base_dir / LOG_NAME,
+        concurrency=int(
+            num("concurrency", "IMMICH_CONCURRENCY", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY, True)
+        ),
+        local_timeout=num(None, "IMMICH_LOCAL_TIMEOUT", 1.5, 0.05, 120),
+        external_timeout=num(None, "IMMICH_EXTERNAL_TIMEOUT", 5.0, 0.05, 300),
+        recursive=bool(recursive),
+        env_file=env_file,
+        settle_seconds=num(None, "IMMICH_SETTLE_SECONDS", 3.0, 0, 3600),
+        stall_timeout=num(None, "IMMICH_STALL_TIMEOUT", 60.0, 1, 3600),
+        retries=int(num(None, "IMMICH_RETRIES", 5, 0, 100, True)),
+        device_id=(device_id or "").strip() or f"async-uploader-{socket.gethostname()}",
+        dry_run=bool(flags.get("dry_run", False)),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,209 @@
+"""The local history: what was sent, what the server answered, what is linked to the album.
+
+A versioned JSON file keyed by the path relative to the folder. Saved atomically (temp file in the
+same folder, fsync, replace) so a crash leaves the previous version or the new one, never a torn
+file. Knows nothing of the server. A lock beside it keeps two runs from sharing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import HistoryError, LockHeld
+
+log = logging.getLogger(__name__)
+
+VERSION = 1
+DONE = ("created", "duplicate", "legacy")
+
+
+@dataclass
+class Record:
+    size: int | None
+    mtime_ns: int | None
+    outcome: str  # created | duplicate | rejected | legacy (imported from the seed's history)
+    asset_id: str | None = None
+    sha1: str | None = None
+    album_id: str | None = None  # the album it is linked to; None while the link is pending
+    at: str = ""
+    message: str | None = None
+
+    def matches(self, size: int, mtime_ns: int) -> bool:
+        return self.size == size and self.mtime_ns == mtime_ns
+
+
+class History:
+    def __init__(self, path: Path, records: dict[str, Record] | None = None) -> None:
+        self.path = path
+        self.records: dict[str, Record] = records or {}
+        self.last_run: dict[str, Any] = {}
+        self.dirty = False
+
+    # -- reading -----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: Path) -> History:
+        """Read the history; a corrupt one is moved aside with a warning and we start afresh."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return cls(path)
+        except OSError as exc:
+            raise HistoryError(f"cannot read history {path}: {exc.strerror}") from None
+        try:
+            data = json.loads(text)
+            history = cls._from_data(path, data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+            try:
+                os.replace(path, aside)
+            except OSError as err:
+                raise HistoryError(
+                    f"history {path} is corrupt and cannot be moved aside: {err.strerror}"
+                ) from None
+            log.warning(
+                "history %s is corrupt (%s); moved it to %s and starting afresh",
+                path,
+                exc,
+                aside.name,
+            )
+            return cls(path)
+        return history
+
+    @classmethod
+    def _from_data(cls, path: Path, data: Any) -> History:
+        if isinstance(data, dict) and "version" in data and "files" in data:
+            if data["version"] != VERSION:
+                raise ValueError(f"unknown history version {data['version']!r}")
+            records = {rel: Record(**rec) for rel, rec in data["files"].items()}
+            history = cls(path, records)
+            history.last_run = data.get("last_run") or {}
+            return history
+        # The seed script's history: a list of file names, or a dict keyed by file name.
+        if isinstance(data, list | dict):
+            names = list(data)
+            if not all(isinstance(n, str) for n in names):
+                raise ValueError("not a list of file names")
+            records = {n: Record(size=None, mtime_ns=None, outcome="legacy") for n in names}
+            log.info("imported %d entries from an older history format", len(records))
+            history = cls(path, records)
+            history.dirty = True
+            return history
+        raise ValueError("not a history")
+
+    # -- decisions ------------------------------------------------------------------------------
+    def is_done(self, rel: str, size: int, mtime_ns: int) -> bool:
+        """Uploaded before and unchanged since: skip it without opening it."""
+        rec = self.records.get(rel)
+        if rec is None or rec.outcome not in DONE:
+            return False
+        if rec.outcome == "legacy" and rec.size is None:
+            # First sight since the import: remember its size and time from now on.
+            rec.size, rec.mtime_ns = size, mtime_ns
+            self.dirty = True
+            return True
+        return rec.matches(size, mtime_ns)
+
+    def pending_links(self, album_id: str) -> dict[str, str]:
+        """rel -> asset id of every recorded asset not yet linked to this album."""
+        return {
+            rel: rec.asset_id
+            for rel, rec in self.records.items()
+            if rec.outcome in ("created", "duplicate") and rec.asset_id and rec.album_id != album_id
+        }
+
+    # -- writing ----------------------------------------------------------------------------
+    def record(self, rel: str, rec: Record) -> None:
+        rec.at = rec.at or datetime.now(UTC).isoformat(timespec="seconds")
+        self.records[rel] = rec
+        self.dirty = True
+
+    def mark_linked(self, rels: list[str], album_id: str) -> None:
+        for rel in rels:
+            self.records[rel].album_id = album_id
+        self.dirty = True
+
+    def save(self) -> None:
+        """Atomically: temp file in the same folder, fsync, replace, fsync the folder."""
+        data = {
+            "version": VERSION,
+            "saved_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "last_run": self.last_run,
+            "files": {rel: asdict(rec) for rel, rec in sorted(self.records.items())},
+        }
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        folder = self.path.parent
+        tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            dir_fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise HistoryError(
+                f"cannot write history {self.path}: {exc.strerror or exc} "
+                "(the previous history is unchanged)"
+            ) from None
+        self.dirty = False
+
+
+class RunLock:
+    """One run at a time per history: an flock on ``<history>.lock``.
+
+    The kernel drops the lock when its process dies, so a lock left by a dead run is simply taken.
+    """
+
+    def __init__(self, history_path: Path) -> None:
+        self.path = history_path.with_name(history_path.name + ".lock")
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise HistoryError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            words = os.read(fd, 64).decode(errors="replace").split()
+            os.close(fd)
+            holder = f" (pid {words[0]})" if words else ""
+            raise LockHeld(
+                f"another async-uploader run is active on this history{holder}; "
+                f"lock file {self.path}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()} {int(time.time())}".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,471 @@
+"""The Immich HTTP client: the only module of the uploader that imports aiohttp.
+
+It turns HTTP into plain values (``Album``, ``UploadAnswer``, ``LinkResult``) and aiohttp's errors
+into ``TransportError`` / ``ApiError``; callers never see a status code, header or URL path.
+Uploads are multipart bodies we write ourselves, streamed from disk: text fields first (the server's
+type check only sees fields that arrived before the file part), the exact local name in a
+``filename`` field, a Content-Length, and SHA-1 computed on the way.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import ssl
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiofiles
+import aiohttp
+import anyio
+
+from .config import Secret
+from .errors import ApiError, AuthRejected, TransportError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 256 * 1024
+# The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
+# that has been idle for longer than this.
+KEEPALIVE_SECONDS = 3.0
+USER_AGENT = "async-uploader/0.1"
+
+
+@dataclass(frozen=True)
+class MediaTypes:
+    image: frozenset[str]
+    video: frozenset[str]
+    sidecar: frozenset[str]
+
+    def accepts(self, suffix: str) -> bool:
+        s = suffix.lower()
+        return s in self.image or s in self.video
+
+
+@dataclass(frozen=True)
+class Album:
+    id: str
+    name: str
+    created_at: str
+    asset_count: int
+
+
+class UploadStatus(enum.Enum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class UploadAnswer:
+    status: UploadStatus
+    asset_id: str | None
+    message: str = ""
+    checksum: str | None = None  # hex SHA-1 of the bytes sent, when they were all read
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    path: Path
+    filename: str
+    size: int
+    device_asset_id: str
+    device_id: str
+    file_created_at: str
+    file_modified_at: str
+    checksum: str | None = None  # sent as x-immich-checksum when known
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    asset_id: str
+    linked: bool  # in the album now (added, or already there)
+    error: str | None
+
+
+class FileChanged(Exception):
+    """The file's size changed while it was being sent."""
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, user-facing reason for a transport failure."""
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"TLS certificate error: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        return f"TLS error: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "cannot resolve host name"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        if exc.os_error.errno == errno.ECONNREFUSED:
+            return "connection refused"
+        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection"
+    if isinstance(exc, aiohttp.ClientOSError):
+        if exc.errno == errno.ECONNRESET:
+            return "connection reset by peer"
+        return f"connection error: {exc.strerror or exc}"
+    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "response cut short"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _is_idle_close(exc: BaseException) -> bool:
+    return isinstance(exc, aiohttp.ServerDisconnectedError) or (
+        isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET
+    )
+
+
+def _error_message(body: bytes, reason: str) -> str:
+    """The server's own message: a string or list in JSON; a proxy's HTML page reduced to text."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        text = re.sub(r"<[^>]+>", " ", body.decode("utf-8", "replace"))
+        text = " ".join(text.split())[:200]
+        return text or reason
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, list):
+            return "; ".join(str(m) for m in message)
+        if message:
+            return str(message)
+        errors = data.get("errors")
+        if errors:
+            return json.dumps(errors)[:300]
+    return reason
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _quote_header_value(name: str) -> str:
+    # Raw UTF-8 in filename="..." is what the server decodes right (REAL-SERVER-NOTES.md);
+    # only the characters that would break the header are escaped, as browsers do.
+    return name.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def build_multipart(
+    fields: list[tuple[str, str]], file_field: str, filename: str, content_type: str
+) -> tuple[str, bytes, bytes]:
+    """(boundary, everything before the file bytes, everything after them)."""
+    boundary = f"----async-uploader-{uuid.uuid4().hex}"
+    head = bytearray()
+    for name, value in fields:
+        head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+        head += value.encode() + b"\r\n"
+    head += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+        f'filename="{_quote_header_value(filename)}"\r\n'
+        f"Content-Type: {content_type}\r\n\r\n"
+    ).encode()
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    return boundary, bytes(head), tail
+
+
+class Progress:
+    """When bytes last moved, for the stall watchdog."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+        self.sent = 0
+
+    def touch(self, nbytes: int = 0) -> None:
+        self.last = time.monotonic()
+        self.sent += nbytes
+
+
+def open_session(concurrency: int, stall_timeout: float) -> aiohttp.ClientSession:
+    """One session per run. No total timeout: a big video on a slow link must finish; instead a
+    connect timeout, and an inactivity timeout on reading (the body side has its own watchdog)."""
+    connector = aiohttp.TCPConnector(
+        limit=concurrency + 4, keepalive_timeout=KEEPALIVE_SECONDS, ttl_dns_cache=60
+    )
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=None, sock_connect=10, sock_read=stall_timeout
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT},
+        # Never follow a redirect with our key in the headers to another host.
+        auto_decompress=True,
+    )
+
+
+async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
+    """GET /api/server/ping; raises TransportError or ApiError. No key is sent."""
+    endpoint = "/api/server/ping"
+    try:
+        async with session.get(base_url + endpoint, allow_redirects=False) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise ApiError("GET", endpoint, resp.status, f"HTTP {resp.status}")
+    except aiohttp.ClientError as exc:
+        raise TransportError("GET", endpoint, _reason(exc)) from exc
+    try:
+        ok = json.loads(body).get("res") == "pong"
+    except (ValueError, AttributeError):
+        ok = False
+    if not ok:
+        raise ApiError("GET", endpoint, 200, "answer is not Immich's pong")
+
+
+class ImmichClient:
+    """The calls an uploader makes, against one server."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: Secret,
+        stall_timeout: float = 60.0,
+    ) -> None:
+        self.session = session
+        self.base_url = base_url
+        self._api = base_url + "/api"
+        self._api_key = api_key
+        self.stall_timeout = stall_timeout
+
+    def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def _json(self, method: str, endpoint: str, payload: Any = None) -> Any:
+        log.debug("%s %s", method, endpoint)
+        try:
+            async with self.session.request(
+                method,
+                self._api + endpoint,
+                json=payload,
+                headers=self._headers(),
+                allow_redirects=False,
+            ) as resp:
+                body = await resp.read()
+                log.debug("%s %s -> %s (%d bytes)", method, endpoint, resp.status, len(body))
+                if resp.status >= 400 or resp.status in (301, 302, 303, 307, 308):
+                    raise ApiError(
+                        method,
+                        endpoint,
+                        resp.status,
+                        _error_message(body, resp.reason or ""),
+                        _retry_after(resp.headers.get("Retry-After")),
+                    )
+        except aiohttp.ClientError as exc:
+            raise TransportError(
+                method, endpoint, _reason(exc), idle_close=_is_idle_close(exc)
+            ) from exc
+        except TimeoutError as exc:
+            raise TransportError(method, endpoint, "timed out") from exc
+        try:
+            return json.loads(body) if body else None
+        except ValueError:
+            raise ApiError(method, endpoint, resp.status, "answer is not JSON") from None
+
+    # -- identity and capabilities ---------------------------------------------------------------
+    async def check_key(self) -> dict[str, Any]:
+        """GET /users/me; a 401/403 becomes AuthRejected."""
+        try:
+            me = await self._json("GET", "/users/me")
+        except ApiError as exc:
+            if exc.status in (401, 403):
+                raise AuthRejected(f"API key rejected by {self.base_url}: {exc.message}") from exc
+            raise
+        return me if isinstance(me, dict) else {}
+
+    async def version(self) -> tuple[int, int, int]:
+        v = await self._json("GET", "/server/version")
+        return int(v["major"]), int(v["minor"]), int(v["patch"])
+
+    async def media_types(self) -> MediaTypes:
+        data = await self._json("GET", "/server/media-types")
+        return MediaTypes(
+            image=frozenset(s.lower() for s in data.get("image", [])),
+            video=frozenset(s.lower() for s in data.get("video", [])),
+            sidecar=frozenset(s.lower() for s in data.get("sidecar", [])),
+        )
+
+    # -- albums --------------------------------------------------------------------------------
+    async def list_albums(self) -> list[Album]:
+        data = await self._json("GET", "/albums")
+        return [
+            Album(a["id"], a["albumName"], a.get("createdAt", ""), int(a.get("assetCount", 0)))
+            for a in data
+        ]
+
+    async def create_album(self, name: str) -> Album:
+        a = await self._json("POST", "/albums", {"albumName": name})
+        return Album(a["id"], a["albumName"], a.get("createdAt", ""), int(a.get("assetCount", 0)))
+
+    async def add_to_album(self, album_id: str, asset_ids: list[str]) -> list[LinkResult]:
+        data = await self._json("PUT", f"/albums/{album_id}/assets", {"ids": asset_ids})
+        results = []
+        for item in data:
+            error = item.get("error")
+            linked = bool(item.get("success")) or error == "duplicate"
+            results.append(LinkResult(item["id"], linked, None if linked else str(error)))
+        return results
+
+    # -- upload --------------------------------------------------------------------------------
+    async def upload(
+        self, req: UploadRequest, on_bytes: Callable[[int], None] | None = None
+    ) -> UploadAnswer:
+        """POST /assets, streamed from disk.
+
+        Raises TransportError / ApiError (5xx, 408, 429) for retryable failures, FileChanged when
+        the file's size moved under us, OSError when it cannot be opened; any other 4xx answer is a
+        REJECTED outcome carrying the server's message.
+        """
+        fields = [
+            ("deviceAssetId", req.device_asset_id),
+            ("deviceId", req.device_id),
+            ("fileCreatedAt", req.file_created_at),
+            ("fileModifiedAt", req.file_modified_at),
+            ("filename", req.filename),
+        ]
+        boundary, head, tail = build_multipart(
+            fields, "assetData", req.filename, "application/octet-stream"
+        )
+        headers = self._headers(
+            {
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Content-Length": str(len(head) + req.size + len(tail)),
+            }
+        )
+        if req.checksum:
+            headers["x-immich-checksum"] = req.checksum
+        # Opened before the request: a missing or unreadable file is an OSError here, not an
+        # error buried in the connection. Every attempt re-opens the file from the start.
+        fh = await aiofiles.open(req.path, "rb")
+        try:
+            if os.fstat(fh.fileno()).st_size != req.size:
+                raise FileChanged(str(req.path))
+            return await self._send_upload(req, fh, head, tail, headers, on_bytes)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await fh.close()
+
+    async def _send_upload(
+        self,
+        req: UploadRequest,
+        fh: Any,
+        head: bytes,
+        tail: bytes,
+        headers: dict[str, str],
+        on_bytes: Callable[[int], None] | None,
+    ) -> UploadAnswer:
+        endpoint = "/assets"
+        sha1 = hashlib.sha1()
+        progress = Progress()
+        changed: list[str] = []
+
+        async def body() -> AsyncIterator[bytes]:
+            yield head
+            sent = 0
+            while chunk := await fh.read(CHUNK):
+                sent += len(chunk)
+                if sent > req.size:
+                    changed.append("grew")
+                    raise FileChanged(str(req.path))
+                sha1.update(chunk)
+                progress.touch(len(chunk))
+                if on_bytes:
+                    on_bytes(len(chunk))
+                yield chunk
+            if sent != req.size:
+                changed.append("shrank")
+                raise FileChanged(str(req.path))
+            yield tail
+            progress.touch()
+
+        log.debug("POST %s %s (%s bytes)", endpoint, req.filename, headers["Content-Length"])
+        status = 0
+        raw = b""
+        retry_after = None
+        reason = ""
+        stalled = False
+        failure: list[Exception] = []
+        # Two tasks: the request, and a watchdog that aborts it when no byte has moved for
+        # stall_timeout (aiohttp's sock_read only starts once the body is sent).
+        async with anyio.create_task_group() as tg:
+
+            async def watchdog() -> None:
+                nonlocal stalled
+                while True:
+                    await anyio.sleep(min(1.0, self.stall_timeout / 4))
+                    if time.monotonic() - progress.last > self.stall_timeout:
+                        stalled = True
+                        tg.cancel_scope.cancel()
+                        return
+
+            async def send() -> None:
+                nonlocal status, raw, retry_after, reason
+                try:
+                    async with self.session.post(
+                        self._api + endpoint,
+                        data=body(),
+                        headers=headers,
+                        allow_redirects=False,
+                        compress=False,
+                    ) as resp:
+                        status = resp.status
+                        reason = resp.reason or ""
+                        retry_after = _retry_after(resp.headers.get("Retry-After"))
+                        raw = await resp.read()
+                except Exception as exc:  # translated below, outside the task group
+                    failure.append(exc)
+                finally:
+                    tg.cancel_scope.cancel()
+
+            tg.start_soon(watchdog)
+            tg.start_soon(send)
+        if changed:
+            raise FileChanged(str(req.path))
+        if failure:
+            exc = failure[0]
+            if isinstance(exc, aiohttp.ClientError):
+                idle = _is_idle_close(exc)
+                raise TransportError("POST", endpoint, _reason(exc), idle_close=idle) from exc
+            if isinstance(exc, TimeoutError):
+                raise TransportError("POST", endpoint, "timed out") from exc
+            raise exc
+        if stalled and status == 0:
+            raise TransportError("POST", endpoint, f"no progress for {self.stall_timeout:g} s")
+        log.debug("POST %s %s -> %s", endpoint, req.filename, status)
+        digest = sha1.hexdigest() if progress.sent == req.size else None
+        if status in (200, 201):
+            try:
+                data = json.loads(raw)
+                asset_id = str(data["id"])
+                kind = data.get("status")
+            except (ValueError, KeyError, TypeError):
+                msg = "answer is not Immich's upload result"
+                raise ApiError("POST", endpoint, status, msg) from None
+            dup = kind == "duplicate" or status == 200
+            outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
+            return UploadAnswer(outcome, asset_id, checksum=digest)
+        message = _error_message(raw, reason)
+        if status >= 500 or status in (408, 429):
+            raise ApiError("POST", endpoint, status, message, retry_after)
+        if status == 401:
+            raise AuthRejected(f"API key rejected by {self.base_url}: {message}")
+        return UploadAnswer(UploadStatus.REJECTED, None, f"HTTP {status}: {message}", digest)

@@ -1,0 +1,73 @@
+"""Logging: the console (stderr) and a rotating log file; the API key is scrubbed from both."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from .errors import ConfigError
+
+FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
+CONSOLE_FORMAT = "%(asctime)s %(message)s"
+
+
+class Redact(logging.Filter):
+    """Replaces secrets in every record, whatever logged it (aiohttp included), even tracebacks."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        record.msg = self._clean(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = self._clean(text)
+            record.exc_info = None
+        return True
+
+
+def setup_logging(
+    *,
+    log_file: Path | None,
+    secrets: list[str],
+    quiet: bool = False,
+    debug: bool = False,
+) -> None:
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    redact = Redact(secrets)
+
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+    console.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
+    console.addFilter(redact)
+    root.addHandler(console)
+
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            fh = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
+            )
+        except OSError as exc:
+            raise ConfigError(f"IMMICH_LOG_FILE: cannot write {log_file}: {exc.strerror}") from None
+        fh.setLevel(logging.DEBUG if debug else logging.INFO)
+        fh.setFormatter(logging.Formatter(FORMAT))
+        fh.addFilter(redact)
+        root.addHandler(fh)
+    # aiohttp's own loggers say nothing useful to a user at INFO.
+    logging.getLogger("aiohttp").setLevel(logging.DEBUG if debug else logging.WARNING)

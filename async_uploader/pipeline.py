@@ -1,0 +1,394 @@
+"""One sync run, as a table of contents: connect, album, scan, upload, link, save.
+
+The pipeline decides; the Immich client moves bytes. It never sees a URL path, header or status
+code: it gets values (``UploadAnswer``, ``LinkResult``) and the project's own exceptions.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import anyio
+
+from .config import Config
+from .connect import choose_server
+from .errors import ApiError, TransportError, UploaderError
+from .files import LocalFile, ScanResult, iso_utc, scan
+from .history import History, Record, RunLock
+from .immich import (
+    Album,
+    FileChanged,
+    ImmichClient,
+    MediaTypes,
+    UploadRequest,
+    UploadStatus,
+    open_session,
+)
+from .report import FileResult, Outcome, RunReport, human_bytes
+from .retry import RetryPolicy, with_retries
+
+log = logging.getLogger(__name__)
+
+LINK_BATCH = 10_000  # ids per album request; split only past this
+
+
+@dataclass
+class RunControl:
+    """The edges a caller (the CLI, a test) injects into a run."""
+
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
+    grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
+    checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
+    progress_seconds: float = 5.0  # a progress line this often (0: none)
+    on_progress: Callable[[str], None] | None = None
+    uploading: bool = False  # set while the upload phase runs (a stop then means "finish up")
+
+
+def _ms(start: float) -> str:
+    return f"{(time.monotonic() - start) * 1000:.0f} ms"
+
+
+async def resolve_album(client: ImmichClient, name: str, create: bool) -> Album | None:
+    """The album with exactly this name (the oldest if several); created when missing."""
+    albums = [a for a in await client.list_albums() if a.name == name]
+    if albums:
+        albums.sort(key=lambda a: a.created_at)
+        if len(albums) > 1:
+            log.warning(
+                "%d albums are named %r; using the oldest (%s, created %s)",
+                len(albums),
+                name,
+                albums[0].id,
+                albums[0].created_at,
+            )
+        return albums[0]
+    if not create:
+        return None
+    album = await client.create_album(name)
+    log.info("created album %r (%s)", name, album.id)
+    return album
+
+
+def plan(scan_result: ScanResult, history: History) -> tuple[list[LocalFile], int]:
+    """Files to send, and how many the history says are done (never opened)."""
+    todo = []
+    done = 0
+    for f in scan_result.files:
+        if history.is_done(f.rel, f.size, f.mtime_ns):
+            done += 1
+        else:
+            todo.append(f)
+    return todo, done
+
+
+class Uploader:
+    """The upload phase: a bounded number of streams at once, one result per file."""
+
+    def __init__(
+        self,
+        client: ImmichClient,
+        config: Config,
+        history: History,
+        report: RunReport,
+        control: RunControl,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.history = history
+        self.report = report
+        self.control = control
+        self.bytes_sent = 0
+        self.total_bytes = 0
+        self.total_files = 0
+        self.finished: set[str] = set()
+
+    def _on_bytes(self, n: int) -> None:
+        self.bytes_sent += n
+        self.report.bytes_uploaded += n
+
+    async def upload_one(self, f: LocalFile) -> FileResult:
+        req = UploadRequest(
+            path=f.path,
+            filename=f.path.name,
+            size=f.size,
+            device_asset_id=f.device_asset_id,
+            device_id=self.config.device_id,
+            file_created_at=iso_utc(f.created),
+            file_modified_at=iso_utc(f.modified),
+        )
+        try:
+            answer = await with_retries(
+                self.control.retry,
+                f"upload {f.rel}",
+                lambda: self.client.upload(req, self._on_bytes),
+            )
+        except FileNotFoundError:
+            return FileResult(f, Outcome.VANISHED, message="deleted before it could be sent")
+        except FileChanged:
+            return FileResult(f, Outcome.CHANGED, message="modified while being sent")
+        except OSError as exc:
+            return FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror or exc}")
+        except (TransportError, ApiError) as exc:
+            return FileResult(f, Outcome.FAILED, message=str(exc))
+        if answer.status is UploadStatus.REJECTED:
+            return FileResult(f, Outcome.REJECTED, message=answer.message, sha1=answer.checksum)
+        outcome = Outcome.CREATED if answer.status is UploadStatus.CREATED else Outcome.DUPLICATE
+        return FileResult(f, outcome, asset_id=answer.asset_id, sha1=answer.checksum)
+
+    def record(self, result: FileResult) -> None:
+        f = result.file
+        self.finished.add(f.rel)
+        self.report.add(result)
+        size = human_bytes(f.size)
+        if result.outcome in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.REJECTED):
+            self.history.record(
+                f.rel,
+                Record(
+                    size=f.size,
+                    mtime_ns=f.mtime_ns,
+                    outcome=result.outcome.value,
+                    asset_id=result.asset_id,
+                    sha1=result.sha1,
+                    message=result.message or None,
+                ),
+            )
+        if result.outcome is Outcome.CREATED:
+            log.info("created    %s (%s) -> %s", f.rel, size, result.asset_id)
+        elif result.outcome is Outcome.DUPLICATE:
+            log.info(
+                "duplicate  %s (%s): already on the server as %s", f.rel, size, result.asset_id
+            )
+        elif result.outcome is Outcome.REJECTED:
+            log.warning("rejected   %s (%s): %s", f.rel, size, result.message)
+        elif result.outcome is Outcome.FAILED:
+            log.error("failed     %s (%s): %s", f.rel, size, result.message)
+        elif result.outcome is Outcome.VANISHED:
+            log.warning("vanished   %s: deleted before it could be sent; skipped", f.rel)
+        elif result.outcome is Outcome.CHANGED:
+            log.warning(
+                "changed    %s: modified while being sent; the next run sends it again", f.rel
+            )
+
+    async def run(self, todo: list[LocalFile]) -> None:
+        self.total_files = len(todo)
+        self.total_bytes = sum(f.size for f in todo)
+        limiter = anyio.CapacityLimiter(self.config.concurrency)
+        stop = self.control.stop or anyio.Event()
+        start = time.monotonic()
+
+        async with anyio.create_task_group() as outer:
+            uploads = anyio.CancelScope()
+
+            async def stopper() -> None:
+                await stop.wait()
+                log.warning(
+                    "stopping: no new uploads; %.0f s for those in flight",
+                    self.control.grace_seconds,
+                )
+                await anyio.sleep(self.control.grace_seconds)
+                uploads.cancel()
+
+            async def checkpoint() -> None:
+                while True:
+                    await anyio.sleep(self.control.checkpoint_seconds)
+                    if self.history.dirty:
+                        self.history.save()
+
+            async def ticker() -> None:
+                while True:
+                    await anyio.sleep(self.control.progress_seconds)
+                    elapsed = max(time.monotonic() - start, 1e-6)
+                    line = (
+                        f"progress: {self.report.finished}/{self.total_files} files, "
+                        f"{human_bytes(self.bytes_sent)} of {human_bytes(self.total_bytes)} sent, "
+                        f"{human_bytes(self.bytes_sent / elapsed)}/s"
+                    )
+                    (self.control.on_progress or log.info)(line)
+
+            outer.start_soon(stopper)
+            outer.start_soon(checkpoint)
+            if self.control.progress_seconds > 0:
+                outer.start_soon(ticker)
+
+            async def one(f: LocalFile, token: object) -> None:
+                try:
+                    result = await self.upload_one(f)
+                finally:
+                    limiter.release_on_behalf_of(token)
+                self.record(result)
+
+            with uploads:
+                async with anyio.create_task_group() as tg:
+                    for f in todo:
+                        token = object()
+                        await limiter.acquire_on_behalf_of(token)
+                        if stop.is_set():
+                            limiter.release_on_behalf_of(token)
+                            break
+                        tg.start_soon(one, f, token)
+            outer.cancel_scope.cancel()
+
+        if stop.is_set():
+            self.report.interrupted = True
+        # Files never started, and uploads cut off by the stop, are sent by the next run.
+        for f in todo:
+            if f.rel not in self.finished:
+                self.report.add(FileResult(f, Outcome.NOT_STARTED))
+
+
+async def link_pending(
+    client: ImmichClient, history: History, album_id: str, report: RunReport, retry: RetryPolicy
+) -> None:
+    """Every recorded asset not yet in the album, in batches of LINK_BATCH ids."""
+    pending = history.pending_links(album_id)
+    if not pending:
+        return
+    start = time.monotonic()
+    by_id: dict[str, list[str]] = {}
+    for rel, asset_id in pending.items():
+        by_id.setdefault(asset_id, []).append(rel)
+    ids = list(by_id)
+    for i in range(0, len(ids), LINK_BATCH):
+        batch = ids[i : i + LINK_BATCH]
+        try:
+            results = await with_retries(
+                retry, "add to album", functools.partial(client.add_to_album, album_id, batch)
+            )
+        except (TransportError, ApiError) as exc:
+            report.link_failed += len(batch)
+            log.error("album: could not add %d assets: %s (the next run retries)", len(batch), exc)
+            continue
+        for res in results:
+            rels = by_id.get(res.asset_id, [])
+            if res.linked:
+                history.mark_linked(rels, album_id)
+                report.album_linked += len(rels)
+            elif res.error in ("no_permission", "not_found"):
+                # The asset is gone from the server (deleted, or another user's): forget it, so the
+                # next run sends the file again instead of skipping it forever.
+                for rel in rels:
+                    history.records[rel].outcome = "stale"
+                history.dirty = True
+                report.link_failed += len(rels)
+                log.error(
+                    "album: asset %s of %s is not on the server any more (%s); "
+                    "the next run uploads it again",
+                    res.asset_id,
+                    ", ".join(rels),
+                    res.error,
+                )
+            else:
+                report.link_failed += len(rels)
+                log.error(
+                    "album: %s not linked: %s (the next run retries)", ", ".join(rels), res.error
+                )
+    log.info("album: linked %d assets in %s", report.album_linked, _ms(start))
+
+
+async def sync(config: Config, control: RunControl | None = None) -> RunReport:
+    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the report."""
+    control = control or RunControl()
+    report = RunReport(dry_run=config.dry_run)
+    t0 = time.monotonic()
+    lock = RunLock(config.history_file)
+    if not config.dry_run:
+        lock.acquire()
+    try:
+        history = History.load(config.history_file)
+        async with open_session(config.concurrency, config.stall_timeout) as session:
+            start = time.monotonic()
+            base_url = await choose_server(session, config.urls)
+            role = "local" if base_url == config.local_url else "external"
+            log.info("server: %s (%s) answered in %s", base_url, role, _ms(start))
+            report.server_url = base_url
+            client = ImmichClient(session, base_url, config.api_key, config.stall_timeout)
+            await with_retries(control.retry, "check key", client.check_key)
+            media: MediaTypes = await with_retries(control.retry, "media types", client.media_types)
+
+            start = time.monotonic()
+            album = await with_retries(
+                control.retry,
+                "album",
+                lambda: resolve_album(client, config.album, create=not config.dry_run),
+            )
+            if album is None:
+                log.info("album: %r does not exist yet (a real run creates it)", config.album)
+            else:
+                report.album_id = album.id
+                log.info("album: %r is %s (%s)", config.album, album.id, _ms(start))
+
+            start = time.monotonic()
+            scanned = await anyio.to_thread.run_sync(
+                lambda: scan(
+                    config.folder,
+                    media.accepts,
+                    recursive=config.recursive,
+                    settle_seconds=config.settle_seconds,
+                )
+            )
+            todo, done = plan(scanned, history)
+            report.scanned = len(scanned.files)
+            report.skipped_history = done
+            for problem in scanned.errors:
+                log.warning("scan: %s", problem)
+            if scanned.settling:
+                log.info(
+                    "scan: %d files changed in the last %g s; left for the next run",
+                    len(scanned.settling),
+                    config.settle_seconds,
+                )
+            log.info(
+                "scan: %d files, %d already done, %d to send (%s), %d of other types ignored, in %s",
+                len(scanned.files),
+                done,
+                len(todo),
+                human_bytes(sum(f.size for f in todo)),
+                len(scanned.unsupported),
+                _ms(start),
+            )
+
+            if config.dry_run:
+                report.would_upload = [f.rel for f in todo]
+                pending = len(history.pending_links(album.id)) if album else 0
+                for f in todo:
+                    log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+                log.info(
+                    "dry run: would upload %d files and link %d earlier uploads; nothing changed",
+                    len(todo),
+                    pending,
+                )
+                return report
+
+            assert album is not None
+            start = time.monotonic()
+            uploader = Uploader(client, config, history, report, control)
+            try:
+                if todo:
+                    control.uploading = True
+                    await uploader.run(todo)
+                    log.info("uploads: %d files in %.1f s", len(todo), time.monotonic() - start)
+            finally:
+                # Link what was uploaded and save, even after a stop; shielded so a second
+                # Ctrl-C cannot leave the history unsaved.
+                control.uploading = False
+                with anyio.CancelScope(shield=True):
+                    with anyio.move_on_after(60 if not report.interrupted else 15):
+                        await link_pending(client, history, album.id, report, control.retry)
+                    history.last_run = {
+                        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        **report.to_json(),
+                        "ok": report.ok,
+                    }
+                    history.save()
+    finally:
+        lock.release()
+        report.duration_s = time.monotonic() - t0
+    return report
+
+
+__all__ = ["RunControl", "UploaderError", "sync"]

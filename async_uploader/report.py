@@ -1,0 +1,124 @@
+"""What happened to each file, and the run's summary: plain values, no I/O."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from .files import LocalFile
+
+
+class Outcome(enum.Enum):
+    """The one final state of every file the scan offered for upload."""
+
+    CREATED = "created"  # new on the server
+    DUPLICATE = "duplicate"  # the server already had these bytes
+    REJECTED = "rejected"  # the server refused it (4xx); final, not retried
+    FAILED = "failed"  # retries exhausted, or the file could not be read
+    VANISHED = "vanished"  # deleted between the scan and its upload
+    CHANGED = "changed"  # modified while being sent; the next run sends the new content
+    NOT_STARTED = "not-started"  # the run was stopped before its turn
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: LocalFile
+    outcome: Outcome
+    asset_id: str | None = None
+    message: str = ""
+    sha1: str | None = None
+
+
+@dataclass
+class RunReport:
+    server_url: str | None = None
+    album_id: str | None = None
+    scanned: int = 0
+    skipped_history: int = 0
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failed: int = 0
+    vanished: int = 0
+    changed: int = 0
+    not_started: int = 0
+    album_linked: int = 0
+    link_failed: int = 0
+    bytes_uploaded: int = 0
+    duration_s: float = 0.0
+    dry_run: bool = False
+    would_upload: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    def add(self, result: FileResult) -> None:
+        counter = {
+            Outcome.CREATED: "created",
+            Outcome.DUPLICATE: "duplicates",
+            Outcome.REJECTED: "rejected",
+            Outcome.FAILED: "failed",
+            Outcome.VANISHED: "vanished",
+            Outcome.CHANGED: "changed",
+            Outcome.NOT_STARTED: "not_started",
+        }[result.outcome]
+        setattr(self, counter, getattr(self, counter) + 1)
+        if result.outcome in (Outcome.REJECTED, Outcome.FAILED):
+            self.problems.append(f"{result.outcome.value}: {result.file.rel}: {result.message}")
+
+    @property
+    def finished(self) -> int:
+        return (
+            self.created + self.duplicates + self.rejected + self.failed + self.vanished
+            + self.changed + self.not_started
+        )  # fmt: skip
+
+    @property
+    def ok(self) -> bool:
+        return self.rejected == 0 and self.failed == 0 and self.link_failed == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server_url": self.server_url,
+            "album_id": self.album_id,
+            "scanned": self.scanned,
+            "skipped_history": self.skipped_history,
+            "created": self.created,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "failed": self.failed,
+            "album_linked": self.album_linked,
+            "bytes_uploaded": self.bytes_uploaded,
+            "duration_s": round(self.duration_s, 3),
+        }
+
+    def summary(self) -> str:
+        parts = [
+            f"{self.scanned} scanned",
+            f"{self.skipped_history} already done",
+            f"{self.created} created",
+            f"{self.duplicates} duplicates",
+            f"{self.rejected} rejected",
+            f"{self.failed} failed",
+        ]
+        if self.vanished:
+            parts.append(f"{self.vanished} vanished")
+        if self.changed:
+            parts.append(f"{self.changed} changed while sent")
+        if self.not_started:
+            parts.append(f"{self.not_started} left for the next run")
+        parts.append(f"{self.album_linked} linked to the album")
+        if self.link_failed:
+            parts.append(f"{self.link_failed} album links failed")
+        return (
+            ", ".join(parts)
+            + f"; {human_bytes(self.bytes_uploaded)} sent in {self.duration_s:.1f} s"
+        )
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} TB"

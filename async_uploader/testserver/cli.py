@@ -1,0 +1,127 @@
+"""``async-uploader test-server``: run the emulated Immich server until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+
+from .server import ServerOptions, TestServer
+from .shaping import FAULT_ROUTES, Shaping
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, not {text}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, not {text}")
+    return value
+
+
+def _routes(text: str) -> frozenset[str]:
+    routes = frozenset(r.strip() for r in text.split(",") if r.strip())
+    unknown = routes - set(FAULT_ROUTES)
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown route(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULT_ROUTES)}"
+        )
+    return routes
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = parser or argparse.ArgumentParser(prog="async-uploader test-server")
+    p.description = "Run an Immich-compatible test server (in memory unless --data-dir)."
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=2283, help="port (default 2283; 0 picks a free one)")
+    p.add_argument("--api-key", help="the API key to accept (default: a random one, printed)")
+    p.add_argument("--api-version", type=int, choices=(2, 3), default=2,
+                   help="2: behave as Immich 2.7.5 (default); 3: as Immich 3")  # fmt: skip
+    p.add_argument("--latency-ms", type=_non_negative, default=0.0,
+                   help="delay every request by this many milliseconds")  # fmt: skip
+    p.add_argument("--bandwidth-kbps", type=_non_negative, default=0.0,
+                   help="cap the total upload rate over all connections (kilobits/s; 0: none)")  # fmt: skip
+    p.add_argument("--fail-rate", type=_rate, default=0.0,
+                   help="share of requests answered 500 before the body is read")  # fmt: skip
+    p.add_argument("--reset-rate", type=_rate, default=0.0,
+                   help="share of requests whose connection is dropped mid-body")  # fmt: skip
+    p.add_argument("--stall-rate", type=_rate, default=0.0,
+                   help="share of requests during which reading stops for --stall-seconds")  # fmt: skip
+    p.add_argument("--stall-seconds", type=_non_negative, default=10.0,
+                   help="length of a stall (default 10)")  # fmt: skip
+    p.add_argument("--fault-routes", type=_routes, default=frozenset({"upload"}),
+                   help=f"routes faults apply to, comma-separated (default upload; "
+                        f"known: {','.join(FAULT_ROUTES)})")  # fmt: skip
+    p.add_argument("--seed", type=int, help="seed for the fault draws (repeatable runs)")
+    p.add_argument("--data-dir", type=Path,
+                   help="keep uploaded files and the server state here, across restarts")  # fmt: skip
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> ServerOptions:
+    shaping = Shaping(
+        latency_ms=args.latency_ms,
+        bandwidth_kbps=args.bandwidth_kbps,
+        fail_rate=args.fail_rate,
+        reset_rate=args.reset_rate,
+        stall_rate=args.stall_rate,
+        stall_seconds=args.stall_seconds,
+        fault_routes=args.fault_routes,
+    )
+    return ServerOptions(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key,
+        api_version=args.api_version,
+        shaping=shaping,
+        seed=args.seed,
+        data_dir=args.data_dir,
+    )
+
+
+async def serve(options: ServerOptions) -> None:
+    server = TestServer(options)
+    try:
+        await server.start()
+    except OSError as exc:
+        print(f"test-server: cannot listen on {options.host}:{options.port}: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        raise SystemExit(2) from None
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    print(f"Immich test server (API v{options.api_version}) listening on {server.url}", flush=True)
+    print(f"URL:     {server.url}/api", flush=True)
+    print(f"API key: {server.api_key}", flush=True)
+    if options.data_dir:
+        print(f"Data:    {options.data_dir}", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        print("Test server stopped.", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        options = options_from_args(args)
+    except ValueError as exc:
+        print(f"test-server: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(serve(options))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))

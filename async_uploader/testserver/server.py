@@ -1,0 +1,183 @@
+"""Running the emulated server: in the caller's event loop, or in a thread of its own.
+
+The Python API for tests and benchmarks: start on a free port, read counters, change the shaping
+while it runs, script a status for the next request of a route, create keys with fewer permissions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiohttp import web
+
+from .app import Emulator
+from .shaping import ScriptedFault, Shaping
+from .state import ServerState
+
+T = TypeVar("T")
+
+# The real server drops an idle keep-alive socket after 6 s while announcing timeout=5
+# (shared/immich/REAL-SERVER-NOTES.md); clients must cope, so we do the same.
+IDLE_CLOSE_SECONDS = 6.0
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: a free port
+    api_key: str | None = None  # None: a random one
+    api_version: int = 2
+    shaping: Shaping = field(default_factory=Shaping)
+    seed: int | None = None
+    data_dir: Path | None = None
+    idle_close_seconds: float = IDLE_CLOSE_SECONDS
+
+
+class TestServer:
+    """The emulated server, started and stopped in the running event loop."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, options: ServerOptions | None = None) -> None:
+        self.options = options or ServerOptions()
+        self.state = ServerState(self.options.data_dir)
+        self.emulator = Emulator(
+            self.state, self.options.api_version, self.options.shaping, self.options.seed
+        )
+        secret = self.options.api_key or secrets.token_urlsafe(32)
+        self.api_key = secret
+        if secret not in self.state.keys:
+            self.state.create_api_key(["all"], name="test-server", secret=secret)
+        self._runner: web.AppRunner | None = None
+        self.port = self.options.port
+
+    @property
+    def url(self) -> str:
+        host = self.options.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> str:
+        runner = web.AppRunner(
+            self.emulator.make_app(),
+            access_log=None,
+            keepalive_timeout=self.options.idle_close_seconds,
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, self.options.host, self.port, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        self.state.close()
+
+    # -- for tests and benchmarks ----------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        return self.state.stats.snapshot()
+
+    def set_shaping(self, **changes: Any) -> None:
+        self.emulator.set_shaping(self.emulator.shaping.with_changes(**changes))
+
+    def script_status(
+        self, route: str, status: int, retry_after: float | None = None, message: str | None = None
+    ) -> None:
+        """The next request on ``route`` ("upload", "bulk-check", "album-add", ...) gets ``status``."""
+        self.emulator.script(ScriptedFault(route, status, retry_after, message))
+
+    def create_api_key(self, permissions: list[str], name: str = "limited") -> str:
+        return self.state.create_api_key(permissions, name=name).secret
+
+
+class ServerThread:
+    """A TestServer in a thread of its own, for synchronous tests and subprocess clients."""
+
+    def __init__(self, options: ServerOptions | None = None) -> None:
+        self.options = options or ServerOptions()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.server: TestServer | None = None
+
+    def start(self) -> ServerThread:
+        ready: Future[TestServer] = Future()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            try:
+                server = TestServer(self.options)
+                loop.run_until_complete(server.start())
+            except BaseException as exc:  # reported to the starting thread
+                ready.set_exception(exc)
+                loop.close()
+                return
+            ready.set_result(server)
+            loop.run_forever()
+            loop.run_until_complete(server.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="immich-test-server", daemon=True)
+        self._thread.start()
+        self.server = ready.result(timeout=30)
+        # Keep the port for a restart on the same address.
+        self.options = _with_port(self.options, self.server.port)
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=30)
+        self._loop = None
+        self._thread = None
+
+    def restart(self) -> None:
+        """Stop and start again on the same port (with a data_dir, the state survives)."""
+        self.stop()
+        self.start()
+
+    def call(self, fn: Callable[[TestServer], T]) -> T:
+        """Run ``fn(server)`` in the server's thread and return its result."""
+        assert self._loop is not None and self.server is not None
+        server = self.server
+
+        async def run() -> T:
+            return fn(server)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    @property
+    def api_key(self) -> str:
+        assert self.server is not None
+        return self.server.api_key
+
+    def stats(self) -> dict[str, Any]:
+        return self.call(lambda s: s.stats())
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _with_port(options: ServerOptions, port: int) -> ServerOptions:
+    from dataclasses import replace
+
+    return replace(options, port=port)
