@@ -51,6 +51,7 @@ ZONED_DT_RE = re.compile(
 )  # what Immich 3's zod validator takes
 
 APP_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
+CID_KEY = web.RequestKey("cid", str) if hasattr(web, "RequestKey") else "cid"
 
 
 class ApiError(Exception):
@@ -231,7 +232,7 @@ class Emulator:
         key = f"{request.method} {route.canonical if route is not None else request.path}"
         self.state.stats.requests[key] += 1
         cid = _cid()
-        request["cid"] = cid
+        request[CID_KEY] = cid
         if self.shaping.latency_ms > 0 and not request.path.startswith("/_testserver"):
             await asyncio.sleep(self.shaping.latency_ms / 1000)
         try:
@@ -676,14 +677,14 @@ class Emulator:
         """Answer before the body is read, then keep reading it, as the real server does."""
         if 400 <= exc.status < 500:
             self.state.stats.rejected += 1
-        response = _json(_error_body(exc.status, exc.message, request["cid"]), exc.status)
+        response = _json(_error_body(exc.status, exc.message, request[CID_KEY]), exc.status)
         return await self._answer_then_drain(request, reader, response)
 
     async def _answer_then_drain(
         self, request: web.Request, reader: BodyReader, response: web.Response
     ) -> web.StreamResponse:
         response.headers["X-Powered-By"] = "Express"
-        response.headers["x-immich-cid"] = request["cid"]
+        response.headers["x-immich-cid"] = request[CID_KEY]
         response.headers["Keep-Alive"] = "timeout=5"
         await response.prepare(request)
         await response.write_eof()
@@ -708,6 +709,10 @@ class Emulator:
                 return await self._answer_then_drain(request, reader, _json(body, 200))
 
         boundary = self._boundary(request.headers.get("Content-Type", ""))
+        if boundary is None:
+            # multer ignores a body that is not multipart: no file, so "File is required".
+            await reader.drain()
+            raise ApiError(400, "File is required")
         parts = MultipartStream(reader.read, boundary)
         fields: dict[str, str] = {}
         sidecar: str | None = None
@@ -798,9 +803,9 @@ class Emulator:
         return _json({"id": asset.id, "status": "created"}, 201)
 
     @staticmethod
-    def _boundary(content_type: str) -> str:
+    def _boundary(content_type: str) -> str | None:
         if not content_type.lower().startswith("multipart/form-data"):
-            raise ApiError(400, "Multipart: Boundary not found")
+            return None
         m = re.search(r'boundary="?([^";]+)"?', content_type)
         if not m:
             raise ApiError(400, "Multipart: Boundary not found")

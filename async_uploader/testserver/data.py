@@ -41,18 +41,18 @@ VERSIONS: Final[dict[int, dict[str, int]]] = {
     3: {"major": 3, "minor": 2, "patch": 2},
 }
 
-# The one user of the emulated server (golden 04); its times are fixed so bodies are stable.
+# The one user of the emulated server, exactly as golden 04 shows it (fixed times, stable bodies).
 USER_ID: Final = "cfb3061d-277b-4572-9452-9cd46efb63fc"
 USER_CREATED: Final = "2026-11-24T23:12:31.772Z"
 USER: Final[dict[str, object]] = {
     "id": USER_ID,
     "email": "admin@example.com",
-    "name": "Test Admin",
+    "name": "Golden Admin",
     "profileImagePath": "",
     "avatarColor": "gray",
     "profileChangedAt": USER_CREATED,
     "storageLabel": "admin",
-    "shouldChangePassword": False,
+    "shouldChangePassword": True,
     "isAdmin": True,
     "createdAt": USER_CREATED,
     "deletedAt": None,
@@ -67,7 +67,7 @@ USER: Final[dict[str, object]] = {
 OWNER: Final[dict[str, object]] = {
     "id": USER_ID,
     "email": "admin@example.com",
-    "name": "Test Admin",
+    "name": "Golden Admin",
     "profileImagePath": "",
     "avatarColor": "gray",
     "profileChangedAt": "2026-11-24T23:12:31.772421+00:00",

@@ -1,0 +1,79 @@
+"""Fixtures: the test server on a free loopback port, sample folders, running the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from async_uploader.demo import png
+from async_uploader.testserver import ServerOptions, ServerThread
+
+OLD = 1714564800  # 2024-05-01T12:00:00Z: old enough never to be "still being written"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiohttp is asyncio-only
+
+
+@pytest.fixture
+def server() -> Iterator[ServerThread]:
+    with ServerThread(ServerOptions(port=0)) as srv:
+        yield srv
+
+
+def make_files(folder: Path, names: list[str], size: int = 0, start_seed: int = 0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, name in enumerate(names):
+        p = folder / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        data = png(16, 16, start_seed + i)
+        if size > len(data):
+            data += os.urandom(size - len(data))
+        p.write_bytes(data)
+        os.utime(p, (OLD + i, OLD + i))
+        paths.append(p)
+    return paths
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = tmp_path / "shots"
+    make_files(folder, [f"Screenshot {i:02d}.png" for i in range(12)])
+    return folder
+
+
+def cli_env(server: ServerThread | None, folder: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_"))}
+    env.update(
+        {
+            "SCREENSHOTS_PATH": str(folder),
+            "IMMICH_ALBUM_NAME": "Screens",
+            "IMMICH_SETTLE_SECONDS": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if server is not None:
+        env["IMMICH_API_KEY"] = server.api_key
+        env["IMMICH_LOCAL_URL"] = server.url
+    env.update(extra)
+    return env
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "async_uploader", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
