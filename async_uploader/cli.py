@@ -124,9 +124,16 @@ async def _run_with_signals(
                         work.cancel()
 
         tg.start_soon(signals)
-        with work:
-            result.append(await (run or sync)(config, control))
-        tg.cancel_scope.cancel()
+        failure: list[UploaderError] = []
+        try:
+            with work:
+                result.append(await (run or sync)(config, control))
+        except UploaderError as exc:  # raised below, outside the task group's exception group
+            failure.append(exc)
+        finally:
+            tg.cancel_scope.cancel()
+    if failure:
+        raise failure[0]
     return (result[0] if result else None), (seen[0] if seen else None)
 
 
@@ -162,7 +169,7 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
         setup_logging(
             log_file=config.log_file,
             secrets=secrets,
-            quiet=args.quiet or args.json,
+            quiet=args.quiet,
             debug=args.debug,
         )
         for warning in config.warnings:

@@ -229,7 +229,8 @@ def load_config(
             "IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL are both empty; set at least one"
         )
     external = urls["external_url"]
-    if external and external.startswith("http://"):
+    loopback = ("localhost", "127.0.0.1", "::1")
+    if external and external.startswith("http://") and urlsplit(external).hostname not in loopback:
         warnings.append(
             f"IMMICH_EXTERNAL_URL {external} is plain http://: your API key crosses the internet "
             "unencrypted; use https://"

@@ -47,7 +47,7 @@ def test_testserver_imports_nothing_from_the_rest_of_the_package() -> None:
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
-                if node.level >= 2 or (node.module or "").startswith("async_uploader") and not (node.module or "").startswith("async_uploader.testserver"):  # fmt: skip
+                if node.level >= 2 or ((node.module or "").startswith("async_uploader") and not (node.module or "").startswith("async_uploader.testserver")):  # fmt: skip
                     offenders.append(f"{path.name}: from {'.' * node.level}{node.module}")
             elif isinstance(node, ast.Import):
                 for alias in node.names:
@@ -127,9 +127,8 @@ async def test_data_dir_keeps_files_and_state_across_restarts(tmp_path: Path) ->
     try:
         assert list(again.state.assets) == [asset_id]
         assert [a.asset_ids for a in again.state.albums.values()] == [[asset_id]]
-        async with aiohttp.ClientSession() as s:
-            async with s.post(again.url + "/api/assets", headers={"x-api-key": "k1"}, data=form(FILES["screen1.png"])) as r:  # fmt: skip
-                assert r.status == 200 and (await r.json())["id"] == asset_id
+        async with aiohttp.ClientSession() as s, s.post(again.url + "/api/assets", headers={"x-api-key": "k1"}, data=form(FILES["screen1.png"])) as r:  # fmt: skip
+            assert r.status == 200 and (await r.json())["id"] == asset_id
     finally:
         await again.stop()
 
@@ -244,7 +243,9 @@ async def test_unicode_names_decoded_as_the_real_server() -> None:
             f = aiohttp.FormData(quote_fields=False)
             for k, v in [("deviceAssetId", "a"), ("deviceId", "b"), ("fileCreatedAt", "2024-05-01T12:00:00Z"), ("fileModifiedAt", "2024-05-01T12:00:00Z")]:  # fmt: skip
                 f.add_field(k, v)
-            f.add_field("assetData", FILES["screen1.png"], filename="Écran é.png", content_type="image/png")
+            f.add_field(
+                "assetData", FILES["screen1.png"], filename="Écran é.png", content_type="image/png"
+            )
             async with s.post(server.url + "/api/assets", headers=h, data=f) as r:
                 raw_id = (await r.json())["id"]
             async with s.post(server.url + "/api/assets", headers=h, data=form(FILES["screen2.png"], "Écran é.png")) as r:  # fmt: skip

@@ -69,9 +69,14 @@ class IdMap:
         elif isinstance(golden, list) and isinstance(ours, list):
             for g, o in zip(golden, ours, strict=False):
                 self.learn(g, o)
-        elif isinstance(golden, str) and isinstance(ours, str) and UUID.match(golden):
-            if UUID.match(ours) and golden not in self.ours:
-                self.ours[golden] = ours
+        elif (
+            isinstance(golden, str)
+            and isinstance(ours, str)
+            and UUID.match(golden)
+            and UUID.match(ours)
+            and golden not in self.ours
+        ):
+            self.ours[golden] = ours
 
     def to_ours(self, text: str) -> str:
         for g, o in self.ours.items():
@@ -118,9 +123,15 @@ async def send(session: aiohttp.ClientSession, url: str, key: str, ex: Exchange,
             else:
                 form.add_field(name, value)
         data = form
-    async with session.request(ex.method, url + ids.to_ours(ex.path), headers=headers, data=data) as resp:
+    async with session.request(
+        ex.method, url + ids.to_ours(ex.path), headers=headers, data=data
+    ) as resp:
         raw = await resp.read()
-        return resp.status, {k.lower(): v for k, v in resp.headers.items()}, json.loads(raw) if raw else None
+        return (
+            resp.status,
+            {k.lower(): v for k, v in resp.headers.items()},
+            json.loads(raw) if raw else None,
+        )
 
 
 @pytest.fixture
@@ -157,7 +168,7 @@ async def test_golden_responses_validate_against_openapi(live: Any) -> None:
     ids = IdMap()
     checked = 0
     for ex in exchanges():
-        status, _, body = await send(session, server.url, server.api_key, ex, ids)
+        _status, _, body = await send(session, server.url, server.api_key, ex, ids)
         ids.learn(ex.body, body)
         if ex.name in SCHEMAS:
             validator = openapi_validator(SCHEMAS[ex.name])

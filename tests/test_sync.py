@@ -1,0 +1,306 @@
+"""The real CLI against the test server over loopback: each step of a run and each failure."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from pathlib import Path
+
+import anyio
+import pytest
+
+from async_uploader.config import Config, Secret, load_config
+from async_uploader.errors import ConfigError
+from async_uploader.pipeline import RunControl, sync
+from async_uploader.retry import RetryPolicy
+from async_uploader.testserver import ServerOptions, ServerThread, Shaping
+
+from .conftest import OLD, cli_env, make_files, run_cli
+
+JSON_KEYS = {"server_url", "album_id", "scanned", "skipped_history", "created", "duplicates",
+             "rejected", "failed", "album_linked", "bytes_uploaded", "duration_s"}  # fmt: skip
+
+
+def dead_url() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+def album_state(srv: ServerThread) -> list[tuple[str, int]]:
+    return srv.call(lambda s: [(a.name, len(a.asset_ids)) for a in s.state.albums.values()])
+
+
+def test_first_run_uploads_all_and_second_run_nothing(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = cli_env(server, shots)
+    first = run_cli(["--json"], env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    assert set(summary) == JSON_KEYS
+    assert (summary["created"], summary["album_linked"], summary["scanned"]) == (12, 12, 12)
+    assert album_state(server) == [("Screens", 12)]
+    history = json.loads((tmp_path / "immich_upload_history.json").read_text())
+    assert history["version"] == 1 and len(history["files"]) == 12
+    rec = history["files"]["Screenshot 00.png"]
+    assert (
+        rec["outcome"] == "created"
+        and rec["album_id"] == summary["album_id"]
+        and len(rec["sha1"]) == 40
+    )
+    assert (tmp_path / "immich_backup.log").read_text().count("created    ") == 12
+    uploads = server.stats()["requests"]["POST /api/assets"]
+    second = run_cli(["--json"], env, tmp_path)
+    assert second.returncode == 0
+    again = json.loads(second.stdout)
+    assert (again["created"], again["skipped_history"]) == (0, 12)
+    assert server.stats()["requests"]["POST /api/assets"] == uploads
+
+
+def test_times_and_fields_sent(server: ServerThread, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    make_files(folder, ["a.png"])
+    assert run_cli([], cli_env(server, folder), tmp_path).returncode == 0
+    asset = server.call(lambda s: next(iter(s.state.assets.values())))
+    assert asset.fields["fileModifiedAt"] == "2024-05-01T12:00:00.000Z"
+    assert asset.fields["fileCreatedAt"] == "2024-05-01T12:00:00.000Z"  # no birth time on Linux
+    assert asset.fields["filename"] == "a.png" and asset.device_asset_id == "a.png-" + str(
+        asset.size
+    )
+    assert list(asset.fields)[:5] == ["deviceAssetId", "deviceId", "fileCreatedAt", "fileModifiedAt", "filename"]  # fmt: skip
+
+
+def test_odd_names_are_stored_exactly(server: ServerThread, tmp_path: Path) -> None:
+    names = ["with space.png", "Écran é.png", "e\u0301cole.png", "日本語 😀.png", 'quote"semi;.png', "back\\slash.png", " lead.png"]  # fmt: skip
+    folder = tmp_path / "odd"
+    make_files(folder, names)
+    result = run_cli([], cli_env(server, folder), tmp_path)
+    assert result.returncode == 0, result.stderr
+    stored = server.call(lambda s: sorted(a.original_file_name for a in s.state.assets.values()))
+    assert stored == sorted(names)
+
+
+def test_local_down_uses_external(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    env = cli_env(server, shots, IMMICH_LOCAL_URL=dead_url(), IMMICH_EXTERNAL_URL=server.url + "/api/")  # fmt: skip
+    result = run_cli(["--json"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["server_url"] == server.url
+    assert "(external)" in result.stderr
+
+
+def test_local_preferred_when_both_answer(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    with ServerThread(ServerOptions(port=0, api_key=server.api_key)) as other:
+        env = cli_env(server, shots, IMMICH_EXTERNAL_URL=other.url)
+        result = run_cli(["--json"], env, tmp_path)
+        assert json.loads(result.stdout)["server_url"] == server.url
+        assert other.stats()["requests"].get("POST /api/assets", 0) == 0
+
+
+def test_slow_local_loses_to_external(shots: Path, tmp_path: Path) -> None:
+    with ServerThread(ServerOptions(port=0, api_key="k", shaping=Shaping(latency_ms=1500))) as slow, ServerThread(ServerOptions(port=0, api_key="k")) as fast:  # fmt: skip
+        env = cli_env(slow, shots, IMMICH_EXTERNAL_URL=fast.url, IMMICH_LOCAL_TIMEOUT="0.3")
+        result = run_cli(["--json"], env, tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["server_url"] == fast.url
+
+
+def test_external_down_uses_local(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    env = cli_env(server, shots, IMMICH_EXTERNAL_URL=dead_url())
+    assert run_cli([], env, tmp_path).returncode == 0
+    assert album_state(server) == [("Screens", 12)]
+
+
+def test_both_down_exits_3_naming_each_url(shots: Path, tmp_path: Path) -> None:
+    local, external = dead_url(), dead_url()
+    env = cli_env(None, shots, IMMICH_API_KEY="k", IMMICH_LOCAL_URL=local, IMMICH_EXTERNAL_URL=external)  # fmt: skip
+    result = run_cli([], env, tmp_path)
+    assert result.returncode == 3
+    line = result.stderr.strip().splitlines()[-1]
+    assert local in line and external in line and "connection refused" in line
+
+
+def test_rejected_key_exits_3_and_key_never_shown(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    bad = "not-the-key-" + "x" * 20
+    env = cli_env(server, shots, IMMICH_API_KEY=bad)
+    result = run_cli(["--debug"], env, tmp_path)
+    assert result.returncode == 3
+    assert f"API key rejected by {server.url}" in result.stderr
+    everything = result.stdout + result.stderr + (tmp_path / "immich_backup.log").read_text()
+    assert bad not in everything
+
+
+def test_key_appears_in_no_output_and_no_log_at_any_level(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = cli_env(server, shots)
+    outputs = []
+    for flags in (["--debug"], [], ["--quiet"], ["--json", "--debug"]):
+        r = run_cli(flags, env, tmp_path)
+        assert r.returncode == 0, r.stderr
+        outputs.append(r.stdout + r.stderr)
+    server.call(lambda s: s.script_status("album-add", 500))
+    r = run_cli(["--debug"], cli_env(server, shots, IMMICH_RETRIES="0"), tmp_path)
+    outputs.append(r.stdout + r.stderr)
+    logs = "".join(p.read_text() for p in tmp_path.glob("immich_backup.log*"))
+    assert "DEBUG" in logs and "POST /assets" in logs
+    for text in [*outputs, logs]:
+        assert server.api_key not in text
+
+
+def test_missing_variable_and_folder_exit_2(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = cli_env(server, shots)
+    del env["IMMICH_API_KEY"]
+    r = run_cli([], env, tmp_path)
+    assert r.returncode == 2 and "IMMICH_API_KEY" in r.stderr
+    r = run_cli([], cli_env(server, tmp_path / "nope"), tmp_path)
+    assert r.returncode == 2 and "SCREENSHOTS_PATH" in r.stderr and "nope" in r.stderr
+    r = run_cli([], cli_env(server, shots, IMMICH_CONCURRENCY="lots"), tmp_path)
+    assert r.returncode == 2 and "IMMICH_CONCURRENCY" in r.stderr
+    r = run_cli(["--bogus"], cli_env(server, shots), tmp_path)
+    assert r.returncode == 2 and "--bogus" in r.stderr
+    assert server.stats()["requests"].get("POST /api/assets", 0) == 0
+
+
+def test_existing_album_used_and_oldest_of_duplicates(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    def make(s):  # type: ignore[no-untyped-def]
+        older = s.state.create_album("Screens")
+        older.created_at = "2020-01-01T00:00:00.000Z"
+        s.state.create_album("Screens")
+        return older.id
+
+    older_id = server.call(make)
+    r = run_cli(["--json"], cli_env(server, shots), tmp_path)
+    assert json.loads(r.stdout)["album_id"] == older_id
+    assert "2 albums are named 'Screens'" in r.stderr
+    assert sorted(album_state(server)) == [("Screens", 0), ("Screens", 12)]
+
+
+def test_rejected_file_exit_1_named_in_log(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    (shots / "notes.txt").write_text("not media")  # another type: left alone, not rejected
+    server.call(lambda s: s.script_status("upload", 413, message="Request Entity Too Large"))
+    r = run_cli(["--json", "--concurrency", "1"], cli_env(server, shots), tmp_path)
+    assert r.returncode == 1
+    summary = json.loads(r.stdout)
+    assert (summary["rejected"], summary["created"]) == (1, 11)
+    log = (tmp_path / "immich_backup.log").read_text()
+    assert "rejected   Screenshot 00.png" in log and "413" in log
+
+
+def test_server_errors_are_retried(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    server.call(lambda s: s.set_shaping(fail_rate=0.3))
+    r = run_cli(["--json"], cli_env(server, shots, IMMICH_RETRIES="10"), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert server.stats()["faults"]["fail"] > 0
+    assert album_state(server) == [("Screens", 12)]
+    assert server.call(lambda s: len(s.state.assets)) == 12
+
+
+def test_corrupt_history_moved_aside(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    (tmp_path / "immich_upload_history.json").write_text('{"version": 1, "files": {tru')
+    r = run_cli([], cli_env(server, shots), tmp_path)
+    assert r.returncode == 0
+    aside = list(tmp_path.glob("immich_upload_history.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text().startswith('{"version": 1')
+    assert "corrupt" in r.stderr
+    assert json.loads((tmp_path / "immich_upload_history.json").read_text())["version"] == 1
+
+
+def test_seed_style_history_imported(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    (tmp_path / "immich_upload_history.json").write_text(json.dumps(["Screenshot 00.png", "Screenshot 01.png"]))  # fmt: skip
+    r = run_cli(["--json"], cli_env(server, shots), tmp_path)
+    assert (json.loads(r.stdout)["created"], json.loads(r.stdout)["skipped_history"]) == (10, 2)
+
+
+def test_dry_run_changes_nothing(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    r = run_cli(["--dry-run"], cli_env(server, shots), tmp_path)
+    assert r.returncode == 0 and "would upload 12" in r.stdout
+    assert server.call(lambda s: (len(s.state.assets), len(s.state.albums))) == (0, 0)
+    assert not (tmp_path / "immich_upload_history.json").exists()
+
+
+def test_second_run_while_one_holds_the_lock_exits_4(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    with open(tmp_path / "immich_upload_history.json.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        r = run_cli([], cli_env(server, shots), tmp_path)
+    assert r.returncode == 4 and "another async-uploader run" in r.stderr
+    assert run_cli([], cli_env(server, shots), tmp_path).returncode == 0  # released: runs
+
+
+def test_users_folder_unchanged(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    def snapshot() -> dict[str, tuple[bytes, int, int]]:
+        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode) for p in sorted(shots.iterdir())}  # fmt: skip
+
+    before = snapshot()
+    for flags in ([], [], ["--dry-run"]):
+        run_cli(flags, cli_env(server, shots), tmp_path)
+    assert snapshot() == before
+
+
+def test_recent_hidden_and_partial_files_left_alone(server: ServerThread, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    make_files(folder, ["ok.png", ".hidden.png", "dl.png.part", "x.png~", "sub/deep.png"])
+    (folder / "fresh.png").write_bytes(b"x")  # modified just now
+    r = run_cli(["--json"], cli_env(server, folder, IMMICH_SETTLE_SECONDS="30"), tmp_path)
+    assert json.loads(r.stdout)["created"] == 1
+    r = run_cli(["--json", "--recursive"], cli_env(server, folder, IMMICH_SETTLE_SECONDS="30"), tmp_path)  # fmt: skip
+    assert json.loads(r.stdout)["created"] == 1  # sub/deep.png
+
+
+@pytest.mark.anyio
+async def test_file_deleted_between_scan_and_upload(tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    paths = make_files(folder, [f"s{i}.png" for i in range(4)])
+    with ServerThread(ServerOptions(port=0, shaping=Shaping(latency_ms=300))) as srv:
+        config = Config(folder=folder, api_key=Secret(srv.api_key), local_url=srv.url, external_url=None,
+                        album="A", history_file=tmp_path / "h.json", log_file=tmp_path / "l.log",
+                        concurrency=1, settle_seconds=0)  # fmt: skip
+
+        async def delete_last() -> None:
+            while srv.stats()["requests"].get("POST /api/assets", 0) == 0:  # noqa: ASYNC110
+                await anyio.sleep(0.02)  # the server lives in another thread: poll it
+            paths[-1].unlink()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(delete_last)
+            report = await sync(
+                config, RunControl(retry=RetryPolicy.immediate(), progress_seconds=0)
+            )
+        assert (report.created, report.vanished, report.failed) == (3, 1, 0)
+        assert report.ok
+
+
+def test_config_precedence_and_url_forms(tmp_path: Path) -> None:
+    (tmp_path / "shots").mkdir()
+    env_file = tmp_path / ".env"
+    env_file.write_text("SCREENSHOTS_PATH=shots\nIMMICH_API_KEY=from-file\nIMMICH_LOCAL_URL=http://a:2283/api/\nIMMICH_ALBUM_NAME=File\nIMMICH_CONCURRENCY=2\n")  # fmt: skip
+    env_file.chmod(0o644)
+    cfg = load_config({}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)
+    assert cfg.folder == (tmp_path / "shots").resolve() and cfg.album == "Env"
+    assert cfg.local_url == "http://a:2283" and cfg.concurrency == 2
+    assert cfg.history_file == tmp_path.resolve() / "immich_upload_history.json"
+    assert any("readable by other users" in w for w in cfg.warnings)
+    assert "from-file" not in repr(cfg)
+    cfg = load_config({"album": "Flag", "concurrency": "8"}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)  # fmt: skip
+    assert (cfg.album, cfg.concurrency) == ("Flag", 8)
+    with pytest.raises(ConfigError, match="IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL"):
+        load_config({}, environ={"IMMICH_LOCAL_URL": ""}, cwd=tmp_path)
+    cfg = load_config({}, environ={"IMMICH_EXTERNAL_URL": "http://far.example"}, cwd=tmp_path)
+    assert any("plain http://" in w for w in cfg.warnings)
+    assert os.environ.get("IMMICH_API_KEY") != "from-file"  # never exported
+
+
+def test_env_example_documents_every_variable() -> None:
+    from async_uploader.config import VARIABLES
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    assert [v for v in VARIABLES if v not in text] == []
+
+
+def test_demo_runs_against_the_builtin_server(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_"))}
+    r = run_cli(["demo"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "The server now holds 8 assets" in r.stdout and "uploaded 0 new ones" in r.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing left behind in the current folder
+    _ = OLD
