@@ -304,3 +304,59 @@ def test_demo_runs_against_the_builtin_server(tmp_path: Path) -> None:
     assert "The server now holds 8 assets" in r.stdout and "uploaded 0 new ones" in r.stdout
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the current folder
     _ = OLD
+
+
+def test_ctrl_c_finishes_up_links_saves_and_exits_130(tmp_path: Path) -> None:
+    """First SIGINT: no new uploads, in-flight ones get their grace, uploaded ones are linked."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "f"
+    make_files(folder, [f"s{i:02d}.png" for i in range(20)], size=200_000)
+    with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=2_000))) as srv:
+        env = cli_env(srv, folder, IMMICH_CONCURRENCY="2")
+        proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "--json"], env=env, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while srv.stats()["created"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        summary = json.loads(out)
+        created = srv.stats()["created"]
+        assert 2 <= summary["created"] == created < 20
+        history = json.loads((tmp_path / "immich_upload_history.json").read_text())
+        linked = [r for r in history["files"].values() if r["album_id"] == summary["album_id"]]
+        assert len(linked) == created == len(history["files"])
+        assert album_state(srv) == [("Screens", created)]
+        srv.call(lambda s: s.set_shaping(bandwidth_kbps=0))
+        again = run_cli(["--json"], env, tmp_path)
+        assert again.returncode == 0, again.stderr
+        assert json.loads(again.stdout)["created"] == 20 - created
+        assert srv.call(lambda s: len(s.state.assets)) == 20
+        assert album_state(srv) == [("Screens", 20)]
+
+
+def test_other_types_are_ignored_not_sent(server: ServerThread, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    make_files(folder, ["a.png", "b.jpg"])
+    (folder / "notes.txt").write_text("text")
+    (folder / "doc.pdf").write_bytes(b"%PDF")
+    r = run_cli(["--json"], cli_env(server, folder), tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["created"] == 2
+    assert "2 of other types ignored" in r.stderr
+    assert server.stats()["rejected"] == 0
+
+
+def test_stats_route_reports_counters(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    import urllib.request
+
+    run_cli([], cli_env(server, shots), tmp_path)
+    with urllib.request.urlopen(server.url + "/_testserver/stats") as resp:
+        stats = json.loads(resp.read())
+    assert stats["created"] == 12 and stats["requests"]["POST /api/assets"] == 12
+    assert 1 <= stats["max_uploads_in_flight"] <= 8
+    assert stats["upload_body_bytes"] > sum(p.stat().st_size for p in shots.iterdir())

@@ -71,7 +71,7 @@ class TokenBucket:
     burst allowance keeps it from penalising a reader that was idle.
     """
 
-    def __init__(self, bytes_per_second: float, burst_seconds: float = 0.05) -> None:
+    def __init__(self, bytes_per_second: float, burst_seconds: float = 0.005) -> None:
         self.rate = bytes_per_second
         self.burst = burst_seconds
         self._next_free = time.monotonic()
