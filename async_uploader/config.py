@@ -67,6 +67,7 @@ class Config:
     settle_seconds: float = 3.0  # files modified more recently are left for the next run
     stall_timeout: float = 60.0  # an upload with no progress for this long is aborted and retried
     retries: int = 5  # attempts per request after the first, for retryable failures
+    retry_max_wait: float = 30.0  # the longest backoff between two attempts
     device_id: str = "async-uploader"
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
@@ -99,6 +100,7 @@ VARIABLES: dict[str, str] = {
     "IMMICH_SETTLE_SECONDS": "leave files modified this recently for the next run (default 3)",
     "IMMICH_STALL_TIMEOUT": "abort and retry an upload without progress this long (default 60)",
     "IMMICH_RETRIES": "retries per request after a network or server error (default 5)",
+    "IMMICH_RETRY_MAX_WAIT": "the longest wait between two attempts, in seconds (default 30)",
     "IMMICH_DEVICE_ID": "the deviceId sent with uploads (default async-uploader-<hostname>)",
 }
 
@@ -277,6 +279,7 @@ def load_config(
         settle_seconds=num(None, "IMMICH_SETTLE_SECONDS", 3.0, 0, 3600),
         stall_timeout=num(None, "IMMICH_STALL_TIMEOUT", 60.0, 1, 3600),
         retries=int(num(None, "IMMICH_RETRIES", 5, 0, 100, True)),
+        retry_max_wait=num(None, "IMMICH_RETRY_MAX_WAIT", 30.0, 0, 3600),
         device_id=(device_id or "").strip() or f"async-uploader-{socket.gethostname()}",
         dry_run=bool(flags.get("dry_run", False)),
         warnings=tuple(warnings),

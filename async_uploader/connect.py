@@ -13,7 +13,7 @@ import aiohttp
 import anyio
 
 from .errors import ApiError, ServerUnreachable, TransportError
-from .immich import ping
+from .immich import ImmichClient, ping
 
 log = logging.getLogger(__name__)
 
@@ -62,4 +62,42 @@ async def choose_server(session: aiohttp.ClientSession, urls: list[tuple[str, st
     raise ServerUnreachable(f"no Immich server reachable ({lines})")
 
 
-__all__ = ["choose_server"]
+class Failover:
+    """The server in use, and the move to another configured URL when it stops answering.
+
+    Many uploads fail at once when the laptop leaves home; the first one to ask re-runs the health
+    race, the others wait for it and then use what it found.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        urls: list[tuple[str, str, float]],
+        client: ImmichClient,
+    ) -> None:
+        self.session = session
+        self.urls = urls
+        self.client = client
+        self._lock = anyio.Lock()
+        self.switches = 0
+
+    async def recover(self) -> bool:
+        """True when a server answers again (perhaps at another URL), False when none does."""
+        failed = self.client.base_url
+        async with self._lock:
+            if self.client.base_url != failed:
+                return True  # another task already moved us
+            try:
+                url = await choose_server(self.session, self.urls)
+            except ServerUnreachable as exc:
+                log.warning("server: %s", exc)
+                return False
+            if url != failed:
+                log.warning("server: %s stopped answering; carrying on with %s", failed, url)
+                self.client.switch(url)
+                self.switches += 1
+                return True
+            return False  # the same URL answers pings: not a move, back off as usual
+
+
+__all__ = ["Failover", "choose_server"]

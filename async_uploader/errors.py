@@ -51,13 +51,23 @@ class LockHeld(UploaderError):
 class TransportError(UploaderError):
     """The request did not get an HTTP answer: refused, reset, timed out, TLS."""
 
-    def __init__(self, method: str, endpoint: str, reason: str, *, idle_close: bool = False):
+    def __init__(
+        self,
+        method: str,
+        endpoint: str,
+        reason: str,
+        *,
+        idle_close: bool = False,
+        server_gone: bool = False,
+    ):
         super().__init__(f"{method} {endpoint}: {reason}")
         self.method = method
         self.endpoint = endpoint
         self.reason = reason
         # The server closed a keep-alive connection we reused: retry at once, it is not a failure.
         self.idle_close = idle_close
+        # No connection could be made, or the server went silent: time to try the other URL.
+        self.server_gone = server_gone
 
 
 class ApiError(UploaderError):

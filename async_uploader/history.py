@@ -132,6 +132,20 @@ class History:
             self.records[rel].album_id = album_id
         self.dirty = True
 
+    def check_writable(self) -> None:
+        """Fail now, before any upload, if the history could not be saved later."""
+        folder = self.path.parent
+        probe = folder / f".{self.path.name}.{os.getpid()}.probe"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(probe, "w") as fh:
+                fh.write("probe")
+            probe.unlink()
+        except OSError as exc:
+            raise HistoryError(
+                f"cannot write the history beside {self.path}: {exc.strerror or exc}"
+            ) from None
+
     def save(self) -> None:
         """Atomically: temp file in the same folder, fsync, replace, fsync the folder."""
         data = {

@@ -9,6 +9,7 @@ type check only sees fields that arrived before the file part), the exact local 
 
 from __future__ import annotations
 
+import email.utils
 import enum
 import errno
 import hashlib
@@ -21,6 +22,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +85,7 @@ class UploadRequest:
     file_created_at: str
     file_modified_at: str
     checksum: str | None = None  # sent as x-immich-checksum when known
+    mtime_ns: int | None = None  # as scanned; a different one after sending means it changed
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,11 @@ class LinkResult:
 
 
 class FileChanged(Exception):
-    """The file's size changed while it was being sent."""
+    """The file changed while it was being sent (its size, or its mtime once sent)."""
+
+    def __init__(self, path: str, asset_id: str | None = None) -> None:
+        super().__init__(path)
+        self.asset_id = asset_id  # what the server made of the mixed bytes, if it answered
 
 
 def _reason(exc: BaseException) -> str:
@@ -119,6 +126,20 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientPayloadError):
         return "response cut short"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _is_server_gone(exc: BaseException) -> bool:
+    return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerTimeoutError | TimeoutError)
+
+
+def _transport_error(method: str, endpoint: str, exc: BaseException) -> TransportError:
+    return TransportError(
+        method,
+        endpoint,
+        _reason(exc),
+        idle_close=_is_idle_close(exc),
+        server_gone=_is_server_gone(exc),
+    )
 
 
 def _is_idle_close(exc: BaseException) -> bool:
@@ -148,12 +169,20 @@ def _error_message(body: bytes, reason: str) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds, or as an HTTP date (RFC 9110 allows both)."""
     if not value:
         return None
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _quote_header_value(name: str) -> str:
@@ -219,7 +248,7 @@ async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
             if resp.status != 200:
                 raise ApiError("GET", endpoint, resp.status, f"HTTP {resp.status}")
     except aiohttp.ClientError as exc:
-        raise TransportError("GET", endpoint, _reason(exc)) from exc
+        raise _transport_error("GET", endpoint, exc) from exc
     try:
         ok = json.loads(body).get("res") == "pong"
     except (ValueError, AttributeError):
@@ -243,6 +272,11 @@ class ImmichClient:
         self._api = base_url + "/api"
         self._api_key = api_key
         self.stall_timeout = stall_timeout
+
+    def switch(self, base_url: str) -> None:
+        """Talk to the same server at another of its configured URLs from now on."""
+        self.base_url = base_url
+        self._api = base_url + "/api"
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
@@ -270,12 +304,8 @@ class ImmichClient:
                         _error_message(body, resp.reason or ""),
                         _retry_after(resp.headers.get("Retry-After")),
                     )
-        except aiohttp.ClientError as exc:
-            raise TransportError(
-                method, endpoint, _reason(exc), idle_close=_is_idle_close(exc)
-            ) from exc
-        except TimeoutError as exc:
-            raise TransportError(method, endpoint, "timed out") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport_error(method, endpoint, exc) from exc
         try:
             return json.loads(body) if body else None
         except ValueError:
@@ -442,14 +472,12 @@ class ImmichClient:
             raise FileChanged(str(req.path))
         if failure:
             exc = failure[0]
-            if isinstance(exc, aiohttp.ClientError):
-                idle = _is_idle_close(exc)
-                raise TransportError("POST", endpoint, _reason(exc), idle_close=idle) from exc
-            if isinstance(exc, TimeoutError):
-                raise TransportError("POST", endpoint, "timed out") from exc
+            if isinstance(exc, aiohttp.ClientError | TimeoutError):
+                raise _transport_error("POST", endpoint, exc) from exc
             raise exc
         if stalled and status == 0:
-            raise TransportError("POST", endpoint, f"no progress for {self.stall_timeout:g} s")
+            reason = f"no progress for {self.stall_timeout:g} s"
+            raise TransportError("POST", endpoint, reason, server_gone=True)
         log.debug("POST %s %s -> %s", endpoint, req.filename, status)
         digest = sha1.hexdigest() if progress.sent == req.size else None
         if status in (200, 201):
@@ -462,6 +490,10 @@ class ImmichClient:
                 raise ApiError("POST", endpoint, status, msg) from None
             dup = kind == "duplicate" or status == 200
             outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
+            after = os.fstat(fh.fileno())
+            if after.st_size != req.size or (req.mtime_ns and after.st_mtime_ns != req.mtime_ns):
+                # Rewritten in place while we read it: what the server got may mix old and new.
+                raise FileChanged(str(req.path), asset_id)
             return UploadAnswer(outcome, asset_id, checksum=digest)
         message = _error_message(raw, reason)
         if status >= 500 or status in (408, 429):

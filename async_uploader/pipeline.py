@@ -9,14 +9,14 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import anyio
 
 from .config import Config
-from .connect import choose_server
-from .errors import ApiError, TransportError, UploaderError
+from .connect import Failover, choose_server
+from .errors import ApiError, HistoryError, TransportError, UploaderError
 from .files import LocalFile, ScanResult, iso_utc, scan
 from .history import History, Record, RunLock
 from .immich import (
@@ -40,7 +40,9 @@ LINK_BATCH = 10_000  # ids per album request; split only past this
 class RunControl:
     """The edges a caller (the CLI, a test) injects into a run."""
 
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy | None = (
+        None  # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
+    )
     stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
     grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
     checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
@@ -96,7 +98,11 @@ class Uploader:
         history: History,
         report: RunReport,
         control: RunControl,
+        retry: RetryPolicy,
+        failover: Failover,
     ) -> None:
+        self.retry = retry
+        self.failover = failover
         self.client = client
         self.config = config
         self.history = history
@@ -106,6 +112,7 @@ class Uploader:
         self.total_bytes = 0
         self.total_files = 0
         self.finished: set[str] = set()
+        self.history_error: HistoryError | None = None
 
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
@@ -120,17 +127,20 @@ class Uploader:
             device_id=self.config.device_id,
             file_created_at=iso_utc(f.created),
             file_modified_at=iso_utc(f.modified),
+            mtime_ns=f.mtime_ns,
         )
         try:
             answer = await with_retries(
-                self.control.retry,
+                self.retry,
                 f"upload {f.rel}",
                 lambda: self.client.upload(req, self._on_bytes),
+                self.failover.recover,
             )
         except FileNotFoundError:
             return FileResult(f, Outcome.VANISHED, message="deleted before it could be sent")
-        except FileChanged:
-            return FileResult(f, Outcome.CHANGED, message="modified while being sent")
+        except FileChanged as exc:
+            kept = f"; the server kept what it got as asset {exc.asset_id}" if exc.asset_id else ""
+            return FileResult(f, Outcome.CHANGED, message=f"modified while being sent{kept}")
         except OSError as exc:
             return FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror or exc}")
         except (TransportError, ApiError) as exc:
@@ -170,9 +180,7 @@ class Uploader:
         elif result.outcome is Outcome.VANISHED:
             log.warning("vanished   %s: deleted before it could be sent; skipped", f.rel)
         elif result.outcome is Outcome.CHANGED:
-            log.warning(
-                "changed    %s: modified while being sent; the next run sends it again", f.rel
-            )
+            log.warning("changed    %s: %s; the next run sends it again", f.rel, result.message)
 
     async def run(self, todo: list[LocalFile]) -> None:
         self.total_files = len(todo)
@@ -197,7 +205,15 @@ class Uploader:
                 while True:
                     await anyio.sleep(self.control.checkpoint_seconds)
                     if self.history.dirty:
-                        self.history.save()
+                        try:
+                            self.history.save()
+                        except HistoryError as exc:
+                            # Nothing more is sent that could not be recorded; the final save
+                            # tries once more and the run ends with this error.
+                            log.error("%s; stopping new uploads", exc)
+                            self.history_error = exc
+                            stop.set()
+                            return
 
             async def ticker() -> None:
                 while True:
@@ -233,7 +249,7 @@ class Uploader:
                         tg.start_soon(one, f, token)
             outer.cancel_scope.cancel()
 
-        if stop.is_set():
+        if stop.is_set() and self.history_error is None:
             self.report.interrupted = True
         # Files never started, and uploads cut off by the stop, are sent by the next run.
         for f in todo:
@@ -242,7 +258,12 @@ class Uploader:
 
 
 async def link_pending(
-    client: ImmichClient, history: History, album_id: str, report: RunReport, retry: RetryPolicy
+    client: ImmichClient,
+    history: History,
+    album_id: str,
+    report: RunReport,
+    retry: RetryPolicy,
+    recover: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
     """Every recorded asset not yet in the album, in batches of LINK_BATCH ids."""
     pending = history.pending_links(album_id)
@@ -257,7 +278,10 @@ async def link_pending(
         batch = ids[i : i + LINK_BATCH]
         try:
             results = await with_retries(
-                retry, "add to album", functools.partial(client.add_to_album, album_id, batch)
+                retry,
+                "add to album",
+                functools.partial(client.add_to_album, album_id, batch),
+                recover,
             )
         except (TransportError, ApiError) as exc:
             report.link_failed += len(batch)
@@ -293,6 +317,7 @@ async def link_pending(
 async def sync(config: Config, control: RunControl | None = None) -> RunReport:
     """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the report."""
     control = control or RunControl()
+    retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
     report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
     lock = RunLock(config.history_file)
@@ -300,6 +325,8 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
         lock.acquire()
     try:
         history = History.load(config.history_file)
+        if not config.dry_run:
+            history.check_writable()  # before anything is sent that could not be recorded
         async with open_session(config.concurrency, config.stall_timeout) as session:
             start = time.monotonic()
             base_url = await choose_server(session, config.urls)
@@ -307,14 +334,18 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
             log.info("server: %s (%s) answered in %s", base_url, role, _ms(start))
             report.server_url = base_url
             client = ImmichClient(session, base_url, config.api_key, config.stall_timeout)
-            await with_retries(control.retry, "check key", client.check_key)
-            media: MediaTypes = await with_retries(control.retry, "media types", client.media_types)
+            failover = Failover(session, config.urls, client)
+            await with_retries(retry, "check key", client.check_key, failover.recover)
+            media: MediaTypes = await with_retries(
+                retry, "media types", client.media_types, failover.recover
+            )
 
             start = time.monotonic()
             album = await with_retries(
-                control.retry,
+                retry,
                 "album",
                 lambda: resolve_album(client, config.album, create=not config.dry_run),
+                failover.recover,
             )
             if album is None:
                 log.info("album: %r does not exist yet (a real run creates it)", config.album)
@@ -366,7 +397,7 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
 
             assert album is not None
             start = time.monotonic()
-            uploader = Uploader(client, config, history, report, control)
+            uploader = Uploader(client, config, history, report, control, retry, failover)
             try:
                 if todo:
                     control.uploading = True
@@ -378,13 +409,18 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
                 control.uploading = False
                 with anyio.CancelScope(shield=True):
                     with anyio.move_on_after(60 if not report.interrupted else 15):
-                        await link_pending(client, history, album.id, report, control.retry)
+                        await link_pending(
+                            client, history, album.id, report, retry, failover.recover
+                        )
+                    report.server_url = client.base_url
                     history.last_run = {
                         "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                         **report.to_json(),
                         "ok": report.ok,
                     }
                     history.save()
+            if uploader.history_error is not None:
+                raise uploader.history_error
     finally:
         lock.release()
         report.duration_s = time.monotonic() - t0

@@ -53,7 +53,18 @@ class RetryPolicy:
         return cls(retries=retries, sleep=no_sleep)
 
 
-async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaitable[T]]) -> T:
+async def with_retries(
+    policy: RetryPolicy,
+    what: str,
+    call: Callable[[], Awaitable[T]],
+    recover: Callable[[], Awaitable[bool]] | None = None,
+) -> T:
+    """``call()`` until it succeeds, fails for good, or the retries run out.
+
+    ``recover`` is asked, after a failure that says the server is gone, to find it again (the
+    health race over every configured URL); when it switched to another URL the retry goes there
+    at once instead of waiting out the backoff.
+    """
     attempt = 0
     free_idle_retry = True
     while True:
@@ -68,7 +79,11 @@ async def with_retries(policy: RetryPolicy, what: str, call: Callable[[], Awaita
                 continue
             if attempt >= policy.retries:
                 raise
-            wait = policy.delay(attempt, exc)
             attempt += 1
+            gone = isinstance(exc, TransportError) and exc.server_gone
+            if gone and recover is not None and await recover():
+                log.info("%s: %s; retry %d/%d now", what, exc, attempt, policy.retries)
+                continue
+            wait = policy.delay(attempt - 1, exc)
             log.info("%s: %s; retry %d/%d in %.1f s", what, exc, attempt, policy.retries, wait)
             await policy.sleep(wait)

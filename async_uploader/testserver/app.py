@@ -14,6 +14,7 @@ import json
 import re
 import secrets
 import string
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -184,6 +185,7 @@ class Emulator:
         self.state = state
         self.api_version = api_version
         self.faults = FaultPlan(seed)
+        self._idle_since: dict[int, float] = {}  # connection -> when its last answer went out
         self.shaping = Shaping()
         self.bucket = TokenBucket(0)
         self.set_shaping(shaping or Shaping())
@@ -233,6 +235,15 @@ class Emulator:
         self.state.stats.requests[key] += 1
         cid = _cid()
         request[CID_KEY] = cid
+        transport = request.transport
+        conn = id(transport)
+        idle_since = self._idle_since.pop(conn, None)
+        limit = self.shaping.idle_reset_seconds
+        if limit and idle_since is not None and time.monotonic() - idle_since > limit:
+            self.state.stats.faults["idle-reset"] += 1
+            if transport is not None:
+                transport.abort()
+            raise asyncio.CancelledError()
         if self.shaping.latency_ms > 0 and not request.path.startswith("/_testserver"):
             await asyncio.sleep(self.shaping.latency_ms / 1000)
         try:
@@ -248,6 +259,7 @@ class Emulator:
             response = _json(_error_body(404, msg, cid), 404)
         except ConnectionDropped:
             raise asyncio.CancelledError() from None
+        self._idle_since[conn] = time.monotonic()
         if not response.prepared:
             response.headers["X-Powered-By"] = "Express"
             response.headers["x-immich-cid"] = cid

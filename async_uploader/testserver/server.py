@@ -56,6 +56,7 @@ class TestServer:
         if secret not in self.state.keys:
             self.state.create_api_key(["all"], name="test-server", secret=secret)
         self._runner: web.AppRunner | None = None
+        self._aliases: dict[str, web.AppRunner] = {}
         self.port = self.options.port
 
     @property
@@ -78,7 +79,28 @@ class TestServer:
         self.port = runner.addresses[0][1]
         return self.url
 
+    async def add_address(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on one more address, sharing this server's state: the same server as seen at
+        another URL (a LAN and a public address). Returns that URL."""
+        runner = web.AppRunner(
+            self.emulator.make_app(),
+            access_log=None,
+            keepalive_timeout=self.options.idle_close_seconds,
+        )
+        await runner.setup()
+        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        url = f"http://{host}:{runner.addresses[0][1]}"
+        self._aliases[url] = runner
+        return url
+
+    async def remove_address(self, url: str) -> None:
+        """Stop answering at that URL: new connections are refused, open ones are closed."""
+        runner = self._aliases.pop(url)
+        await runner.cleanup()
+
     async def stop(self) -> None:
+        for url in list(self._aliases):
+            await self.remove_address(url)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -146,6 +168,17 @@ class ServerThread:
         """Stop and start again on the same port (with a data_dir, the state survives)."""
         self.stop()
         self.start()
+
+    def add_address(self, port: int = 0) -> str:
+        """Another URL for the same server (shared state); see TestServer.add_address."""
+        assert self._loop is not None and self.server is not None
+        future = asyncio.run_coroutine_threadsafe(self.server.add_address(port=port), self._loop)
+        return future.result(timeout=30)
+
+    def remove_address(self, url: str) -> None:
+        assert self._loop is not None and self.server is not None
+        future = asyncio.run_coroutine_threadsafe(self.server.remove_address(url), self._loop)
+        future.result(timeout=30)
 
     def call(self, fn: Callable[[TestServer], T]) -> T:
         """Run ``fn(server)`` in the server's thread and return its result."""

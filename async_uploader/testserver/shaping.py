@@ -33,6 +33,10 @@ class Shaping:
     reset_rate: float = 0.0
     stall_rate: float = 0.0
     stall_seconds: float = 10.0
+    # A request arriving on a keep-alive connection idle for longer than this is cut off unanswered:
+    # what a client sees when it reuses a socket the server is closing (the real server closes
+    # idle sockets at 6 s). 0: off.
+    idle_reset_seconds: float = 0.0
     fault_routes: frozenset[str] = field(default_factory=lambda: frozenset({"upload"}))
 
     def __post_init__(self) -> None:
@@ -42,7 +46,7 @@ class Shaping:
                 raise ValueError(f"{name} must be between 0 and 1, not {value}")
         if self.fail_rate + self.reset_rate + self.stall_rate > 1.0:
             raise ValueError("fail_rate + reset_rate + stall_rate must not exceed 1")
-        for name in ("latency_ms", "bandwidth_kbps", "stall_seconds"):
+        for name in ("latency_ms", "bandwidth_kbps", "stall_seconds", "idle_reset_seconds"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         unknown = set(self.fault_routes) - set(FAULT_ROUTES)
