@@ -184,7 +184,7 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return _exit_for_signal(signum)
         return EXIT_OK if report.ok else EXIT_PARTIAL
     except UploaderError as exc:
-        message = Redact(secrets)._clean(str(exc))
+        message = Redact(secrets).clean(str(exc))
         if args.debug:
             log.exception("error")
         print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
@@ -193,6 +193,16 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
+        message = Redact(secrets).clean(f"{type(exc).__name__}: {exc}")
+        if args.debug:
+            log.exception("unexpected error")
+        print(
+            f"async-uploader: unexpected error: {message} (run with --debug for details)",
+            file=sys.stderr,
+            flush=True,
+        )
+        return EXIT_PARTIAL
 
 
 def main(argv: list[str] | None = None) -> int:

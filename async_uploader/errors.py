@@ -87,3 +87,13 @@ class ApiError(UploaderError):
         self.status = status
         self.message = message
         self.retry_after = retry_after
+
+
+def first_uploader_error(group: BaseExceptionGroup[BaseException]) -> UploaderError | None:
+    """The first of our own errors inside a task group's exception group, however nested."""
+    for exc in group.exceptions:
+        if isinstance(exc, UploaderError):
+            return exc
+        if isinstance(exc, BaseExceptionGroup) and (found := first_uploader_error(exc)):
+            return found
+    return None

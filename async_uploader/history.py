@@ -190,11 +190,16 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
+            raise HistoryError(f"cannot write the history in {folder}: it is a file, not a folder")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise HistoryError(f"cannot create lock file {self.path}: {exc.strerror}") from None
+            raise HistoryError(
+                f"cannot write the history in {folder} (lock file {self.path.name}): {exc.strerror}"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

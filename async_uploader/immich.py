@@ -143,9 +143,18 @@ def _transport_error(method: str, endpoint: str, exc: BaseException) -> Transpor
 
 
 def _is_idle_close(exc: BaseException) -> bool:
-    return isinstance(exc, aiohttp.ServerDisconnectedError) or (
-        isinstance(exc, aiohttp.ClientOSError) and exc.errno == errno.ECONNRESET
-    )
+    """The ways a request on a socket the server was closing fails: disconnected before any
+    answer, reset, or the body write refused ("Can not write request body")."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError | BrokenPipeError):
+        return True
+    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (
+        errno.ECONNRESET,
+        errno.EPIPE,
+        None,
+    ):
+        return True
+    cause = exc.__cause__ or exc.__context__
+    return isinstance(cause, ConnectionResetError | BrokenPipeError)
 
 
 def _error_message(body: bytes, reason: str) -> str:

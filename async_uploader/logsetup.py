@@ -20,7 +20,7 @@ class Redact(logging.Filter):
         super().__init__()
         self.secrets = [s for s in secrets if s]
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
@@ -28,11 +28,11 @@ class Redact(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.secrets:
             return True
-        record.msg = self._clean(record.getMessage())
+        record.msg = self.clean(record.getMessage())
         record.args = None
         if record.exc_info:
             text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = self._clean(text)
+            record.exc_text = self.clean(text)
             record.exc_info = None
         return True
 

@@ -16,7 +16,7 @@ import anyio
 
 from .config import Config
 from .connect import Failover, choose_server
-from .errors import ApiError, HistoryError, TransportError, UploaderError
+from .errors import ApiError, HistoryError, TransportError, UploaderError, first_uploader_error
 from .files import LocalFile, ScanResult, iso_utc, scan
 from .history import History, Record, RunLock
 from .immich import (
@@ -119,6 +119,10 @@ class Uploader:
         self.report.bytes_uploaded += n
 
     async def upload_one(self, f: LocalFile) -> FileResult:
+        # A hash we already know for these exact bytes (a rejected or stale record) goes along as
+        # x-immich-checksum: if the server has them, it answers at once without the body.
+        known = self.history.records.get(f.rel)
+        checksum = known.sha1 if known and known.matches(f.size, f.mtime_ns) else None
         req = UploadRequest(
             path=f.path,
             filename=f.path.name,
@@ -128,6 +132,7 @@ class Uploader:
             file_created_at=iso_utc(f.created),
             file_modified_at=iso_utc(f.modified),
             mtime_ns=f.mtime_ns,
+            checksum=checksum,
         )
         try:
             answer = await with_retries(
@@ -401,7 +406,14 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
             try:
                 if todo:
                     control.uploading = True
-                    await uploader.run(todo)
+                    try:
+                        await uploader.run(todo)
+                    except BaseExceptionGroup as group:
+                        # A run-stopping error in one upload (the key revoked mid-run, say)
+                        # comes out of the task group wrapped; the CLI wants it plain.
+                        if (error := first_uploader_error(group)) is None:
+                            raise
+                        raise error from None
                     log.info("uploads: %d files in %.1f s", len(todo), time.monotonic() - start)
             finally:
                 # Link what was uploaded and save, even after a stop; shielded so a second

@@ -257,7 +257,8 @@ class Emulator:
         except web.HTTPMethodNotAllowed:
             msg = f"Cannot {request.method} {request.path}"
             response = _json(_error_body(404, msg, cid), 404)
-        except ConnectionDropped:
+        except (ConnectionDropped, ConnectionError):
+            # Cut on purpose, or the client went away mid-body: nothing to answer, nothing to log.
             raise asyncio.CancelledError() from None
         self._idle_since[conn] = time.monotonic()
         if not response.prepared:
@@ -690,6 +691,7 @@ class Emulator:
         if 400 <= exc.status < 500:
             self.state.stats.rejected += 1
         response = _json(_error_body(exc.status, exc.message, request[CID_KEY]), exc.status)
+        response.headers.update(exc.headers)
         return await self._answer_then_drain(request, reader, response)
 
     async def _answer_then_drain(

@@ -137,6 +137,7 @@ class ServerThread:
 
         def run() -> None:
             loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
             self._loop = loop
             try:
                 server = TestServer(self.options)
@@ -148,6 +149,11 @@ class ServerThread:
             ready.set_result(server)
             loop.run_forever()
             loop.run_until_complete(server.stop())
+            # Handlers of connections cut by the stop: let them see it, then close the loop.
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.close()
 
         self._thread = threading.Thread(target=run, name="immich-test-server", daemon=True)
