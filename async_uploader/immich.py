@@ -364,6 +364,21 @@ class ImmichClient:
             results.append(LinkResult(item["id"], linked, None if linked else str(error)))
         return results
 
+    # -- duplicates ---------------------------------------------------------------------------
+    async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:
+        """POST /assets/bulk-upload-check for (id, sha1) pairs; returns, for each id the server
+        already has, (its asset id, whether that asset is in the trash)."""
+        data = await self._json(
+            "POST",
+            "/assets/bulk-upload-check",
+            {"assets": [{"id": i, "checksum": c} for i, c in items]},
+        )
+        known: dict[str, tuple[str, bool]] = {}
+        for result in data.get("results", []):
+            if result.get("action") == "reject" and result.get("assetId"):
+                known[str(result["id"])] = (str(result["assetId"]), bool(result.get("isTrashed")))
+        return known
+
     # -- upload --------------------------------------------------------------------------------
     async def upload(
         self, req: UploadRequest, on_bytes: Callable[[int], None] | None = None

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+from anyio.streams.memory import MemoryObjectSendStream
 
 from .config import Config
 from .connect import Failover, choose_server
 from .errors import ApiError, HistoryError, TransportError, UploaderError, first_uploader_error
-from .files import LocalFile, ScanResult, iso_utc, scan
+from .files import LocalFile, ScanResult, iso_utc, scan, sha1_file
 from .history import History, Record, RunLock
 from .immich import (
     Album,
@@ -34,6 +36,9 @@ from .retry import RetryPolicy, with_retries
 log = logging.getLogger(__name__)
 
 LINK_BATCH = 10_000  # ids per album request; split only past this
+CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
+FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
+HASH_THREADS = 2
 
 
 @dataclass
@@ -113,16 +118,88 @@ class Uploader:
         self.total_files = 0
         self.finished: set[str] = set()
         self.history_error: HistoryError | None = None
+        self.precheck = True  # off once the server shows it has no bulk upload check
 
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
         self.report.bytes_uploaded += n
 
-    async def upload_one(self, f: LocalFile) -> FileResult:
-        # A hash we already know for these exact bytes (a rejected or stale record) goes along as
-        # x-immich-checksum: if the server has them, it answers at once without the body.
-        known = self.history.records.get(f.rel)
-        checksum = known.sha1 if known and known.matches(f.size, f.mtime_ns) else None
+    def known_sha1(self, f: LocalFile) -> str | None:
+        """The hash of these exact bytes, if the history has it (a rejected or stale record)."""
+        rec = self.history.records.get(f.rel)
+        return rec.sha1 if rec and rec.matches(f.size, f.mtime_ns) else None
+
+    async def _hash(
+        self, f: LocalFile, limiter: anyio.CapacityLimiter, out: dict[str, str]
+    ) -> None:
+        if (known := self.known_sha1(f)) is not None:
+            out[f.rel] = known
+            return
+        try:
+            out[f.rel] = await anyio.to_thread.run_sync(sha1_file, f.path, limiter=limiter)
+        except FileNotFoundError:
+            self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))
+        except OSError as exc:
+            self.record(FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror}"))
+
+    async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
+        if not self.precheck or not hashed:
+            return {}
+        try:
+            return await with_retries(
+                self.retry,
+                "bulk upload check",
+                lambda: self.client.bulk_check([(f.rel, sha) for f, sha in hashed]),
+                self.failover.recover,
+            )
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                log.info("the server has no bulk upload check; relying on the checksum header")
+            else:
+                log.warning("bulk upload check failed (%s); uploading and letting the server "
+                            "spot duplicates", exc)  # fmt: skip
+            self.precheck = False
+        except TransportError as exc:
+            log.warning("bulk upload check failed (%s); uploading instead", exc)
+        return {}
+
+    async def precheck_and_queue(
+        self,
+        todo: list[LocalFile],
+        out: MemoryObjectSendStream[tuple[LocalFile, str | None]],
+        stop: anyio.Event,
+    ) -> None:
+        """Hash what has no known hash (in threads), ask the server about it in batches; what it
+        already has is recorded (and linked later) without its bytes, the rest goes to upload."""
+        limiter = anyio.CapacityLimiter(HASH_THREADS)
+        batch = FIRST_CHECK_BATCH
+        start = 0
+        async with out:
+            while start < len(todo) and not stop.is_set():
+                chunk = todo[start : start + batch]
+                start += len(chunk)
+                batch = min(batch * 4, CHECK_BATCH)
+                hashes: dict[str, str] = {}
+                async with anyio.create_task_group() as tg:
+                    for f in chunk:
+                        tg.start_soon(self._hash, f, limiter, hashes)
+                hashed = [(f, hashes[f.rel]) for f in chunk if f.rel in hashes]
+                known = await self._ask_server(hashed)
+                for f, sha in hashed:
+                    if f.rel in known:
+                        asset_id, trashed = known[f.rel]
+                        self.total_bytes -= f.size
+                        note = (
+                            " (in the Immich trash: restore it there to see it)" if trashed else ""
+                        )
+                        self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
+                        continue
+                    try:
+                        await out.send((f, sha))
+                    except anyio.BrokenResourceError:
+                        return  # the uploads stopped taking files
+
+    async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
         req = UploadRequest(
             path=f.path,
             filename=f.path.name,
@@ -176,7 +253,11 @@ class Uploader:
             log.info("created    %s (%s) -> %s", f.rel, size, result.asset_id)
         elif result.outcome is Outcome.DUPLICATE:
             log.info(
-                "duplicate  %s (%s): already on the server as %s", f.rel, size, result.asset_id
+                "duplicate  %s (%s): already on the server as %s%s",
+                f.rel,
+                size,
+                result.asset_id,
+                result.message,
             )
         elif result.outcome is Outcome.REJECTED:
             log.warning("rejected   %s (%s): %s", f.rel, size, result.message)
@@ -236,22 +317,27 @@ class Uploader:
             if self.control.progress_seconds > 0:
                 outer.start_soon(ticker)
 
-            async def one(f: LocalFile, token: object) -> None:
+            async def one(f: LocalFile, sha: str | None, token: object) -> None:
                 try:
-                    result = await self.upload_one(f)
+                    result = await self.upload_one(f, sha)
                 finally:
                     limiter.release_on_behalf_of(token)
                 self.record(result)
 
+            send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
+                max_buffer_size=math.inf
+            )
             with uploads:
                 async with anyio.create_task_group() as tg:
-                    for f in todo:
-                        token = object()
-                        await limiter.acquire_on_behalf_of(token)
-                        if stop.is_set():
-                            limiter.release_on_behalf_of(token)
-                            break
-                        tg.start_soon(one, f, token)
+                    tg.start_soon(self.precheck_and_queue, todo, send, stop)
+                    async with receive:
+                        async for f, sha in receive:
+                            token = object()
+                            await limiter.acquire_on_behalf_of(token)
+                            if stop.is_set():
+                                limiter.release_on_behalf_of(token)
+                                break
+                            tg.start_soon(one, f, sha, token)
             outer.cancel_scope.cancel()
 
         if stop.is_set() and self.history_error is None:

@@ -715,6 +715,7 @@ class Emulator:
 
         header = request.headers.get("x-immich-checksum")
         if header:
+            stats.uploads_with_checksum += 1
             raw = decode_checksum(header.split(",")[0].strip())
             existing = self.state.find_by_checksum(raw) if raw else None
             if existing is not None:

@@ -97,6 +97,7 @@ class Stats:
     requests: Counter[str] = field(default_factory=Counter)
     body_bytes: int = 0  # request body bytes read, all routes
     upload_body_bytes: int = 0  # of which POST /api/assets
+    uploads_with_checksum: int = 0  # uploads that came with an x-immich-checksum header
     created: int = 0
     duplicates: int = 0
     rejected: int = 0
@@ -109,6 +110,7 @@ class Stats:
             "requests": dict(self.requests),
             "body_bytes": self.body_bytes,
             "upload_body_bytes": self.upload_body_bytes,
+            "uploads_with_checksum": self.uploads_with_checksum,
             "created": self.created,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
