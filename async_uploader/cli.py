@@ -62,6 +62,12 @@ def _add_sync_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="include subfolders (IMMICH_RECURSIVE)",
     )
+    p.add_argument("--include", action="append", metavar="GLOB",
+                   help="only files matching this glob (repeatable; IMMICH_INCLUDE)")  # fmt: skip
+    p.add_argument("--exclude", action="append", metavar="GLOB",
+                   help="leave files and folders matching this glob (repeatable; IMMICH_EXCLUDE)")  # fmt: skip
+    p.add_argument("--no-sidecar", dest="sidecar", action="store_false", default=None,
+                   help="send no generated XMP sidecar (IMMICH_SIDECAR=false)")  # fmt: skip
     p.add_argument(
         "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
     )
@@ -97,6 +103,9 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags["concurrency"] = args.concurrency
     flags["recursive"] = args.recursive
     flags["dry_run"] = args.dry_run
+    flags["include"] = args.include
+    flags["exclude"] = args.exclude
+    flags["sidecar"] = args.sidecar
     return flags
 
 

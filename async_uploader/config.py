@@ -69,6 +69,9 @@ class Config:
     retries: int = 5  # attempts per request after the first, for retryable failures
     retry_max_wait: float = 30.0  # the longest backoff between two attempts
     device_id: str = "async-uploader"
+    sidecar: bool = True  # send an XMP sidecar with the capture time and local offset
+    include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
+    exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -102,6 +105,9 @@ VARIABLES: dict[str, str] = {
     "IMMICH_RETRIES": "retries per request after a network or server error (default 5)",
     "IMMICH_RETRY_MAX_WAIT": "the longest wait between two attempts, in seconds (default 30)",
     "IMMICH_DEVICE_ID": "the deviceId sent with uploads (default async-uploader-<hostname>)",
+    "IMMICH_INCLUDE": "only files matching these globs, comma-separated (--include)",
+    "IMMICH_EXCLUDE": "leave files and folders matching these globs, comma-separated (--exclude)",
+    "IMMICH_SIDECAR": "send an XMP sidecar with the local capture time (default on; --no-sidecar)",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -259,6 +265,17 @@ def load_config(
         value, _ = get("IMMICH_RECURSIVE")
         recursive = _bool(value, "IMMICH_RECURSIVE") if value is not None else False
 
+    def globs(flag: str, name: str) -> tuple[str, ...]:
+        if flags.get(flag):
+            return tuple(flags[flag])
+        value, _ = get(name)
+        return tuple(g.strip() for g in (value or "").split(",") if g.strip())
+
+    sidecar = flags.get("sidecar")
+    if sidecar is None:
+        value, _ = get("IMMICH_SIDECAR")
+        sidecar = _bool(value, "IMMICH_SIDECAR") if value is not None else True
+
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
         folder=folder,
@@ -281,6 +298,9 @@ def load_config(
         retries=int(num(None, "IMMICH_RETRIES", 5, 0, 100, True)),
         retry_max_wait=num(None, "IMMICH_RETRY_MAX_WAIT", 30.0, 0, 3600),
         device_id=(device_id or "").strip() or f"async-uploader-{socket.gethostname()}",
+        sidecar=bool(sidecar),
+        include=globs("include", "IMMICH_INCLUDE"),
+        exclude=globs("exclude", "IMMICH_EXCLUDE"),
         dry_run=bool(flags.get("dry_run", False)),
         warnings=tuple(warnings),
     )

@@ -5,6 +5,7 @@ Only reads: nothing here (or anywhere in the uploader) writes, moves or deletes 
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import os
 import re
@@ -46,6 +47,7 @@ class ScanResult:
     unsupported: list[str] = field(default_factory=list)
     settling: list[str] = field(default_factory=list)  # modified too recently: next run
     ignored: int = 0  # hidden, partial downloads, junk folders
+    excluded: int = 0  # by --include / --exclude
     errors: list[str] = field(default_factory=list)
 
 
@@ -57,6 +59,12 @@ def iso_utc(dt: datetime) -> str:
     """UTC with milliseconds and ``Z``: what Immich 2 and 3 both accept."""
     dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def matches(rel: str, patterns: tuple[str, ...]) -> bool:
+    """A glob without "/" matches the name at any depth; one with "/" the path from the folder."""
+    name = rel.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in patterns)
 
 
 def is_ignored_name(name: str) -> bool:
@@ -73,7 +81,7 @@ def _birth_ns(st: os.stat_result) -> int | None:
 
 
 def _walk(
-    folder: Path, recursive: bool, result: ScanResult
+    folder: Path, recursive: bool, result: ScanResult, exclude: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, os.DirEntry[str]]]:
     stack = [("", folder)]
     while stack:
@@ -90,7 +98,8 @@ def _walk(
             except OSError:
                 continue
             if is_dir:
-                if recursive and entry.name not in JUNK_DIRS and not entry.name.startswith("."):
+                wanted = entry.name not in JUNK_DIRS and not entry.name.startswith(".")
+                if recursive and wanted and not matches(rel, exclude):
                     stack.append((rel + "/", Path(entry.path)))
                 elif recursive:
                     result.ignored += 1
@@ -105,14 +114,19 @@ def scan(
     recursive: bool = False,
     settle_seconds: float = 0.0,
     now: float | None = None,
+    include: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
 ) -> ScanResult:
     """Every file of a supported type, by stat alone (nothing is opened)."""
     result = ScanResult()
     now_ns = int((now if now is not None else datetime.now(UTC).timestamp()) * 1e9)
     settle_ns = int(settle_seconds * 1e9)
-    for rel, entry in _walk(folder, recursive, result):
+    for rel, entry in _walk(folder, recursive, result, exclude):
         if is_ignored_name(entry.name):
             result.ignored += 1
+            continue
+        if matches(rel, exclude) or (include and not matches(rel, include)):
+            result.excluded += 1
             continue
         if not accepts(os.path.splitext(entry.name)[1]):
             result.unsupported.append(rel)

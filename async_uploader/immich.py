@@ -86,6 +86,7 @@ class UploadRequest:
     file_modified_at: str
     checksum: str | None = None  # sent as x-immich-checksum when known
     mtime_ns: int | None = None  # as scanned; a different one after sending means it changed
+    sidecar: tuple[str, bytes] | None = None  # (name, XMP bytes) sent as sidecarData
 
 
 @dataclass(frozen=True)
@@ -201,19 +202,40 @@ def _quote_header_value(name: str) -> str:
 
 
 def build_multipart(
-    fields: list[tuple[str, str]], file_field: str, filename: str, content_type: str
+    fields: list[tuple[str, str]],
+    file_field: str,
+    filename: str,
+    content_type: str,
+    sidecar: tuple[str, bytes] | None = None,
 ) -> tuple[str, bytes, bytes]:
-    """(boundary, everything before the file bytes, everything after them)."""
+    """(boundary, everything before the file bytes, everything after them).
+
+    The order is Immich's: the server type-checks each file part against the ``filename`` field if
+    that came before it, so the sidecar goes after the other text fields but before ``filename``,
+    and the asset last (shared/immich/REAL-SERVER-NOTES.md, "Sidecars and the filename field").
+    """
     boundary = f"----async-uploader-{uuid.uuid4().hex}"
+
+    def text(name: str, value: str) -> bytes:
+        disposition = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+        return disposition.encode() + value.encode() + b"\r\n"
+
+    def file_header(name: str, fname: str, ctype: str) -> bytes:
+        return (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{_quote_header_value(fname)}"\r\nContent-Type: {ctype}\r\n\r\n'
+        ).encode()
+
     head = bytearray()
     for name, value in fields:
-        head += f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
-        head += value.encode() + b"\r\n"
-    head += (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-        f'filename="{_quote_header_value(filename)}"\r\n'
-        f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
+        if name != "filename":
+            head += text(name, value)
+    if sidecar is not None:
+        head += file_header("sidecarData", sidecar[0], "application/rdf+xml") + sidecar[1] + b"\r\n"
+    for name, value in fields:
+        if name == "filename":
+            head += text(name, value)
+    head += file_header(file_field, filename, content_type)
     tail = f"\r\n--{boundary}--\r\n".encode()
     return boundary, bytes(head), tail
 
@@ -397,7 +419,7 @@ class ImmichClient:
             ("filename", req.filename),
         ]
         boundary, head, tail = build_multipart(
-            fields, "assetData", req.filename, "application/octet-stream"
+            fields, "assetData", req.filename, "application/octet-stream", req.sidecar
         )
         headers = self._headers(
             {

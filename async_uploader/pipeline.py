@@ -12,10 +12,12 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
+from .capture import capture_time, find_sidecar, has_own_date, make_xmp
 from .config import Config
 from .connect import Failover, choose_server
 from .errors import ApiError, HistoryError, TransportError, UploaderError, first_uploader_error
@@ -39,6 +41,7 @@ LINK_BATCH = 10_000  # ids per album request; split only past this
 CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
 FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
 HASH_THREADS = 2
+MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
 
 
 @dataclass
@@ -199,17 +202,38 @@ class Uploader:
                     except anyio.BrokenResourceError:
                         return  # the uploads stopped taking files
 
+    def _sidecar(self, f: LocalFile, when: datetime) -> tuple[str, bytes] | None:
+        """The user's own sidecar if there is one; else, unless the file carries its own date,
+        one we make with the capture time and local offset."""
+        if not self.config.sidecar:
+            return None
+        own = find_sidecar(f.path)
+        if own is not None:
+            try:
+                if own.stat().st_size <= MAX_SIDECAR_BYTES:
+                    return own.name, own.read_bytes()
+                log.warning("sidecar %s is over 1 MB; not sent", own.name)
+            except OSError as exc:
+                log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
+            return None
+        if has_own_date(f.path):
+            return None
+        return f"{f.path.name}.xmp", make_xmp(when)
+
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
+        when, _source = capture_time(f)
+        sidecar = await anyio.to_thread.run_sync(self._sidecar, f, when)
         req = UploadRequest(
             path=f.path,
             filename=f.path.name,
             size=f.size,
             device_asset_id=f.device_asset_id,
             device_id=self.config.device_id,
-            file_created_at=iso_utc(f.created),
+            file_created_at=iso_utc(when),
             file_modified_at=iso_utc(f.modified),
             mtime_ns=f.mtime_ns,
             checksum=checksum,
+            sidecar=sidecar,
         )
         try:
             answer = await with_retries(
@@ -451,6 +475,8 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
                     media.accepts,
                     recursive=config.recursive,
                     settle_seconds=config.settle_seconds,
+                    include=config.include,
+                    exclude=config.exclude,
                 )
             )
             todo, done = plan(scanned, history)
