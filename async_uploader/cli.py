@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from . import __version__
-from .config import Config, load_config
+from .config import Config, Sources, load_config
 from .errors import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -33,7 +33,7 @@ from .report import RunReport
 
 log = logging.getLogger("async_uploader")
 
-COMMANDS = ("sync", "test-server", "demo")
+COMMANDS = ("sync", "watch", "check", "status", "test-server", "demo")
 
 
 class UsageError(Exception):
@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"async-uploader {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _add_sync_flags(sub.add_parser("sync", help="upload new files (the default command)"))
+    _add_sync_flags(sub.add_parser("watch", help="keep running; upload each new file once it is complete"))  # fmt: skip
+    _add_sync_flags(sub.add_parser("check", help="is the configuration usable? what to fix"))
+    status = sub.add_parser("status", help="what the history holds; changes nothing")
+    status.add_argument("--env-file", type=Path, help="read settings from this .env file")
+    status.add_argument("--history", help="the history file (IMMICH_HISTORY_FILE)")
+    status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     demo = sub.add_parser("demo", help="a whole sync against the built-in test server")
     _add_sync_flags(demo)
     from .testserver.cli import build_parser as build_server_parser
@@ -230,4 +236,35 @@ def main(argv: list[str] | None = None) -> int:
             return run_server(args)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
+    if args.command == "status":
+        return run_status(args)
+    if args.command == "check":
+        return run_check_command(args)
     return run_sync(args, demo=args.command == "demo")
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from .status import status
+
+    try:
+        history_file = Sources({"env_file": args.env_file, "history": args.history}).history_file()
+        print(status(history_file, args.json))
+    except UploaderError as exc:
+        print(f"async-uploader: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    return EXIT_OK
+
+
+def run_check_command(args: argparse.Namespace) -> int:
+    from .check import exit_code, render, run_check
+
+    try:
+        config = load_config(_flags(args))
+    except UploaderError as exc:
+        print(f"  FAIL  configuration  {exc}\n        fix: see .env.example", flush=True)
+        print("Usable: no (1 to fix)")
+        return exc.exit_code
+    setup_logging(log_file=None, secrets=[config.api_key.reveal()], quiet=True, debug=args.debug)
+    rows = anyio.run(run_check, config, backend="asyncio")
+    print(render(rows), flush=True)
+    return exit_code(rows)

@@ -173,41 +173,66 @@ def _env_file_warnings(path: Path) -> list[str]:
     return []
 
 
+class Sources:
+    """The flags, the environment and the ``.env`` file, in that order of precedence."""
+
+    def __init__(
+        self,
+        flags: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
+        self.flags = flags
+        self.environ = os.environ if environ is None else environ
+        self.cwd = cwd or Path.cwd()
+        self.env_file = find_env_file(flags.get("env_file"), self.cwd)
+        self.file_values: dict[str, str] = {}
+        self.warnings: list[str] = []
+        if self.env_file is not None:
+            try:
+                raw = dotenv_values(self.env_file)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {self.env_file}: {exc}") from None
+            self.file_values = {k: v for k, v in raw.items() if v is not None}
+            self.warnings += _env_file_warnings(self.env_file)
+        # Relative paths in .env are relative to its folder; history and log live beside it.
+        self.base_dir = self.env_file.parent.resolve() if self.env_file else self.cwd
+
+    def get(self, name: str) -> tuple[str | None, Path]:
+        """The value of a variable and the folder its relative paths are relative to."""
+        if name in self.environ:
+            return self.environ[name], self.cwd
+        if name in self.file_values:
+            return self.file_values[name], self.base_dir
+        return None, self.cwd
+
+    def path_of(self, flag: str, name: str, default: Path | None) -> Path | None:
+        if self.flags.get(flag) is not None:
+            return (self.cwd / Path(self.flags[flag]).expanduser()).resolve()
+        value, rel = self.get(name)
+        if value:
+            return (rel / Path(value).expanduser()).resolve()
+        return default
+
+    def history_file(self) -> Path:
+        default = self.base_dir / HISTORY_NAME
+        return self.path_of("history", "IMMICH_HISTORY_FILE", default) or default
+
+    def log_file(self) -> Path:
+        default = self.base_dir / LOG_NAME
+        return self.path_of("log_file", "IMMICH_LOG_FILE", default) or default
+
+
 def load_config(
     flags: Mapping[str, Any],
     environ: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Config:
     """Merge the sources and check every value; raises ConfigError naming what is wrong."""
-    environ = os.environ if environ is None else environ
-    cwd = cwd or Path.cwd()
-    env_file = find_env_file(flags.get("env_file"), cwd)
-    file_values: dict[str, str] = {}
-    warnings: list[str] = []
-    if env_file is not None:
-        try:
-            raw = dotenv_values(env_file)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read {env_file}: {exc}") from None
-        file_values = {k: v for k, v in raw.items() if v is not None}
-        warnings += _env_file_warnings(env_file)
-    base_dir = env_file.parent.resolve() if env_file else cwd
-
-    def get(name: str) -> tuple[str | None, Path]:
-        """The value of a variable and the folder its relative paths are relative to."""
-        if name in environ:
-            return environ[name], cwd
-        if name in file_values:
-            return file_values[name], base_dir
-        return None, cwd
-
-    def path_of(flag: str, name: str, default: Path | None) -> Path | None:
-        if flags.get(flag) is not None:
-            return (cwd / Path(flags[flag]).expanduser()).resolve()
-        value, rel = get(name)
-        if value:
-            return (rel / Path(value).expanduser()).resolve()
-        return default
+    src = Sources(flags, environ, cwd)
+    get, path_of = src.get, src.path_of
+    warnings = list(src.warnings)
+    env_file, cwd = src.env_file, src.cwd
 
     folder = path_of("folder", "SCREENSHOTS_PATH", None)
     if folder is None:
@@ -283,9 +308,8 @@ def load_config(
         local_url=urls["local_url"],
         external_url=urls["external_url"],
         album=album.strip(),
-        history_file=path_of("history", "IMMICH_HISTORY_FILE", base_dir / HISTORY_NAME)
-        or base_dir / HISTORY_NAME,
-        log_file=path_of("log_file", "IMMICH_LOG_FILE", base_dir / LOG_NAME) or base_dir / LOG_NAME,
+        history_file=src.history_file(),
+        log_file=src.log_file(),
         concurrency=int(
             num("concurrency", "IMMICH_CONCURRENCY", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY, True)
         ),

@@ -50,8 +50,9 @@ class History:
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: Path) -> History:
-        """Read the history; a corrupt one is moved aside with a warning and we start afresh."""
+    def load(cls, path: Path, repair: bool = True) -> History:
+        """Read the history; a corrupt one is moved aside with a warning and we start afresh
+        (with ``repair=False``, for read-only commands, it raises HistoryError instead)."""
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -62,6 +63,8 @@ class History:
             data = json.loads(text)
             history = cls._from_data(path, data)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            if not repair:
+                raise HistoryError(f"history {path} is corrupt: {exc}") from None
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
             aside = path.with_name(f"{path.name}.corrupt-{stamp}")
             try:

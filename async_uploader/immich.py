@@ -353,6 +353,15 @@ class ImmichClient:
             raise
         return me if isinstance(me, dict) else {}
 
+    async def key_permissions(self) -> list[str]:
+        """GET /api-keys/me (Immich 1.139+): the scopes of the key in use."""
+        data = await self._json("GET", "/api-keys/me")
+        return [str(p) for p in data.get("permissions", [])]
+
+    async def maintenance_mode(self) -> bool:
+        data = await self._json("GET", "/server/config")
+        return bool(data.get("maintenanceMode"))
+
     async def version(self) -> tuple[int, int, int]:
         v = await self._json("GET", "/server/version")
         return int(v["major"]), int(v["minor"]), int(v["patch"])

@@ -1,0 +1,190 @@
+"""``async-uploader check``: is this configuration usable? A table of what is fine, what is not,
+and the fix for each. Changes nothing anywhere (no album is created)."""
+
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from .config import Config
+from .connect import choose_server
+from .errors import (
+    EXIT_CONFIG,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_UNREACHABLE,
+    ApiError,
+    AuthRejected,
+    TransportError,
+    UploaderError,
+)
+from .history import History, RunLock
+from .immich import ImmichClient, open_session, ping
+
+NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
+KEY_FIX = (
+    "in Immich: Account Settings > API Keys, create a key with asset.upload, album.read, "
+    "album.create, albumAsset.create and user.read (or all), and put it in IMMICH_API_KEY"
+)
+
+
+class Level(enum.Enum):
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class Row:
+    item: str
+    level: Level
+    detail: str
+    fix: str = ""
+
+
+async def _url_rows(config: Config, session: Any) -> list[Row]:
+    rows = []
+    for role, url, timeout in config.urls:
+        t0 = time.monotonic()
+        try:
+            with anyio.fail_after(max(timeout, 5.0)):
+                await ping(session, url)
+                major, minor, patch = await ImmichClient(session, url, config.api_key).version()
+            ms = (time.monotonic() - t0) * 1000
+            tls = ", TLS ok" if url.startswith("https://") else ""
+            slow = ms > timeout * 1000
+            rows.append(Row(f"{role} URL", Level.WARN if slow else Level.OK,
+                            f"{url}: Immich v{major}.{minor}.{patch}, {ms:.0f} ms{tls}",
+                            f"it answered slower than IMMICH_{role.upper()}_TIMEOUT ({timeout:g} s)" if slow else ""))  # fmt: skip
+        except TimeoutError:
+            rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: timed out",
+                            "check the address, and that this machine can reach it"))  # fmt: skip
+        except (TransportError, ApiError) as exc:
+            reason = exc.reason if isinstance(exc, TransportError) else exc.message
+            fix = ("check the certificate (a self-signed one needs the LAN http:// address)"
+                   if "TLS" in reason else "check the address and that the server is running")  # fmt: skip
+            rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: {reason}", fix))
+    return rows
+
+
+async def _server_rows(config: Config, session: Any) -> list[Row]:
+    try:
+        base = await choose_server(session, config.urls)
+    except UploaderError:
+        return [Row("server", Level.FAIL, "no configured URL answers", "see the URL rows above")]
+    client = ImmichClient(session, base, config.api_key)
+    rows = [Row("server", Level.OK, f"a run would use {base}")]
+    try:
+        if await client.maintenance_mode():
+            rows.append(Row("server mode", Level.FAIL, "the server is in maintenance mode",
+                            "wait for the administrator to end it"))  # fmt: skip
+    except (ApiError, TransportError):
+        pass  # older servers: no maintenanceMode
+    try:
+        me = await client.check_key()
+        rows.append(Row("API key", Level.OK, f"accepted, user {me.get('email', '?')}"))
+    except AuthRejected as exc:
+        rows.append(Row("API key", Level.FAIL, str(exc), KEY_FIX))
+        return rows
+    missing: list[str] = []
+    try:
+        perms = await client.key_permissions()
+        missing = [] if "all" in perms else [p for p in NEEDED if p not in perms]
+    except ApiError as exc:
+        rows.append(Row("permissions", Level.WARN, f"cannot list them ({exc.message}); "
+                        "servers before 1.139 cannot", ""))  # fmt: skip
+    albums: list[Any] | None = None
+    try:
+        albums = [a for a in await client.list_albums() if a.name == config.album]
+    except ApiError as exc:
+        rows.append(Row("album", Level.FAIL, f"cannot list albums: {exc.message}", KEY_FIX))
+    if albums is not None:
+        if albums:
+            oldest = min(albums, key=lambda a: a.created_at)
+            extra = (
+                f" ({len(albums)} share the name: the oldest is used)" if len(albums) > 1 else ""
+            )
+            rows.append(Row("album", Level.WARN if extra else Level.OK,
+                            f"{config.album!r} exists, {oldest.asset_count} assets{extra}",
+                            "rename the others in Immich" if extra else ""))  # fmt: skip
+        else:
+            if "album.create" in missing:
+                rows.append(Row("album", Level.FAIL, f"{config.album!r} does not exist, and the key may not create it", KEY_FIX))  # fmt: skip
+            else:
+                rows.append(Row("album", Level.OK, f"{config.album!r} does not exist yet; the first run creates it"))  # fmt: skip
+    if albums and "album.create" in missing:
+        missing.remove("album.create")  # not needed while the album exists
+        rows.append(Row("permissions", Level.WARN, "the key lacks album.create (needed only if the album is deleted)", KEY_FIX))  # fmt: skip
+    if missing:
+        rows.append(Row("permissions", Level.FAIL, "the key lacks " + ", ".join(missing), KEY_FIX))
+    elif not any(r.item == "permissions" for r in rows):
+        rows.append(Row("permissions", Level.OK, "the key has every permission a run needs"))
+    return rows
+
+
+def _local_rows(config: Config) -> list[Row]:
+    rows = []
+    try:
+        count = sum(1 for e in config.folder.iterdir() if e.is_file())
+        rows.append(Row("folder", Level.OK, f"{config.folder}: {count} files at the top level"))
+    except OSError as exc:
+        rows.append(Row("folder", Level.FAIL, f"{config.folder}: {exc.strerror}",
+                        "fix SCREENSHOTS_PATH or the folder's permissions"))  # fmt: skip
+    try:
+        history = History.load(config.history_file, repair=False)
+        history.check_writable()
+        rows.append(Row("history", Level.OK, f"{config.history_file}: {len(history.records)} files recorded"))  # fmt: skip
+    except UploaderError as exc:
+        rows.append(Row("history", Level.FAIL, str(exc),
+                        "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside"))  # fmt: skip
+    lock = RunLock(config.history_file)
+    if lock.path.exists():  # only look: check creates nothing
+        try:
+            lock.acquire()
+            lock.release()
+        except UploaderError as exc:
+            rows.append(Row("lock", Level.WARN, str(exc), "a run is active now; that is fine"))
+    return rows
+
+
+async def run_check(config: Config) -> list[Row]:
+    rows = [Row("configuration", Level.OK, f"from {config.env_file or 'the environment'}")]
+    rows += [Row("configuration", Level.WARN, w) for w in config.warnings]
+    rows += _local_rows(config)
+    async with open_session(2, 30) as session:
+        url_rows = await _url_rows(config, session)
+        server_rows = await _server_rows(config, session)
+    if server_rows[0].level is Level.OK:
+        # A dead URL is worth knowing about, but a run works while another one answers.
+        url_rows = [
+            Row(r.item, Level.WARN, r.detail, r.fix) if r.level is Level.FAIL else r
+            for r in url_rows
+        ]
+    return rows + url_rows + server_rows
+
+
+def render(rows: list[Row]) -> str:
+    width = max(len(r.item) for r in rows)
+    out = []
+    for r in rows:
+        out.append(f"  {r.level.value:4}  {r.item:<{width}}  {r.detail}")
+        if r.fix:
+            out.append(f"  {'':4}  {'':<{width}}  fix: {r.fix}")
+    fails = sum(r.level is Level.FAIL for r in rows)
+    out.append("Usable: yes" if not fails else f"Usable: no ({fails} to fix)")
+    return "\n".join(out)
+
+
+def exit_code(rows: list[Row]) -> int:
+    fails = [r for r in rows if r.level is Level.FAIL]
+    if not fails:
+        return EXIT_OK
+    if any(r.item in ("server", "API key") for r in fails):
+        return EXIT_UNREACHABLE
+    if any(r.item == "configuration" for r in fails):
+        return EXIT_CONFIG
+    return EXIT_PARTIAL

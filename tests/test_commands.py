@@ -1,0 +1,84 @@
+"""``check`` and ``status`` (issue 5, items 4 and 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from async_uploader.testserver import ServerThread
+
+from .conftest import cli_env, make_files, run_cli
+from .test_sync import dead_url
+
+
+def test_check_reports_a_key_without_album_create_and_a_dead_local_url(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    key = server.call(lambda s: s.create_api_key(["asset.upload", "album.read", "albumAsset.create", "user.read"]))  # fmt: skip
+    dead = dead_url()
+    env = cli_env(server, shots, IMMICH_API_KEY=key, IMMICH_LOCAL_URL=dead, IMMICH_EXTERNAL_URL=server.url)  # fmt: skip
+    r = run_cli(["check"], env, tmp_path)
+    assert r.returncode == 1, r.stdout
+    lines = r.stdout.splitlines()
+    local = next(line for line in lines if "local URL" in line)
+    assert dead in local and "connection refused" in local and local.split()[0] == "warn"
+    perms = next(line for line in lines if line.split()[1:2] == ["permissions"])
+    assert perms.split()[0] == "FAIL" and "album.create" in perms
+    assert any(line.strip().startswith("fix:") and "API Keys" in line for line in lines)
+    assert lines[-1] == "Usable: no (2 to fix)"
+    assert key not in r.stdout + r.stderr
+    assert list(tmp_path.iterdir()) == [shots]  # check creates nothing
+    assert server.call(lambda s: len(s.state.albums)) == 0
+
+
+def test_check_passes_on_a_good_configuration(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    r = run_cli(["check"], cli_env(server, shots), tmp_path)
+    assert r.returncode == 0, r.stdout
+    assert r.stdout.splitlines()[-1] == "Usable: yes"
+    assert "Immich v2.7.5" in r.stdout and "every permission" in r.stdout
+
+
+def test_check_on_a_bad_configuration_exits_2(server: ServerThread, tmp_path: Path) -> None:
+    r = run_cli(["check"], cli_env(server, tmp_path / "missing"), tmp_path)
+    assert r.returncode == 2 and "SCREENSHOTS_PATH" in r.stdout
+
+
+def test_check_rejected_key_exits_3(server: ServerThread, shots: Path, tmp_path: Path) -> None:
+    r = run_cli(["check"], cli_env(server, shots, IMMICH_API_KEY="wrong"), tmp_path)
+    assert r.returncode == 3 and "API key rejected" in r.stdout
+
+
+def test_status_in_words_and_json(server: ServerThread, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    make_files(folder, ["a.png", "b.png", "c.png"])
+    env = cli_env(server, folder)
+    server.call(lambda s: s.script_status("upload", 413, message="Request Entity Too Large"))
+    server.call(lambda s: s.script_status("album-add", 500))
+    run_cli(["--concurrency", "1"], cli_env(server, folder, IMMICH_RETRIES="0"), tmp_path)
+    history = tmp_path / "immich_upload_history.json"
+    before = history.read_bytes()
+    r = run_cli(["status"], env, tmp_path)
+    assert r.returncode == 0
+    assert "3 files recorded (2 created, 1 rejected)" in r.stdout
+    assert "2 not yet in the album" in r.stdout
+    assert "a.png: HTTP 413: Request Entity Too Large" in r.stdout
+    assert "Last run:" in r.stdout and "with problems" in r.stdout
+    data = json.loads(run_cli(["status", "--json"], env, tmp_path).stdout)
+    assert data["pending_album_links"] == 2 and data["rejected"][0]["file"] == "a.png"
+    assert data["last_run"]["ok"] is False
+    assert history.read_bytes() == before  # status reads only
+    run_cli([], env, tmp_path)
+    data = json.loads(run_cli(["status", "--json"], env, tmp_path).stdout)
+    assert (
+        data["pending_album_links"] == 0
+        and data["rejected"] == []
+        and data["last_run"]["ok"] is True
+    )
+
+
+def test_status_without_history_and_with_corrupt_one(tmp_path: Path) -> None:
+    env = cli_env(None, tmp_path)
+    r = run_cli(["status"], env, tmp_path)
+    assert r.returncode == 0 and "no run has recorded anything yet" in r.stdout
+    (tmp_path / "immich_upload_history.json").write_text("{nope")
+    r = run_cli(["status"], env, tmp_path)
+    assert r.returncode == 1 and "corrupt" in r.stderr
+    assert (tmp_path / "immich_upload_history.json").read_text() == "{nope"  # left as it was
