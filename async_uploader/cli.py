@@ -29,6 +29,7 @@ from .errors import (
 )
 from .logsetup import Redact, setup_logging
 from .pipeline import RunControl, sync
+from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
 
 log = logging.getLogger("async_uploader")
@@ -152,6 +153,17 @@ async def _run_with_signals(
     return (result[0] if result else None), (seen[0] if seen else None)
 
 
+def _progress_control(args: argparse.Namespace, console: BarAwareHandler) -> RunControl:
+    """A bar on a terminal; a log line every 5 s otherwise; nothing with --no-progress/--quiet."""
+    if args.no_progress or args.quiet:
+        return RunControl(progress_seconds=0)
+    if sys.stderr.isatty():
+        bar = TerminalBar(sys.stderr)
+        console.bar = bar
+        return RunControl(progress_seconds=0.25, on_progress=bar.update)
+    return RunControl(progress_seconds=5.0)
+
+
 def _exit_for_signal(signum: int | None) -> int:
     return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
 
@@ -181,7 +193,7 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
-        setup_logging(
+        console = setup_logging(
             log_file=config.log_file,
             secrets=secrets,
             quiet=args.quiet,
@@ -189,8 +201,13 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
         )
         for warning in config.warnings:
             log.warning("warning: %s", warning)
-        control = RunControl(progress_seconds=0 if args.no_progress else 5.0)
-        report, signum = anyio.run(_run_with_signals, config, control, backend="asyncio")
+        control = _progress_control(args, console)
+        try:
+            report, signum = anyio.run(_run_with_signals, config, control, backend="asyncio")
+        finally:
+            if console.bar is not None:
+                console.bar.close()
+                console.bar = None
         if report is None:
             log.warning("interrupted before the uploads began; nothing was changed")
             return _exit_for_signal(signum)

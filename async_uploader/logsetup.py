@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from .errors import ConfigError
+from .progress import BarAwareHandler
 
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 CONSOLE_FORMAT = "%(asctime)s %(message)s"
@@ -43,7 +44,7 @@ def setup_logging(
     secrets: list[str],
     quiet: bool = False,
     debug: bool = False,
-) -> None:
+) -> BarAwareHandler:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -51,7 +52,7 @@ def setup_logging(
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     redact = Redact(secrets)
 
-    console = logging.StreamHandler(sys.stderr)
+    console = BarAwareHandler(sys.stderr)
     console.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     console.setFormatter(logging.Formatter(CONSOLE_FORMAT, "%H:%M:%S"))
     console.addFilter(redact)
@@ -71,3 +72,4 @@ def setup_logging(
         root.addHandler(fh)
     # aiohttp's own loggers say nothing useful to a user at INFO.
     logging.getLogger("aiohttp").setLevel(logging.DEBUG if debug else logging.WARNING)
+    return console

@@ -32,6 +32,7 @@ from .immich import (
     UploadStatus,
     open_session,
 )
+from .progress import Snapshot
 from .report import FileResult, Outcome, RunReport, human_bytes
 from .retry import RetryPolicy, with_retries
 
@@ -54,8 +55,8 @@ class RunControl:
     stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
     grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
     checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
-    progress_seconds: float = 5.0  # a progress line this often (0: none)
-    on_progress: Callable[[str], None] | None = None
+    progress_seconds: float = 5.0  # progress this often (0: none)
+    on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
     uploading: bool = False  # set while the upload phase runs (a stop then means "finish up")
 
 
@@ -117,6 +118,7 @@ class Uploader:
         self.report = report
         self.control = control
         self.bytes_sent = 0
+        self.bytes_done = 0
         self.total_bytes = 0
         self.total_files = 0
         self.finished: set[str] = set()
@@ -141,8 +143,10 @@ class Uploader:
         try:
             out[f.rel] = await anyio.to_thread.run_sync(sha1_file, f.path, limiter=limiter)
         except FileNotFoundError:
+            self.total_bytes -= f.size
             self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))
         except OSError as exc:
+            self.total_bytes -= f.size
             self.record(FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror}"))
 
     async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
@@ -328,13 +332,18 @@ class Uploader:
             async def ticker() -> None:
                 while True:
                     await anyio.sleep(self.control.progress_seconds)
-                    elapsed = max(time.monotonic() - start, 1e-6)
-                    line = (
-                        f"progress: {self.report.finished}/{self.total_files} files, "
-                        f"{human_bytes(self.bytes_sent)} of {human_bytes(self.total_bytes)} sent, "
-                        f"{human_bytes(self.bytes_sent / elapsed)}/s"
+                    snapshot = Snapshot(
+                        files_done=self.report.finished,
+                        files_total=self.total_files,
+                        bytes_done=self.bytes_done,
+                        bytes_total=self.total_bytes,
+                        bytes_sent=self.bytes_sent,
+                        elapsed=time.monotonic() - start,
                     )
-                    (self.control.on_progress or log.info)(line)
+                    if self.control.on_progress is not None:
+                        self.control.on_progress(snapshot)
+                    else:
+                        log.info("%s", snapshot.line())
 
             outer.start_soon(stopper)
             outer.start_soon(checkpoint)
@@ -346,6 +355,7 @@ class Uploader:
                     result = await self.upload_one(f, sha)
                 finally:
                     limiter.release_on_behalf_of(token)
+                self.bytes_done += f.size
                 self.record(result)
 
             send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
