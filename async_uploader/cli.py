@@ -255,9 +255,44 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_INTERRUPTED
     if args.command == "status":
         return run_status(args)
+    if args.command == "watch":
+        return run_watch(args)
     if args.command == "check":
         return run_check_command(args)
     return run_sync(args, demo=args.command == "demo")
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from .watch import WatchTotals, watch
+
+    secrets: list[str] = []
+    totals = WatchTotals()
+    try:
+        config = load_config(_flags(args))
+        secrets.append(config.api_key.reveal())
+        console = setup_logging(
+            log_file=config.log_file, secrets=secrets, quiet=args.quiet, debug=args.debug
+        )
+        for warning in config.warnings:
+            log.warning("warning: %s", warning)
+        control = _progress_control(args, console)
+
+        async def until_stopped(config: Config, control: RunControl) -> WatchTotals:
+            return await watch(config, control, totals)
+
+        try:
+            _, signum = anyio.run(_run_with_signals, config, control, until_stopped, backend="asyncio")  # fmt: skip
+        finally:
+            if console.bar is not None:
+                console.bar.close()
+        print(f"Stopped watching: {totals.summary()}", flush=True)
+        return _exit_for_signal(signum) if signum else EXIT_OK
+    except UploaderError as exc:
+        message = Redact(secrets).clean(str(exc))
+        print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
 
 
 def run_status(args: argparse.Namespace) -> int:

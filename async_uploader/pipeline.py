@@ -439,14 +439,16 @@ async def link_pending(
     log.info("album: linked %d assets in %s", report.album_linked, _ms(start))
 
 
-async def sync(config: Config, control: RunControl | None = None) -> RunReport:
+async def sync(
+    config: Config, control: RunControl | None = None, *, locked: bool = False
+) -> RunReport:
     """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the report."""
     control = control or RunControl()
     retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
     report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
     lock = RunLock(config.history_file)
-    if not config.dry_run:
+    if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
         lock.acquire()
     try:
         history = History.load(config.history_file)
@@ -492,6 +494,7 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
             todo, done = plan(scanned, history)
             report.scanned = len(scanned.files)
             report.skipped_history = done
+            report.settling = len(scanned.settling)
             for problem in scanned.errors:
                 log.warning("scan: %s", problem)
             if scanned.settling:

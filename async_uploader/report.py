@@ -43,6 +43,7 @@ class RunReport:
     vanished: int = 0
     changed: int = 0
     not_started: int = 0
+    settling: int = 0  # still being written: left for the next run
     album_linked: int = 0
     link_failed: int = 0
     bytes_uploaded: int = 0

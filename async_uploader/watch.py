@@ -1,0 +1,133 @@
+"""``async-uploader watch``: runs until stopped and uploads each new file once it is complete.
+
+Each burst of file-system events (watchfiles: inotify and friends, no polling, so no CPU to speak
+of while idle) starts a pass, which is an ordinary sync: scan, skip what the history has, upload,
+link the batch to the album. Files still being written (modified within IMMICH_SETTLE_SECONDS)
+wait for a later pass. When the server goes away the pass fails; watch waits, with a growing
+pause, and races the health checks again. One lock is held for the whole life of the watch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+from watchfiles import Change, awatch
+
+from .config import Config
+from .errors import ApiError, ServerUnreachable, TransportError
+from .files import is_ignored_name
+from .history import RunLock
+from .pipeline import RunControl, sync
+from .report import RunReport
+
+log = logging.getLogger(__name__)
+
+FIRST_RETRY = 1.0  # seconds before racing the health checks again; doubles up to MAX_RETRY
+MAX_RETRY = 60.0
+FAILED_RETRY = 30.0  # a pass with failed uploads is followed by another this soon
+
+
+@dataclass
+class WatchTotals:
+    passes: int = 0
+    created: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    failed: int = 0
+    album_linked: int = 0
+
+    def add(self, r: RunReport) -> None:
+        self.passes += 1
+        self.created += r.created
+        self.duplicates += r.duplicates
+        self.rejected += r.rejected
+        self.album_linked += r.album_linked
+        self.failed = r.failed  # failures are retried by later passes: only the last counts
+
+    def summary(self) -> str:
+        return (
+            f"{self.passes} passes, {self.created} created, {self.duplicates} duplicates, "
+            f"{self.rejected} rejected, {self.album_linked} linked to the album"
+        )
+
+
+class Wakeup:
+    """Set by the watcher, consumed by the pass loop."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+
+    def set(self) -> None:
+        self.event.set()
+
+    async def wait(self, timeout: float | None) -> None:
+        with anyio.move_on_after(math.inf if timeout is None else timeout):
+            await self.event.wait()
+        self.event = anyio.Event()
+
+
+def _filter(config: Config) -> Callable[[Change, str], bool]:
+    ours = {config.history_file, config.log_file, config.history_file.with_name(config.history_file.name + ".lock")}  # fmt: skip
+
+    def wanted(change: Change, path: str) -> bool:
+        p = Path(path)
+        if p in ours or p.name.startswith(config.log_file.name):
+            return False  # our own writes must not wake us
+        return change is not Change.deleted and not is_ignored_name(p.name)
+
+    return wanted
+
+
+async def _watch_files(config: Config, wake: Wakeup) -> None:
+    async for changes in awatch(
+        config.folder,
+        watch_filter=_filter(config),
+        recursive=config.recursive,
+        debounce=800,
+        step=100,
+    ):
+        log.debug("watch: %d changes", len(changes))
+        wake.set()
+
+
+async def watch(
+    config: Config, control: RunControl, totals: WatchTotals | None = None
+) -> WatchTotals:
+    """Until cancelled (or stopped through ``control.stop``); ``totals`` outlives a cancel."""
+    totals = totals if totals is not None else WatchTotals()
+    lock = RunLock(config.history_file)
+    lock.acquire()
+    try:
+        wake = Wakeup()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_files, config, wake)
+            log.info("watching %s (Ctrl-C to stop)", config.folder)
+            retry = FIRST_RETRY
+            while True:
+                next_pass: float | None = None
+                try:
+                    report = await sync(config, control, locked=True)
+                    totals.add(report)
+                    retry = FIRST_RETRY
+                    if report.interrupted:
+                        break
+                    if report.settling:
+                        next_pass = config.settle_seconds + 0.2
+                    if report.failed or report.link_failed:
+                        next_pass = min(next_pass or FAILED_RETRY, FAILED_RETRY)
+                except (ServerUnreachable, TransportError, ApiError) as exc:
+                    log.warning("watch: %s; trying again in %.0f s", exc, retry)
+                    next_pass = retry
+                    retry = min(retry * 2, MAX_RETRY)
+                if control.stop is not None and control.stop.is_set():
+                    break
+                await wake.wait(next_pass)
+            tg.cancel_scope.cancel()
+    finally:
+        lock.release()
+    return totals
