@@ -128,16 +128,19 @@ async def _run_with_signals(
         work = anyio.CancelScope()
 
         async def signals() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
-                async for signum in received:
-                    seen.append(signum)
-                    assert control.stop is not None
-                    if len(seen) == 1 and control.uploading:
-                        log.warning("%s: finishing in-flight uploads (again to stop now)",
-                                    signal.Signals(signum).name)  # fmt: skip
-                        control.stop.set()
-                    else:
-                        work.cancel()
+            try:
+                with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
+                    async for signum in received:
+                        seen.append(signum)
+                        assert control.stop is not None
+                        if len(seen) == 1 and control.uploading:
+                            name = signal.Signals(signum).name
+                            log.warning("%s: finishing in-flight uploads (again to stop now)", name)
+                            control.stop.set()
+                        else:
+                            work.cancel()
+            except NotImplementedError:  # Windows: Ctrl-C arrives as KeyboardInterrupt instead
+                return
 
         tg.start_soon(signals)
         failure: list[UploaderError] = []

@@ -8,10 +8,10 @@ file. Knows nothing of the server. A lock beside it keeps two runs from sharing 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,6 +19,34 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError, LockHeld
+
+if sys.platform == "win32":  # pragma: no cover - no Windows machine runs the tests
+    import msvcrt
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +213,7 @@ class History:
 class RunLock:
     """One run at a time per history: an flock on ``<history>.lock``.
 
-    The kernel drops the lock when its process dies, so a lock left by a dead run is simply taken.
+    The system drops the lock when its process dies, so a lock left by a dead run is simply taken.
     """
 
     def __init__(self, history_path: Path) -> None:
@@ -203,9 +231,7 @@ class RunLock:
             raise HistoryError(
                 f"cannot write the history in {folder} (lock file {self.path.name}): {exc.strerror}"
             ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fd):
             words = os.read(fd, 64).decode(errors="replace").split()
             os.close(fd)
             holder = f" (pid {words[0]})" if words else ""
@@ -219,7 +245,7 @@ class RunLock:
 
     def release(self) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            _unlock(self._fd)
             os.close(self._fd)
             self._fd = None
 
