@@ -90,7 +90,7 @@ class Failover:
             try:
                 url = await choose_server(self.session, self.urls)
             except ServerUnreachable as exc:
-                log.warning("server: %s", exc)
+                log.debug("server: %s", exc)  # each retry says so already
                 return False
             if url != failed:
                 log.warning("server: %s stopped answering; carrying on with %s", failed, url)

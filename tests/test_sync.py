@@ -189,7 +189,11 @@ def test_rejected_file_exit_1_named_in_log(server: ServerThread, shots: Path, tm
 
 def test_server_errors_are_retried(server: ServerThread, shots: Path, tmp_path: Path) -> None:
     server.call(lambda s: s.set_shaping(fail_rate=0.3))
-    r = run_cli(["--json"], cli_env(server, shots, IMMICH_RETRIES="10"), tmp_path)
+    r = run_cli(
+        ["--json"],
+        cli_env(server, shots, IMMICH_RETRIES="10", IMMICH_RETRY_MAX_WAIT="0.2"),
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert server.stats()["faults"]["fail"] > 0
     assert album_state(server) == [("Screens", 12)]

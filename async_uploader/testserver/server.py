@@ -71,6 +71,8 @@ class TestServer:
             self.emulator.make_app(),
             access_log=None,
             keepalive_timeout=self.options.idle_close_seconds,
+            # A stop is a crash as far as clients can tell: in-flight requests are cut at once.
+            shutdown_timeout=0.5,
         )
         await runner.setup()
         site = web.TCPSite(runner, self.options.host, self.port, reuse_address=True)
@@ -86,6 +88,8 @@ class TestServer:
             self.emulator.make_app(),
             access_log=None,
             keepalive_timeout=self.options.idle_close_seconds,
+            # A stop is a crash as far as clients can tell: in-flight requests are cut at once.
+            shutdown_timeout=0.5,
         )
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_address=True).start()
