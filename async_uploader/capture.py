@@ -56,7 +56,7 @@ def time_from_name(name: str) -> datetime | None:
 
 def capture_time(f: LocalFile) -> tuple[datetime, str]:
     """(when, from what): the name's time, else the birth time, else the mtime."""
-    named = time_from_name(f.path.name)
+    named = time_from_name(f.name)
     if named is not None:
         return named, "name"
     if f.birth_ns is not None:

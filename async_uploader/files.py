@@ -14,18 +14,28 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 PARTIAL_SUFFIXES = frozenset({".part", ".crdownload", ".tmp", ".download", ".partial", ".!qb"})
 JUNK_DIRS = frozenset({"@eaDir", ".thumbnails", "$RECYCLE.BIN", "#recycle", ".Trash", "lost+found"})
 
 
-@dataclass(frozen=True)
-class LocalFile:
-    path: Path
+class LocalFile(NamedTuple):
+    """A file offered for upload, as the scan saw it (a tuple: 100,000 of them are cheap)."""
+
+    fspath: str  # the full path; ``path`` makes a Path of it only when one is needed
     rel: str  # path relative to the folder, with "/" separators: the history key
     size: int
     mtime_ns: int
     birth_ns: int | None  # where the system has it (macOS, BSD, Windows)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.fspath)
+
+    @property
+    def name(self) -> str:
+        return self.rel.rpartition("/")[2]
 
     @property
     def created(self) -> datetime:
@@ -38,7 +48,7 @@ class LocalFile:
     @property
     def device_asset_id(self) -> str:
         # Stable for the file, as the official CLI does it: base name and size, no white space.
-        return re.sub(r"\s+", "", f"{self.path.name}-{self.size}")
+        return re.sub(r"\s+", "", f"{self.name}-{self.size}")
 
 
 @dataclass
@@ -49,6 +59,21 @@ class ScanResult:
     ignored: int = 0  # hidden, partial downloads, junk folders
     excluded: int = 0  # by --include / --exclude
     errors: list[str] = field(default_factory=list)
+    done: int = 0  # skipped: the history has them, unchanged (``skip``)
+
+    def only(self, accepts: Callable[[str], bool]) -> ScanResult:
+        """The same scan, keeping the files of the types ``accepts`` takes."""
+        kept: list[LocalFile] = []
+        unsupported = list(self.unsupported)
+        for f in self.files:
+            if accepts(extension(f.name)):
+                kept.append(f)
+            else:
+                unsupported.append(f.rel)
+        settling = [r for r in self.settling if accepts(extension(r.rpartition("/")[2]))]
+        return ScanResult(
+            kept, unsupported, settling, self.ignored, self.excluded, self.errors, self.done
+        )
 
 
 def _utc(ns: int) -> datetime:
@@ -67,10 +92,25 @@ def matches(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(rel if "/" in p else name, p) for p in patterns)
 
 
+def extension(name: str) -> str:
+    """ ".png" for "a.png", "" for "a" and ".hidden" (as os.path.splitext, but cheaper)."""
+    stem, dot, ext = name.rpartition(".")
+    return dot + ext if stem.strip(".") and dot else ""
+
+
 def is_ignored_name(name: str) -> bool:
     if name.startswith(".") or name.endswith("~"):
         return True
-    return os.path.splitext(name)[1].lower() in PARTIAL_SUFFIXES
+    return extension(name).lower() in PARTIAL_SUFFIXES
+
+
+_HAS_BIRTH = hasattr(os.stat_result, "st_birthtime")
+
+
+def _closing(entries: Iterator[os.DirEntry[str]]) -> Iterator[os.DirEntry[str]]:
+    """The entries one by one (none kept alive), the directory closed at the end."""
+    with entries:  # type: ignore[attr-defined]
+        yield from entries
 
 
 def _birth_ns(st: os.stat_result) -> int | None:
@@ -80,71 +120,77 @@ def _birth_ns(st: os.stat_result) -> int | None:
     return birth if birth else None
 
 
-def _walk(
-    folder: Path, recursive: bool, result: ScanResult, exclude: tuple[str, ...] = ()
-) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    stack = [("", folder)]
-    while stack:
-        prefix, directory = stack.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError as exc:
-            result.errors.append(f"cannot read folder {directory}: {exc.strerror}")
-            continue
-        for entry in entries:
-            rel = f"{prefix}{entry.name}"
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                continue
-            if is_dir:
-                wanted = entry.name not in JUNK_DIRS and not entry.name.startswith(".")
-                if recursive and wanted and not matches(rel, exclude):
-                    stack.append((rel + "/", Path(entry.path)))
-                elif recursive:
-                    result.ignored += 1
-                continue
-            yield rel, entry
-
-
 def scan(
     folder: Path,
-    accepts: Callable[[str], bool],
+    accepts: Callable[[str], bool] | None,
     *,
     recursive: bool = False,
     settle_seconds: float = 0.0,
     now: float | None = None,
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
+    skip: Callable[[str, int, int], bool] | None = None,
 ) -> ScanResult:
-    """Every file of a supported type, by stat alone (nothing is opened)."""
+    """Every file of a supported type (``accepts(".ext")``; None: any), by stat alone: nothing is
+    opened. ``skip(rel, size, mtime_ns)`` leaves out (and counts) files already done."""
     result = ScanResult()
     now_ns = int((now if now is not None else datetime.now(UTC).timestamp()) * 1e9)
     settle_ns = int(settle_seconds * 1e9)
-    for rel, entry in _walk(folder, recursive, result, exclude):
-        if is_ignored_name(entry.name):
-            result.ignored += 1
-            continue
-        if matches(rel, exclude) or (include and not matches(rel, include)):
-            result.excluded += 1
-            continue
-        if not accepts(os.path.splitext(entry.name)[1]):
-            result.unsupported.append(rel)
-            continue
+    filtered = bool(include or exclude)
+    files = result.files
+    birth = _birth_ns if _HAS_BIRTH else None
+    partial = PARTIAL_SUFFIXES
+    stack = [("", os.fspath(folder))]
+    # This loop runs once per file of a 100,000-file folder: it is kept lean on purpose.
+    while stack:
+        prefix, directory = stack.pop()
         try:
-            st = entry.stat()  # follows a symlink to a file
+            entries = os.scandir(directory)
         except OSError as exc:
-            result.errors.append(f"cannot stat {rel}: {exc.strerror}")
+            result.errors.append(f"cannot read folder {directory}: {exc.strerror}")
             continue
-        if not statmod.S_ISREG(st.st_mode):
-            continue
-        if now_ns - st.st_mtime_ns < settle_ns:
-            result.settling.append(rel)
-            continue
-        result.files.append(
-            LocalFile(Path(entry.path), rel, st.st_size, st.st_mtime_ns, _birth_ns(st))
-        )
-    result.files.sort(key=lambda f: f.rel)
+        for entry in _closing(entries):
+            name = entry.name
+            rel = prefix + name
+            if recursive:  # otherwise a folder fails the S_ISREG test below like any non-file
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    if name in JUNK_DIRS or name[0] == ".":
+                        result.ignored += 1
+                    elif not (exclude and matches(rel, exclude)):
+                        stack.append((rel + "/", entry.path))
+                    continue
+            dot = name.rfind(".")
+            ext = name[dot:] if dot > 0 else ""  # as extension(), but inline
+            if name[0] == "." or name[-1] == "~" or ext.lower() in partial:  # is_ignored_name()
+                result.ignored += 1
+                continue
+            if filtered and (matches(rel, exclude) or (include and not matches(rel, include))):
+                result.excluded += 1
+                continue
+            if accepts is not None and not accepts(ext):
+                result.unsupported.append(rel)
+                continue
+            try:
+                st = entry.stat()  # follows a symlink to a file
+            except OSError as exc:
+                result.errors.append(f"cannot stat {rel}: {exc.strerror}")
+                continue
+            if not statmod.S_ISREG(st.st_mode):
+                continue
+            if now_ns - st.st_mtime_ns < settle_ns:
+                result.settling.append(rel)
+                continue
+            if skip is not None and skip(rel, st.st_size, st.st_mtime_ns):
+                result.done += 1
+                continue
+            files.append(
+                LocalFile(entry.path, rel, st.st_size, st.st_mtime_ns, birth(st) if birth else None)
+            )
+    files.sort(key=lambda f: f.rel)
     return result
 
 

@@ -14,7 +14,8 @@ from .report import human_bytes
 def summarize(history: History) -> dict[str, Any]:
     records = history.records
     outcomes = Counter(r.outcome for r in records.values())
-    last_album = history.last_run.get("album_id")
+    last_run = history.read_last_run()
+    last_album = last_run.get("album_id")
     pending = [
         rel
         for rel, r in records.items()
@@ -37,7 +38,7 @@ def summarize(history: History) -> dict[str, Any]:
         "pending_album_links": len(pending),
         "pending": sorted(pending)[:100],
         "rejected": rejected,
-        "last_run": history.last_run or None,
+        "last_run": last_run or None,
     }
 
 

@@ -72,12 +72,12 @@ class Wakeup:
 
 
 def _filter(config: Config) -> Callable[[Change, str], bool]:
-    ours = {config.history_file, config.log_file, config.history_file.with_name(config.history_file.name + ".lock")}  # fmt: skip
+    ours = (config.history_file, config.log_file)
 
     def wanted(change: Change, path: str) -> bool:
         p = Path(path)
-        if p in ours or p.name.startswith(config.log_file.name):
-            return False  # our own writes must not wake us
+        if any(p.parent == o.parent and p.name.startswith(o.name) for o in ours):
+            return False  # our own writes (history, lock, last run, log and its rotations)
         return change is not Change.deleted and not is_ignored_name(p.name)
 
     return wanted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -77,3 +78,10 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def history_records(path: Path) -> dict[str, dict[str, object]]:
+    """The history's records by file, each as a dict of its named fields."""
+    data = json.loads(path.read_text())
+    assert data["version"] == 1
+    return {rel: dict(zip(data["fields"], row, strict=True)) for rel, row in data["files"].items()}
