@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -28,9 +28,11 @@ from .errors import (
     UploaderError,
 )
 from .logsetup import Redact, setup_logging
-from .pipeline import RunControl, sync
 from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
+
+if TYPE_CHECKING:
+    from .pipeline import RunControl
 
 log = logging.getLogger("async_uploader")
 
@@ -98,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     demo = sub.add_parser("demo", help="a whole sync against the built-in test server")
     _add_sync_flags(demo)
-    from .testserver.cli import build_parser as build_server_parser
-
-    build_server_parser(sub.add_parser("test-server", help="run the Immich-compatible test server"))
+    # Only listed here: "test-server" is dispatched before parsing (main), so a sync never
+    # imports the test server.
+    sub.add_parser("test-server", help="run the Immich-compatible test server (--help for more)")
     return parser
 
 
@@ -117,7 +119,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def _run_with_signals(
-    config: Config, control: RunControl, run: Any = None
+    config: Config, control: RunControl, run: Any
 ) -> tuple[RunReport | None, int | None]:
     """Run a sync; the first Ctrl-C/SIGTERM stops new uploads, a second one stops at once."""
     control.stop = anyio.Event()
@@ -146,7 +148,7 @@ async def _run_with_signals(
         failure: list[UploaderError] = []
         try:
             with work:
-                result.append(await (run or sync)(config, control))
+                result.append(await run(config, control))
         except UploaderError as exc:  # raised below, outside the task group's exception group
             failure.append(exc)
         finally:
@@ -158,6 +160,8 @@ async def _run_with_signals(
 
 def _progress_control(args: argparse.Namespace, console: BarAwareHandler) -> RunControl:
     """A bar on a terminal; a log line every 5 s otherwise; nothing with --no-progress/--quiet."""
+    from .pipeline import RunControl
+
     if args.no_progress or args.quiet:
         return RunControl(progress_seconds=0)
     if sys.stderr.isatty():
@@ -196,6 +200,12 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
+        # Start reading the history and the folder now: it overlaps importing the HTTP side.
+        from .local import start_reading
+
+        prefetched = start_reading(config)
+        from .pipeline import sync
+
         console = setup_logging(
             log_file=config.log_file,
             secrets=secrets,
@@ -205,8 +215,9 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
         for warning in config.warnings:
             log.warning("warning: %s", warning)
         control = _progress_control(args, console)
+        control.prefetched = prefetched
         try:
-            report, signum = anyio.run(_run_with_signals, config, control, backend="asyncio")
+            report, signum = anyio.run(_run_with_signals, config, control, sync, backend="asyncio")
         finally:
             if console.bar is not None:
                 console.bar.close()
@@ -242,6 +253,20 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "test-server":
+        from .testserver.cli import build_parser as build_server_parser
+        from .testserver.cli import run as run_server
+
+        server_parser = build_server_parser(_Parser(prog="async-uploader test-server"))
+        try:
+            server_args = server_parser.parse_args(argv[1:])
+        except UsageError as exc:
+            print(f"async-uploader: usage error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+        try:
+            return run_server(server_args)
+        except KeyboardInterrupt:
+            return EXIT_INTERRUPTED
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "sync")
     try:
@@ -249,13 +274,6 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"async-uploader: usage error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    if args.command == "test-server":
-        from .testserver.cli import run as run_server
-
-        try:
-            return run_server(args)
-        except KeyboardInterrupt:
-            return EXIT_INTERRUPTED
     if args.command == "status":
         return run_status(args)
     if args.command == "watch":

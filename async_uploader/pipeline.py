@@ -7,11 +7,11 @@ code: it gets values (``UploadAnswer``, ``LinkResult``) and the project's own ex
 from __future__ import annotations
 
 import functools
-import gc
 import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from .capture import capture_time, find_sidecar, has_own_date, make_xmp
 from .config import Config
 from .connect import Failover, choose_server
 from .errors import ApiError, HistoryError, TransportError, UploaderError, first_uploader_error
-from .files import LocalFile, ScanResult, iso_utc, scan, sha1_file
+from .files import LocalFile, ScanResult, iso_utc, sha1_file
 from .history import History, Record, RunLock
 from .immich import (
     Album,
@@ -34,6 +34,7 @@ from .immich import (
     UploadStatus,
     open_session,
 )
+from .local import read_local
 from .progress import Snapshot
 from .report import FileResult, Outcome, RunReport, human_bytes
 from .retry import RetryPolicy, with_retries
@@ -60,6 +61,8 @@ class RunControl:
     progress_seconds: float = 5.0  # progress this often (0: none)
     on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
     uploading: bool = False  # set while the upload phase runs (a stop then means "finish up")
+    # The local side, already being read (local.start_reading); used by the next sync only.
+    prefetched: Future[tuple[History, ScanResult]] | None = None
 
 
 def _names(rels: list[str], most: int = 5) -> str:
@@ -474,39 +477,19 @@ async def sync(
     if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
         lock.acquire()
     try:
+        # The history and the folder are read in a thread (the CLI may have started it before
+        # importing aiohttp) while the network phase runs.
+        prefetched, control.prefetched = control.prefetched, None
 
-        def read_local() -> tuple[History, ScanResult]:
-            """The history and the folder, read in a thread while the network phase runs.
-
-            The cyclic GC is paused meanwhile: 100,000 records and files are plain data without
-            cycles, and collections triggered by building them would cost a third of the time.
-            """
-            gc_was_on = gc.isenabled()
-            gc.disable()
-            try:
-                history = History.load(config.history_file)
-                if not config.dry_run:
-                    history.check_writable()  # before anything is sent that could not be recorded
-                scanned = scan(
-                    config.folder,
-                    None,  # any type: the server's are not known yet (filtered by .only() below)
-                    recursive=config.recursive,
-                    settle_seconds=config.settle_seconds,
-                    include=config.include,
-                    exclude=config.exclude,
-                    skip=history.is_done,  # never opened, never even made into a LocalFile
-                )
-            finally:
-                if gc_was_on:
-                    gc.enable()
-            return history, scanned
+        def local_side() -> tuple[History, ScanResult]:
+            return prefetched.result() if prefetched is not None else read_local(config)
 
         async with open_session(config.concurrency, config.stall_timeout) as session:
             start = time.monotonic()
             local: list[tuple[History, ScanResult]] = []
 
             async def in_thread() -> None:
-                local.append(await anyio.to_thread.run_sync(read_local))
+                local.append(await anyio.to_thread.run_sync(local_side))
 
             try:
                 async with anyio.create_task_group() as tg:
