@@ -261,6 +261,7 @@ def test_cli_refuses_bad_flags_with_exit_2(tmp_path: Path) -> None:
 
     assert main(["test-server", "--fail-rate", "2"]) == 2
     assert main(["test-server", "--fault-routes", "nope"]) == 2
+    assert main(["test-server", "--port", "99999"]) == 2
 
 
 def test_cli_prints_url_and_key(tmp_path: Path) -> None:

@@ -27,6 +27,16 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, not {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 65535, not {value}")
+    return value
+
+
 def _routes(text: str) -> frozenset[str]:
     routes = frozenset(r.strip() for r in text.split(",") if r.strip())
     unknown = routes - set(FAULT_ROUTES)
@@ -41,7 +51,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p = parser or argparse.ArgumentParser(prog="async-uploader test-server")
     p.description = "Run an Immich-compatible test server (in memory unless --data-dir)."
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=2283, help="port (default 2283; 0 picks a free one)")
+    p.add_argument(
+        "--port", type=_port, default=2283, help="port (default 2283; 0 picks a free one)"
+    )
     p.add_argument("--api-key", help="the API key to accept (default: a random one, printed)")
     p.add_argument("--api-version", type=int, choices=(2, 3), default=2,
                    help="2: behave as Immich 2.7.5 (default); 3: as Immich 3")  # fmt: skip
