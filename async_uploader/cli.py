@@ -8,6 +8,7 @@ usage error; 3 no server reachable or API key rejected; 4 another run is active;
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import signal
@@ -27,7 +28,8 @@ from .errors import (
     EXIT_TERMINATED,
     UploaderError,
 )
-from .logsetup import Redact, setup_logging
+from .history import RunLock
+from .logsetup import Redact, log_to_file, setup_logging
 from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
 
@@ -200,42 +202,19 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
-        # Start reading the history and the folder now: it overlaps importing the HTTP side.
-        from .local import start_reading
-
-        prefetched = start_reading(config)
-        from .pipeline import sync
-
-        console = setup_logging(
-            log_file=config.log_file,
-            secrets=secrets,
-            quiet=args.quiet,
-            debug=args.debug,
-        )
-        for warning in config.warnings:
-            log.warning("warning: %s", warning)
-        control = _progress_control(args, console)
-        control.prefetched = prefetched
+        lock = RunLock(config.history_file)
+        if not config.dry_run:
+            lock.acquire()  # before anything is read: one run at a time, reading included
         try:
-            report, signum = anyio.run(_run_with_signals, config, control, sync, backend="asyncio")
+            return _sync_locked(args, config, secrets)
         finally:
-            if console.bar is not None:
-                console.bar.close()
-                console.bar = None
-        if report is None:
-            log.warning("interrupted before the uploads began; nothing was changed")
-            return _exit_for_signal(signum)
-        _print_report(report, args)
-        if report.interrupted:
-            return _exit_for_signal(signum)
-        return EXIT_OK if report.ok else EXIT_PARTIAL
+            lock.release()
     except UploaderError as exc:
         message = Redact(secrets).clean(str(exc))
         if args.debug:
             log.exception("error")
         print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
-        if logging.getLogger().handlers:
-            log.error("%s", message) if not args.debug else None
+        log_to_file(logging.ERROR, message)
         return exc.exit_code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -248,7 +227,41 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             file=sys.stderr,
             flush=True,
         )
+        log_to_file(logging.ERROR, f"unexpected error: {message}")
         return EXIT_PARTIAL
+
+
+def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -> int:
+    # Start reading the history and the folder now: it overlaps importing the HTTP side.
+    from .local import start_reading
+
+    prefetched = start_reading(config)
+    from .pipeline import sync
+
+    console = setup_logging(
+        log_file=config.log_file,
+        secrets=secrets,
+        quiet=args.quiet,
+        debug=args.debug,
+    )
+    for warning in config.warnings:
+        log.warning("warning: %s", warning)
+    control = _progress_control(args, console)
+    control.prefetched = prefetched
+    run = functools.partial(sync, locked=True)  # the lock is held by run_sync
+    try:
+        report, signum = anyio.run(_run_with_signals, config, control, run, backend="asyncio")
+    finally:
+        if console.bar is not None:
+            console.bar.close()
+            console.bar = None
+    if report is None:
+        log.warning("interrupted before the uploads began; nothing was changed")
+        return _exit_for_signal(signum)
+    _print_report(report, args)
+    if report.interrupted:
+        return _exit_for_signal(signum)
+    return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
 def main(argv: list[str] | None = None) -> int:

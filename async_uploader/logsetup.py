@@ -73,3 +73,11 @@ def setup_logging(
     # aiohttp's own loggers say nothing useful to a user at INFO.
     logging.getLogger("aiohttp").setLevel(logging.DEBUG if debug else logging.WARNING)
     return console
+
+
+def log_to_file(level: int, message: str) -> None:
+    """Into the log file only (the console has just shown the same line in its own words)."""
+    record = logging.LogRecord("async_uploader", level, __file__, 0, message, None, None)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.FileHandler) and level >= handler.level:
+            handler.handle(record)
