@@ -66,24 +66,8 @@ class TestServer:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
-    async def start(self) -> str:
-        runner = web.AppRunner(
-            self.emulator.make_app(),
-            access_log=None,
-            keepalive_timeout=self.options.idle_close_seconds,
-            # A stop is a crash as far as clients can tell: in-flight requests are cut at once.
-            shutdown_timeout=0.5,
-        )
-        await runner.setup()
-        site = web.TCPSite(runner, self.options.host, self.port, reuse_address=True)
-        await site.start()
-        self._runner = runner
-        self.port = runner.addresses[0][1]
-        return self.url
-
-    async def add_address(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        """Listen on one more address, sharing this server's state: the same server as seen at
-        another URL (a LAN and a public address). Returns that URL."""
+    async def _listen(self, host: str, port: int) -> web.AppRunner:
+        """One more listening address, served by this server's emulator (its state)."""
         runner = web.AppRunner(
             self.emulator.make_app(),
             access_log=None,
@@ -93,6 +77,17 @@ class TestServer:
         )
         await runner.setup()
         await web.TCPSite(runner, host, port, reuse_address=True).start()
+        return runner
+
+    async def start(self) -> str:
+        self._runner = await self._listen(self.options.host, self.port)
+        self.port = self._runner.addresses[0][1]
+        return self.url
+
+    async def add_address(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on one more address, sharing this server's state: the same server as seen at
+        another URL (a LAN and a public address). Returns that URL."""
+        runner = await self._listen(host, port)
         url = f"http://{host}:{runner.addresses[0][1]}"
         self._aliases[url] = runner
         return url
