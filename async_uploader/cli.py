@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from .errors import (
     EXIT_TERMINATED,
     UploaderError,
 )
-from .history import RunLock
+from .history import History, RunLock
 from .logsetup import Redact, log_to_file, setup_logging
 from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .pipeline import RunControl
 
 log = logging.getLogger("async_uploader")
+START = time.monotonic()
 
 COMMANDS = ("sync", "watch", "check", "status", "test-server", "demo")
 
@@ -232,11 +234,7 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
 
 
 def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -> int:
-    # Start reading the history and the folder now: it overlaps importing the HTTP side.
-    from .local import start_reading
-
-    prefetched = start_reading(config)
-    from .pipeline import sync
+    from .local import done, offline_report, read_local
 
     console = setup_logging(
         log_file=config.log_file,
@@ -246,8 +244,16 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
     )
     for warning in config.warnings:
         log.warning("warning: %s", warning)
+    # The history and the folder first: when nothing is new, the run ends here, without the
+    # server and without importing the HTTP side at all.
+    history, scanned = read_local(config)
+    idle = offline_report(config, history, scanned)
+    if idle is not None:
+        return _finish_idle(args, config, history, idle)
+    from .pipeline import sync
+
     control = _progress_control(args, console)
-    control.prefetched = prefetched
+    control.prefetched = done((history, scanned))
     run = functools.partial(sync, locked=True)  # the lock is held by run_sync
     try:
         report, signum = anyio.run(_run_with_signals, config, control, run, backend="asyncio")
@@ -262,6 +268,35 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
     if report.interrupted:
         return _exit_for_signal(signum)
     return EXIT_OK if report.ok else EXIT_PARTIAL
+
+
+def _finish_idle(args: argparse.Namespace, config: Config, history: History, report: RunReport) -> int:  # fmt: skip
+    """A run with nothing for the server: say so, keep the history's bookkeeping, exit 0."""
+    from .local import FACTS_KEY, last_facts
+
+    log.info(
+        "nothing new: %d files, all in the history and in the album%s; the server was not contacted",
+        report.scanned,
+        f" ({report.settling} still being written, left for the next run)"
+        if report.settling
+        else "",
+    )
+    if not config.dry_run:
+        if history.dirty:  # sizes and times learnt for records imported from an older history
+            history.save()
+        report.duration_s = time.monotonic() - START
+        history.save_last_run(
+            {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **report.to_json(),
+                "ok": True,
+                "interrupted": False,
+                FACTS_KEY: last_facts(history),
+            }
+        )
+    report.duration_s = time.monotonic() - START
+    _print_report(report, args)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ import hashlib
 import os
 import re
 import stat as statmod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,12 +107,6 @@ def is_ignored_name(name: str) -> bool:
 _HAS_BIRTH = hasattr(os.stat_result, "st_birthtime")
 
 
-def _closing(entries: Iterator[os.DirEntry[str]]) -> Iterator[os.DirEntry[str]]:
-    """The entries one by one (none kept alive), the directory closed at the end."""
-    with entries:  # type: ignore[attr-defined]
-        yield from entries
-
-
 def _birth_ns(st: os.stat_result) -> int | None:
     birth = getattr(st, "st_birthtime_ns", None)
     if birth is None and (b := getattr(st, "st_birthtime", None)) is not None:
@@ -149,47 +143,50 @@ def scan(
         except OSError as exc:
             result.errors.append(f"cannot read folder {directory}: {exc.strerror}")
             continue
-        for entry in _closing(entries):
-            name = entry.name
-            rel = prefix + name
-            if recursive:  # otherwise a folder fails the S_ISREG test below like any non-file
+        with entries:
+            for entry in entries:
+                name = entry.name
+                rel = prefix + name
+                if recursive:  # otherwise a folder fails the S_ISREG test below like any non-file
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if is_dir:
+                        if name in JUNK_DIRS or name[0] == ".":
+                            result.ignored += 1
+                        elif not (exclude and matches(rel, exclude)):
+                            stack.append((rel + "/", entry.path))
+                        continue
+                dot = name.rfind(".")
+                ext = name[dot:] if dot > 0 else ""  # as extension(), but inline
+                if name[0] == "." or name[-1] == "~" or ext.lower() in partial:  # is_ignored_name()
+                    result.ignored += 1
+                    continue
+                if filtered and (matches(rel, exclude) or (include and not matches(rel, include))):
+                    result.excluded += 1
+                    continue
+                if accepts is not None and not accepts(ext):
+                    result.unsupported.append(rel)
+                    continue
                 try:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                except OSError:
+                    st = entry.stat()  # follows a symlink to a file
+                except OSError as exc:
+                    result.errors.append(f"cannot stat {rel}: {exc.strerror}")
                     continue
-                if is_dir:
-                    if name in JUNK_DIRS or name[0] == ".":
-                        result.ignored += 1
-                    elif not (exclude and matches(rel, exclude)):
-                        stack.append((rel + "/", entry.path))
+                if not statmod.S_ISREG(st.st_mode):
                     continue
-            dot = name.rfind(".")
-            ext = name[dot:] if dot > 0 else ""  # as extension(), but inline
-            if name[0] == "." or name[-1] == "~" or ext.lower() in partial:  # is_ignored_name()
-                result.ignored += 1
-                continue
-            if filtered and (matches(rel, exclude) or (include and not matches(rel, include))):
-                result.excluded += 1
-                continue
-            if accepts is not None and not accepts(ext):
-                result.unsupported.append(rel)
-                continue
-            try:
-                st = entry.stat()  # follows a symlink to a file
-            except OSError as exc:
-                result.errors.append(f"cannot stat {rel}: {exc.strerror}")
-                continue
-            if not statmod.S_ISREG(st.st_mode):
-                continue
-            if now_ns - st.st_mtime_ns < settle_ns:
-                result.settling.append(rel)
-                continue
-            if skip is not None and skip(rel, st.st_size, st.st_mtime_ns):
-                result.done += 1
-                continue
-            files.append(
-                LocalFile(entry.path, rel, st.st_size, st.st_mtime_ns, birth(st) if birth else None)
-            )
+                if now_ns - st.st_mtime_ns < settle_ns:
+                    result.settling.append(rel)
+                    continue
+                if skip is not None and skip(rel, st.st_size, st.st_mtime_ns):
+                    result.done += 1
+                    continue
+                files.append(
+                    LocalFile(
+                        entry.path, rel, st.st_size, st.st_mtime_ns, birth(st) if birth else None
+                    )
+                )
     files.sort(key=lambda f: f.rel)
     return result
 

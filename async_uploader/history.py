@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -146,8 +147,13 @@ class History:
             if tuple(data.get("fields", ())) != FIELDS:
                 raise ValueError("unexpected record fields")
             rows = data["files"]
-            if not isinstance(rows, dict) or not all(
-                isinstance(row, list) and len(row) == len(FIELDS) for row in rows.values()
+            # Every row a list of len(FIELDS): checked in C loops (a generator costs 40 ms here).
+            if not isinstance(rows, dict) or (
+                rows
+                and (
+                    {*map(type, rows.values())} != {list}
+                    or {*map(len, rows.values())} != {len(FIELDS)}
+                )
             ):
                 raise ValueError("malformed records")
             return cls(path, rows=rows)
@@ -183,6 +189,19 @@ class History:
             self.dirty = True
             return True
         return False
+
+    def done_check(self) -> Callable[[str, int, int], bool]:
+        """is_done as a closure over the rows: it runs once per file of an idle 100,000-file
+        scan, where the method's attribute lookups alone cost a tenth of the run."""
+        rows, objs, done, slow = self._rows, self._objs, DONE, self.is_done
+
+        def check(rel: str, size: int, mtime_ns: int) -> bool:
+            row = rows.get(rel)
+            if row is not None and row[0] == size and row[1] == mtime_ns and rel not in objs:
+                return row[2] in done  # FIELDS: size, mtime_ns, outcome
+            return slow(rel, size, mtime_ns)
+
+        return check
 
     def pending_links(self, album_id: str) -> dict[str, str]:
         """rel -> asset id of every recorded asset not yet linked to this album."""

@@ -1,18 +1,29 @@
-"""The local side of a run: the history and the folder, read together, off the event loop.
+"""The local side of a run: the history and the folder, read before anything of the network.
 
-Kept apart from the pipeline (and so from aiohttp) so that the CLI can start reading before the
-HTTP machinery is even imported: an idle run over 100,000 files is mostly this.
+Kept apart from the pipeline (and so from aiohttp) so that the CLI can settle an idle run without
+even importing the HTTP machinery: an idle run over 100,000 files is a directory scan and nothing
+more. The server is asked only when there is something for it: a file the history does not
+account for, or an album link still pending.
 """
 
 from __future__ import annotations
 
 import gc
-import threading
+import time
 from concurrent.futures import Future
+from typing import Any
 
 from .config import Config
 from .files import ScanResult, scan
 from .history import History
+from .report import RunReport
+
+# What a run that contacted the server learnt, kept in ``<history>.last-run`` so that the next run
+# can tell, without the server, that there is nothing to send: the URLs and album it was for, the
+# album's id, and the file types the server accepts. Types are re-asked once a day when files of
+# other types lie in the folder (a server upgrade may have started accepting them).
+FACTS_KEY = "server"
+FACTS_MAX_AGE_S = 24 * 3600
 
 
 def read_local(config: Config) -> tuple[History, ScanResult]:
@@ -34,7 +45,7 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             settle_seconds=config.settle_seconds,
             include=config.include,
             exclude=config.exclude,
-            skip=history.is_done,  # never opened, never even made into a LocalFile
+            skip=history.done_check(),  # never opened, never even made into a LocalFile
         )
     finally:
         if gc_was_on:
@@ -42,15 +53,56 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
     return history, scanned
 
 
-def start_reading(config: Config) -> Future[tuple[History, ScanResult]]:
-    """read_local in a thread of its own, started now; the pipeline collects the result."""
+def done(value: tuple[History, ScanResult]) -> Future[tuple[History, ScanResult]]:
+    """An already-read local side, in the form the pipeline collects it."""
     future: Future[tuple[History, ScanResult]] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(read_local(config))
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="read-local", daemon=True).start()
+    future.set_result(value)
     return future
+
+
+def server_facts(config: Config, album_id: str, extensions: set[str] | frozenset[str]) -> dict[str, Any]:  # fmt: skip
+    return {
+        "urls": [config.local_url, config.external_url],
+        "album": config.album,
+        "album_id": album_id,
+        "extensions": sorted(extensions),
+        "checked_at": time.time(),
+    }
+
+
+def offline_report(config: Config, history: History, scanned: ScanResult) -> RunReport | None:
+    """The report of a run that has nothing for the server, or None when the server is needed.
+
+    Nothing for the server means: the last run that reached it was for the same URLs and album;
+    no file outside the history is of a type it accepts (a file still being written is left for
+    the next run either way); and every recorded asset is linked to the album.
+    """
+    facts = last_facts(history)
+    if facts is None:
+        return None
+    try:
+        if facts["urls"] != [config.local_url, config.external_url] or facts["album"] != config.album:  # fmt: skip
+            return None
+        album_id = str(facts["album_id"])
+        accepted = frozenset(str(e) for e in facts["extensions"])
+        age = time.time() - float(facts["checked_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
+        return None  # files of other types: ask the server again what it takes, once a day
+    kept = scanned.only(lambda ext: ext in accepted)
+    if kept.files or history.pending_links(album_id):
+        return None
+    return RunReport(
+        album_id=album_id,
+        scanned=kept.done,
+        skipped_history=kept.done,
+        settling=len(kept.settling),
+        dry_run=config.dry_run,
+        server_contacted=False,
+    )
+
+
+def last_facts(history: History) -> dict[str, Any] | None:
+    facts = history.read_last_run().get(FACTS_KEY)
+    return facts if isinstance(facts, dict) else None

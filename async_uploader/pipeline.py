@@ -34,7 +34,7 @@ from .immich import (
     UploadStatus,
     open_session,
 )
-from .local import read_local
+from .local import FACTS_KEY, read_local, server_facts
 from .progress import Snapshot
 from .report import FileResult, Outcome, RunReport, human_bytes
 from .retry import RetryPolicy, with_retries
@@ -570,6 +570,7 @@ async def sync(
                             **report.to_json(),
                             "ok": report.ok,
                             "interrupted": report.interrupted,
+                            FACTS_KEY: server_facts(config, album.id, media.image | media.video),
                         }
                     )
             if uploader.history_error is not None:

@@ -52,6 +52,7 @@ class RunReport:
     would_upload: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
+    server_contacted: bool = True  # False: nothing was new, the run did not need the server
 
     def add(self, result: FileResult) -> None:
         counter = {
@@ -91,6 +92,7 @@ class RunReport:
             "album_linked": self.album_linked,
             "bytes_uploaded": self.bytes_uploaded,
             "duration_s": round(self.duration_s, 3),
+            "server_contacted": self.server_contacted,
         }
 
     def summary(self) -> str:

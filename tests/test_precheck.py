@@ -82,3 +82,77 @@ def test_trashed_assets_are_reported_not_resent(server: ServerThread, tmp_path: 
     assert json.loads(r.stdout)["duplicates"] == 2
     assert "in the Immich trash" in r.stderr
     assert server.stats()["requests"]["POST /api/assets"] == 2  # only the first run's
+
+
+def _requests(srv: ServerThread) -> int:
+    return sum(srv.stats()["requests"].values())
+
+
+def test_idle_run_settles_without_the_server(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    """Nothing new: the run is the scan alone. Not one request, even a health check, and it
+    succeeds while the server is away; a new file or another album brings the server back in."""
+    env = cli_env(server, shots)
+    assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is True
+    before = _requests(server)
+    idle = run_cli(["--json"], env, tmp_path)
+    summary = json.loads(idle.stdout)
+    assert idle.returncode == 0, idle.stderr
+    assert (summary["server_contacted"], summary["skipped_history"]) == (False, 12)
+    assert _requests(server) == before
+    assert "the server was not contacted" in (tmp_path / "immich_backup.log").read_text()
+    status = run_cli(["status"], env, tmp_path)
+    assert "nothing new, so the server was not contacted" in status.stdout
+
+    away = cli_env(None, shots, IMMICH_API_KEY=server.api_key, IMMICH_LOCAL_URL=server.url,
+                   IMMICH_EXTERNAL_URL="http://127.0.0.1:9")  # fmt: skip
+    changed_urls = run_cli(["--json"], away, tmp_path)  # other URLs: the facts do not apply
+    assert json.loads(changed_urls.stdout)["server_contacted"] is True
+
+    make_files(shots, ["Screenshot new.png"], start_seed=99)
+    fresh = json.loads(run_cli(["--json"], env, tmp_path).stdout)
+    assert (fresh["server_contacted"], fresh["created"]) == (True, 1)
+
+    other_album = json.loads(run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout)  # fmt: skip
+    assert (other_album["server_contacted"], other_album["album_linked"]) == (True, 13)
+    assert json.loads(run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout)["server_contacted"] is False  # fmt: skip
+
+
+def test_idle_run_with_the_server_gone_still_succeeds(shots: Path, tmp_path: Path) -> None:
+    with ServerThread(ServerOptions(port=0)) as srv:
+        env = cli_env(srv, shots)
+        assert run_cli([], env, tmp_path).returncode == 0
+    idle = run_cli(["--json"], env, tmp_path)  # the server is stopped: nothing needs it
+    assert idle.returncode == 0 and json.loads(idle.stdout)["server_contacted"] is False
+    make_files(shots, ["Screenshot new.png"], start_seed=99)
+    assert run_cli([], env, tmp_path).returncode == 3  # something to send and no server: exit 3
+
+
+def test_pending_link_brings_the_server_back(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    path = tmp_path / "immich_upload_history.json"
+    data = json.loads(path.read_text())
+    unlinked = "Screenshot 03.png"
+    data["files"][unlinked][data["fields"].index("album_id")] = None  # as after a failed link
+    path.write_text(json.dumps(data))
+    server.call(lambda s: [a.asset_ids.clear() for a in s.state.albums.values()])
+    r = json.loads(run_cli(["--json"], env, tmp_path).stdout)
+    assert (r["server_contacted"], r["album_linked"]) == (True, 1)
+    assert [len(a) for a in server.call(lambda s: [a.asset_ids for a in s.state.albums.values()])] == [1]  # fmt: skip
+
+
+def test_other_types_in_the_folder_are_asked_about_once_a_day(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    """The server's file types are remembered; a folder with other files (notes.txt) stays
+    offline until that knowledge is a day old, in case an upgraded server now takes them."""
+    (shots / "notes.txt").write_text("not an image")
+    os.utime(shots / "notes.txt", (OLD, OLD))
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is False
+    last_run = tmp_path / "immich_upload_history.json.last-run"
+    info = json.loads(last_run.read_text())
+    info["server"]["checked_at"] -= 25 * 3600
+    last_run.write_text(json.dumps(info))
+    assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is True
+    assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is False
+    assert server.stats()["requests"].get("POST /api/assets", 0) == 12  # notes.txt never sent

@@ -20,7 +20,7 @@ from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 from .conftest import OLD, cli_env, history_records, make_files, run_cli
 
 JSON_KEYS = {"server_url", "album_id", "scanned", "skipped_history", "created", "duplicates",
-             "rejected", "failed", "album_linked", "bytes_uploaded", "duration_s"}  # fmt: skip
+             "rejected", "failed", "album_linked", "bytes_uploaded", "duration_s", "server_contacted"}  # fmt: skip
 
 
 def dead_url() -> str:
