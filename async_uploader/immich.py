@@ -18,7 +18,6 @@ import logging
 import os
 import re
 import ssl
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from .errors import ApiError, AuthRejected, TransportError
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+SMALL_FILE = 2 * 1024 * 1024  # read whole in one go; concurrency x this at most in memory
 # The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
 # that has been idle for longer than this.
 KEEPALIVE_SECONDS = 3.0
@@ -241,15 +241,19 @@ def build_multipart(
 
 
 class Progress:
-    """When bytes last moved, for the stall watchdog."""
+    """Bytes sent so far, and the stall deadline: each byte that moves pushes the cancel scope's
+    deadline stall_timeout further on, so an upload that stops moving is cancelled by its own
+    scope (no watchdog task per upload)."""
 
-    def __init__(self) -> None:
-        self.last = time.monotonic()
+    def __init__(self, scope: anyio.CancelScope, stall_timeout: float) -> None:
+        self.scope = scope
+        self.stall_timeout = stall_timeout
         self.sent = 0
+        self.touch()
 
     def touch(self, nbytes: int = 0) -> None:
-        self.last = time.monotonic()
         self.sent += nbytes
+        self.scope.deadline = anyio.current_time() + self.stall_timeout
 
 
 def open_session(concurrency: int, stall_timeout: float) -> aiohttp.ClientSession:
@@ -286,6 +290,44 @@ async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
         ok = False
     if not ok:
         raise ApiError("GET", endpoint, 200, "answer is not Immich's pong")
+
+
+def _read_whole(path: Path, size: int) -> bytes:
+    """The file's bytes (for a small file), in one worker-thread call; FileChanged if its size is
+    no longer the one scanned."""
+    with open(path, "rb") as fh:
+        data = fh.read(size + 1)
+    if len(data) != size:
+        raise FileChanged(str(path))
+    return data
+
+
+class _InMemory:
+    """A small file's bytes, read whole: chunks come from memory, no thread per chunk."""
+
+    def __init__(self, path: Path, data: bytes) -> None:
+        self.path, self.view, self.pos = path, memoryview(data), 0
+
+    async def read(self, n: int) -> bytes | memoryview:
+        chunk = self.view[self.pos : self.pos + n]
+        self.pos += len(chunk)
+        return chunk
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path)  # after sending: a changed size or mtime means it was rewritten
+
+
+class _Streamed:
+    """A larger file, read chunk by chunk from the open handle."""
+
+    def __init__(self, fh: Any) -> None:
+        self.fh = fh
+
+    async def read(self, n: int) -> bytes:
+        return await self.fh.read(n)  # type: ignore[no-any-return]
+
+    def stat(self) -> os.stat_result:
+        return os.fstat(self.fh.fileno())
 
 
 class ImmichClient:
@@ -439,12 +481,17 @@ class ImmichClient:
         if req.checksum:
             headers["x-immich-checksum"] = req.checksum
         # Opened before the request: a missing or unreadable file is an OSError here, not an
-        # error buried in the connection. Every attempt re-opens the file from the start.
+        # error buried in the connection. Every attempt re-opens the file from the start. A small
+        # file (most screenshots) is read whole in one worker-thread call; a larger one is
+        # streamed in chunks, never held in memory.
+        if req.size <= SMALL_FILE:
+            data = await anyio.to_thread.run_sync(_read_whole, req.path, req.size)
+            return await self._send_upload(req, _InMemory(req.path, data), head, tail, headers, on_bytes)  # fmt: skip
         fh = await aiofiles.open(req.path, "rb")
         try:
             if os.fstat(fh.fileno()).st_size != req.size:
                 raise FileChanged(str(req.path))
-            return await self._send_upload(req, fh, head, tail, headers, on_bytes)
+            return await self._send_upload(req, _Streamed(fh), head, tail, headers, on_bytes)
         finally:
             with anyio.CancelScope(shield=True):
                 await fh.close()
@@ -452,7 +499,7 @@ class ImmichClient:
     async def _send_upload(
         self,
         req: UploadRequest,
-        fh: Any,
+        source: _InMemory | _Streamed,
         head: bytes,
         tail: bytes,
         headers: dict[str, str],
@@ -460,18 +507,39 @@ class ImmichClient:
     ) -> UploadAnswer:
         endpoint = "/assets"
         sha1 = hashlib.sha1()
-        progress = Progress()
+        scope = anyio.CancelScope()
+        progress = Progress(scope, self.stall_timeout)
         changed: list[str] = []
 
-        async def body() -> AsyncIterator[bytes]:
+        hashing = req.checksum is None  # else the pre-check hashed these very bytes already
+
+        async def body() -> AsyncIterator[bytes | memoryview]:
+            if isinstance(source, _InMemory):
+                # From memory in CHUNK pieces, the multipart head glued to the first and the tail
+                # to the last: a file under CHUNK is one write (one send on the socket, not
+                # three), which on a LAN is worth a sixth of the run.
+                view = source.view
+                if hashing:
+                    sha1.update(view)
+                starts = range(0, req.size, CHUNK) if req.size else range(1)
+                for start in starts:
+                    piece = view[start : start + CHUNK]
+                    first, last = start == 0, start + CHUNK >= req.size
+                    progress.touch(len(piece))
+                    if on_bytes:
+                        on_bytes(len(piece))
+                    yield b"".join((head if first else b"", piece, tail if last else b""))
+                progress.touch()
+                return
             yield head
             sent = 0
-            while chunk := await fh.read(CHUNK):
+            while chunk := await source.read(CHUNK):
                 sent += len(chunk)
                 if sent > req.size:
                     changed.append("grew")
                     raise FileChanged(str(req.path))
-                sha1.update(chunk)
+                if hashing:
+                    sha1.update(chunk)
                 progress.touch(len(chunk))
                 if on_bytes:
                     on_bytes(len(chunk))
@@ -487,42 +555,25 @@ class ImmichClient:
         raw = b""
         retry_after = None
         reason = ""
-        stalled = False
         failure: list[Exception] = []
-        # Two tasks: the request, and a watchdog that aborts it when no byte has moved for
-        # stall_timeout (aiohttp's sock_read only starts once the body is sent).
-        async with anyio.create_task_group() as tg:
-
-            async def watchdog() -> None:
-                nonlocal stalled
-                while True:
-                    await anyio.sleep(min(1.0, self.stall_timeout / 4))
-                    if time.monotonic() - progress.last > self.stall_timeout:
-                        stalled = True
-                        tg.cancel_scope.cancel()
-                        return
-
-            async def send() -> None:
-                nonlocal status, raw, retry_after, reason
-                try:
-                    async with self.session.post(
-                        self._api + endpoint,
-                        data=body(),
-                        headers=headers,
-                        allow_redirects=False,
-                        compress=False,
-                    ) as resp:
-                        status = resp.status
-                        reason = resp.reason or ""
-                        retry_after = _retry_after(resp.headers.get("Retry-After"))
-                        raw = await resp.read()
-                except Exception as exc:  # translated below, outside the task group
-                    failure.append(exc)
-                finally:
-                    tg.cancel_scope.cancel()
-
-            tg.start_soon(watchdog)
-            tg.start_soon(send)
+        # aiohttp's sock_read only starts once the body is sent: the scope's moving deadline
+        # (see Progress) aborts an upload that moves no byte for stall_timeout, body or answer.
+        with scope:
+            try:
+                async with self.session.post(
+                    self._api + endpoint,
+                    data=body(),
+                    headers=headers,
+                    allow_redirects=False,
+                    compress=False,
+                ) as resp:
+                    status = resp.status
+                    reason = resp.reason or ""
+                    retry_after = _retry_after(resp.headers.get("Retry-After"))
+                    raw = await resp.read()
+            except Exception as error:  # translated below
+                failure.append(error)
+        stalled = scope.cancelled_caught
         if changed:
             raise FileChanged(str(req.path))
         if failure:
@@ -534,7 +585,9 @@ class ImmichClient:
             reason = f"no progress for {self.stall_timeout:g} s"
             raise TransportError("POST", endpoint, reason, server_gone=True)
         log.debug("POST %s %s -> %s", endpoint, req.filename, status)
-        digest = sha1.hexdigest() if progress.sent == req.size else None
+        digest = (
+            (sha1.hexdigest() if hashing else req.checksum) if progress.sent == req.size else None
+        )
         if status in (200, 201):
             try:
                 data = json.loads(raw)
@@ -545,7 +598,7 @@ class ImmichClient:
                 raise ApiError("POST", endpoint, status, msg) from None
             dup = kind == "duplicate" or status == 200
             outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
-            after = os.fstat(fh.fileno())
+            after = source.stat()
             if after.st_size != req.size or (req.mtime_ns and after.st_mtime_ns != req.mtime_ns):
                 # Rewritten in place while we read it: what the server got may mix old and new.
                 raise FileChanged(str(req.path), asset_id)

@@ -38,6 +38,28 @@ class Redact(logging.Filter):
         return True
 
 
+class RotatingLog(logging.handlers.RotatingFileHandler):
+    """RotatingFileHandler without its cost per record: the stdlib one asks the text stream for
+    its position (slow on a text file) and formats every record twice to decide on rotating, a
+    quarter of a millisecond a line; this one counts what it writes."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        self.written = path.stat().st_size if path.exists() else 0
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:
+        return self.written >= self.maxBytes > 0
+
+    def doRollover(self) -> None:
+        super().doRollover()
+        self.written = 0
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        self.written += len(text) + 1  # characters for bytes: near enough to rotate at ~5 MB
+        return text
+
+
 def setup_logging(
     *,
     log_file: Path | None,
@@ -61,9 +83,7 @@ def setup_logging(
     if log_file is not None:
         try:
             log_file.parent.mkdir(parents=True, exist_ok=True)
-            fh = logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=5_000_000, backupCount=3, encoding="utf-8"
-            )
+            fh = RotatingLog(log_file, max_bytes=5_000_000, backups=3)
         except OSError as exc:
             raise ConfigError(f"IMMICH_LOG_FILE: cannot write {log_file}: {exc.strerror}") from None
         fh.setLevel(logging.DEBUG if debug else logging.INFO)

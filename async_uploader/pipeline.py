@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -151,6 +152,7 @@ class Uploader:
         self.finished: set[str] = set()
         self.history_error: HistoryError | None = None
         self.precheck = True  # off once the server shows it has no bulk upload check
+        self.plans: dict[str, Path | bool] = {}  # sidecar plans of files hashed, not yet sent
 
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
@@ -167,8 +169,12 @@ class Uploader:
         if (known := self.known_sha1(f)) is not None:
             out[f.rel] = known
             return
+
+        def inspect() -> tuple[str, Path | bool]:  # one worker-thread call per file
+            return sha1_file(f.path), self._sidecar_plan(f)
+
         try:
-            out[f.rel] = await anyio.to_thread.run_sync(sha1_file, f.path, limiter=limiter)
+            out[f.rel], self.plans[f.rel] = await anyio.to_thread.run_sync(inspect, limiter=limiter)
         except FileNotFoundError:
             self.total_bytes -= f.size
             self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))
@@ -226,6 +232,7 @@ class Uploader:
                         note = (
                             " (in the Immich trash: restore it there to see it)" if trashed else ""
                         )
+                        self.plans.pop(f.rel, None)
                         self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
                         continue
                     try:
@@ -233,27 +240,38 @@ class Uploader:
                     except anyio.BrokenResourceError:
                         return  # the uploads stopped taking files
 
-    def _sidecar(self, f: LocalFile, when: datetime) -> tuple[str, bytes] | None:
-        """The user's own sidecar if there is one; else, unless the file carries its own date,
-        one we make with the capture time and local offset."""
+    def _sidecar_plan(self, f: LocalFile) -> Path | bool:
+        """Which sidecar goes with the file (in a worker thread: it looks at the disk): the user's
+        own (its path), one we make with the capture time and local offset (True: unless the file
+        carries its own date), or none (False)."""
         if not self.config.sidecar:
-            return None
+            return False
         own = find_sidecar(f.path)
         if own is not None:
-            try:
-                if own.stat().st_size <= MAX_SIDECAR_BYTES:
-                    return own.name, own.read_bytes()
-                log.warning("sidecar %s is over 1 MB; not sent", own.name)
-            except OSError as exc:
-                log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
-            return None
-        if has_own_date(f.path):
-            return None
-        return f"{f.name}.xmp", make_xmp(when)
+            return own
+        return not has_own_date(f.path)
+
+    @staticmethod
+    def _read_sidecar(own: Path) -> tuple[str, bytes] | None:
+        try:
+            if own.stat().st_size <= MAX_SIDECAR_BYTES:
+                return own.name, own.read_bytes()
+            log.warning("sidecar %s is over 1 MB; not sent", own.name)
+        except OSError as exc:
+            log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
+        return None
+
+    async def _sidecar(self, f: LocalFile, when: datetime) -> tuple[str, bytes] | None:
+        plan = self.plans.pop(f.rel, None)  # decided while hashing, when the file was hashed
+        if plan is None:
+            plan = await anyio.to_thread.run_sync(self._sidecar_plan, f)
+        if isinstance(plan, Path):
+            return await anyio.to_thread.run_sync(self._read_sidecar, plan)
+        return (f"{f.name}.xmp", make_xmp(when)) if plan else None
 
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
         when, _source = capture_time(f)
-        sidecar = await anyio.to_thread.run_sync(self._sidecar, f, when)
+        sidecar = await self._sidecar(f, when)
         req = UploadRequest(
             path=f.path,
             filename=f.name,

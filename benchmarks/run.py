@@ -95,12 +95,13 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, shaping: tuple[str, ...]) -> None:
+    def __init__(self, shaping: tuple[str, ...], data: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "async_uploader", "test-server", "--port", str(self.port),
-             "--api-key", KEY, "--api-version", "3", *shaping],
+             "--api-key", KEY, "--api-version", "3", *shaping,
+             *(["--data-dir", str(data)] if data else [])],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -156,57 +157,134 @@ def run_measured(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[f
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
 
-def contenders(has_cli: bool) -> dict[str, object]:
-    out: dict[str, object] = {"async-uploader": "ours", "sequential (requests)": "baseline"}
+@dataclass(frozen=True)
+class Contender:
+    name: str
+    kind: str  # ours | baseline | cli | immichpy | pymmich
+    concurrency: int | None = None  # None: the contender's own default
+
+
+# Python contenders, each in a virtualenv of its own (their dependencies never meet ours), kept in
+# a cache between runs. pymmich declares Python >= 3.13; where only an older Python exists it is
+# installed with --ignore-requires-python (its code runs on 3.11: checked by every measurement's
+# verification), and RESULTS.md says so.
+PY_CONTENDERS = {
+    "immichpy": ("immichpy[cli]==9.2.4", "immichpy"),
+    "pymmich": ("pymmich==0.4.0", "pymmich"),
+}
+VENVS = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "async-uploader-bench"
+NOTES: list[str] = []  # how each contender was installed, for RESULTS.md
+
+
+def install_python_contender(kind: str) -> Path | None:
+    spec, script = PY_CONTENDERS[kind]
+    venv = VENVS / spec.replace("[", "_").replace("]", "_")
+    exe = venv / "bin" / script
+    older = sys.version_info < (3, 13) and kind == "pymmich"
+    if older:
+        NOTES.append(f"{spec} declares Python >= 3.13; none is available on this machine, so it was "
+                     f"installed with --ignore-requires-python and run on Python {platform.python_version()}.")  # fmt: skip
+    if exe.exists():
+        return exe
+    shutil.rmtree(venv, ignore_errors=True)
+    steps = [[sys.executable, "-m", "venv", str(venv)],
+             [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+              *(["--ignore-requires-python"] if older else []), spec]]  # fmt: skip
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+            print(f"{spec} could not be installed: {tail}", flush=True)
+            NOTES.append(f"{spec} could not be installed here: {tail}")
+            return None
+    return exe if exe.exists() else None
+
+
+PY_EXES: dict[str, Path] = {}
+
+
+def contenders(has_cli: bool) -> list[Contender]:
+    out = [Contender("async-uploader", "ours"), Contender("sequential (requests)", "baseline")]
     if has_cli:
-        out["immich CLI 3.2.2 (default -c)"] = None
-        out["immich CLI 3.2.2 -c 4"] = 4
+        out += [Contender("immich CLI 3.2.2 (default -c)", "cli"),
+                Contender("immich CLI 3.2.2 -c 4", "cli", 4)]  # fmt: skip
+    if "immichpy" in PY_EXES:
+        out.append(Contender("immichpy 9.2.4 (default 5 at once)", "immichpy"))
+    if "pymmich" in PY_EXES:
+        out.append(Contender("pymmich 0.4.0 (one at a time)", "pymmich"))
     return out
 
 
-def command(contender: object, url: str, folder: Path, work: Path, album: str, concurrency: int | None = None) -> tuple[list[str], dict[str, str]]:  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_"))}
-    if contender == "ours":
+def command(who: Contender, url: str, folder: Path, work: Path, album: str, rerun: bool = False) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+    """The command line and environment of one contender; ``rerun``: files may be on the server
+    already (B4, B5), so contenders that have a duplicate check are asked to use it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_", "PYMMICH_"))}  # fmt: skip
+    env["HOME"] = str(work)  # no contender finds a stored login or config of the machine's user
+    c = who.concurrency
+    if who.kind == "ours":
         env.update(SCREENSHOTS_PATH=str(folder), IMMICH_API_KEY=KEY, IMMICH_LOCAL_URL=url,
                    IMMICH_ALBUM_NAME=album, IMMICH_HISTORY_FILE=str(work / "history.json"),
                    IMMICH_LOG_FILE=str(work / "ours.log"), IMMICH_SETTLE_SECONDS="0")  # fmt: skip
         cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
-        if concurrency:
-            cmd += ["--concurrency", str(concurrency)]
-        return cmd, env
-    if contender == "baseline":
-        return [
-            sys.executable,
-            str(HERE / "baseline_sequential.py"),
-            url,
-            KEY,
-            str(folder),
-            album,
-        ], env
-    c = concurrency or (contender if isinstance(contender, int) else None)
+        return cmd + (["--concurrency", str(c)] if c else []), env
+    if who.kind == "baseline":
+        return [sys.executable, str(HERE / "baseline_sequential.py"), url, KEY, str(folder), album], env  # fmt: skip
+    if who.kind == "immichpy":
+        cmd = [str(PY_EXES["immichpy"]), "--api-key", KEY, "--base-url", url + "/api", "assets",
+               "upload", str(folder), "--album-name", album]  # fmt: skip
+        return cmd + (["--concurrency", str(c)] if c else []) + (["--skip-duplicates"] if rerun else []), env  # fmt: skip
+    if who.kind == "pymmich":
+        env.update(PYMMICH_URL=url, PYMMICH_API_KEY=KEY)
+        return [str(PY_EXES["pymmich"]), "upload", "-a", album, str(folder)], env
     assert CLI, "the official CLI was not found"
     cmd = [*CLI, "upload", "-u", url + "/api", "-k", KEY, "-r", "-A", album, "--no-progress"]
-    if c:
-        cmd += ["-c", str(c)]
-    env["HOME"] = str(work)
-    return [*cmd, str(folder)], env
+    return cmd + (["-c", str(c)] if c else []) + [str(folder)], env
 
 
-def measure(sc: Scenario, name: str, contender: object, folder: Path, root: Path, concurrency: int | None = None) -> Measure:  # fmt: skip
-    expected = sum(1 for _ in folder.iterdir())
-    server = Server(sc.shaping)
+@dataclass
+class Seed:
+    """A server state with every file of a scenario on it, made once and copied per measurement
+    (B4's 100,000 uploads take minutes), and our history of it."""
+
+    journal: Path
+    history: Path
+    measure: Measure  # our upload of the whole folder: the memory-scaling figure for 100k files
+
+
+def seed(sc: Scenario, folder: Path, root: Path) -> Seed:
+    data = root / f"{sc.name}-seed"
+    server = Server(sc.shaping, data)
     work = Path(tempfile.mkdtemp(dir=root))
     try:
-        if sc.kind in ("idle", "new-machine"):
-            # Put everything on the server first (and, for the idle run, in our history).
-            cmd, env = command("ours", server.url, folder, work, "Bench")
-            run_measured(cmd, env, 3600)
-            if sc.kind == "new-machine" or contender != "ours":
-                (work / "history.json").unlink(missing_ok=True)
-        if sc.kind == "idle" and contender == "baseline":
-            return Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again")
+        cmd, env = command(Contender("ours", "ours"), server.url, folder, work, "Bench")
+        wall, cpu, rss, code = run_measured(cmd, env, 3 * 3600)
+        state = server.get("/_testserver/state")
+        n = sum(1 for _ in folder.iterdir())
+        ok = len(state["assets"]) == n
+        m = Measure(wall, cpu, rss, 0, ok, "" if ok else f"seeding: {len(state['assets'])} of {n} (exit {code})")  # fmt: skip
+    finally:
+        server.close()
+    shutil.rmtree(data / "upload", ignore_errors=True)  # the bodies are never read again
+    return Seed(data / "journal.jsonl", work / "history.json", m)
+
+
+def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed | None = None) -> Measure:  # fmt: skip
+    expected = sum(1 for _ in folder.iterdir())
+    data = None
+    if seeded is not None:
+        data = Path(tempfile.mkdtemp(dir=root))
+        shutil.copy(seeded.journal, data / "journal.jsonl")
+    server = Server(sc.shaping, data)
+    work = Path(tempfile.mkdtemp(dir=root))
+    try:
+        if seeded is not None and sc.kind == "idle" and who.kind == "ours":
+            shutil.copy(seeded.history, work / "history.json")
+            last_run = seeded.history.with_name("history.json.last-run")
+            info = json.loads(last_run.read_text())
+            info["server"]["urls"] = [server.url, None]  # the same server, on this run's port
+            (work / "history.json.last-run").write_text(json.dumps(info))
         before = server.get("/_testserver/stats")["upload_body_bytes"]
-        cmd, env = command(contender, server.url, folder, work, "Bench", concurrency)
+        cmd, env = command(who, server.url, folder, work, "Bench", rerun=seeded is not None)
         wall, cpu, rss, code = run_measured(cmd, env, 3600)
         stats = server.get("/_testserver/stats")
         state = server.get("/_testserver/state")
@@ -217,6 +295,8 @@ def measure(sc: Scenario, name: str, contender: object, folder: Path, root: Path
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
+        if data is not None:
+            shutil.rmtree(data, ignore_errors=True)
 
 
 def machine() -> str:
@@ -244,9 +324,76 @@ def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
         body = statistics.median(m.body_bytes for m in ms)
         verified = "yes" if all(m.ok for m in ms) else "NO: " + next(m.note for m in ms if not m.ok)
         gb = total / 1e9
-        out.append(f"| {r.contender} | {wall:.2f} | {n / wall:.0f} | {total / 1e6 / wall:.1f} | "
+        runs = "" if len(ms) > 1 else " (1 run)"
+        out.append(f"| {r.contender} | {wall:.2f}{runs} | {n / wall:.0f} | {total / 1e6 / wall:.1f} | "
                    f"{cpu / gb:.1f} | {rss:.0f} | {body / 1e6:.1f} | {verified} |")  # fmt: skip
     return [*out, ""]
+
+
+def median_of(row: Row, attr: str) -> float:
+    return statistics.median(getattr(m, attr) for m in row.measures)
+
+
+def hash_alone(folder: Path, repeats: int) -> float:
+    """Seconds for a fresh Python to SHA-1 every file with two threads, as our pre-check does: the
+    floor for B5, where every file must be hashed and nothing else is needed."""
+    code = ("import hashlib, os, sys\nfrom concurrent.futures import ThreadPoolExecutor\n"
+            "def h(p):\n    d = hashlib.sha1()\n    with open(p, 'rb') as f:\n"
+            "        while b := f.read(1 << 20): d.update(b)\n    return d.hexdigest()\n"
+            "with ThreadPoolExecutor(2) as ex: list(ex.map(h, [e.path for e in os.scandir(sys.argv[1])]))\n")  # fmt: skip
+    walls = [run_measured([sys.executable, "-c", code, str(folder)], dict(os.environ), 3600)[0] for _ in range(repeats)]  # fmt: skip
+    return statistics.median(walls)
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]) -> list[str]:
+    """The issue's targets for our uploader in this scenario, computed from the medians."""
+    by = {r.contender: r for r in rows if all(m.wall for m in r.measures)}
+    ours = by.get("async-uploader")
+    if ours is None:
+        return []
+    wall = median_of(ours, "wall")
+    n = sum(1 for _ in folder.iterdir())
+    out: list[str] = []
+    if sc.name == "B1":
+        others = {k: median_of(r, "wall") for k, r in by.items() if k != "async-uploader"}
+        best = min(others.items(), key=lambda kv: kv[1]) if others else ("none", float("inf"))
+        out.append(f"- B1, faster than every contender at its best setting: ours {wall:.2f} s, the best "
+                   f"other {best[0]} {best[1]:.2f} s ({best[1] / wall:.2f}x): {verdict(wall < best[1])}")  # fmt: skip
+    elif sc.name == "B2":
+        kbps = float(sc.shaping[sc.shaping.index("--bandwidth-kbps") + 1])
+        busy = median_of(ours, "body_bytes") * 8 / (kbps * 1000) / wall
+        out.append(f"- B2, link at least 90 % busy: file bytes / (40 Mbit/s x wall) = {busy:.0%} "
+                   f"(the rest is request latency and multipart framing): {verdict(busy >= 0.9)}")  # fmt: skip
+    elif sc.name == "B3":
+        latency = float(sc.shaping[sc.shaping.index("--latency-ms") + 1]) / 1000
+        rate, floor = n / wall, 0.8 * 8 / latency
+        seq = by.get("sequential (requests)")
+        ratio = median_of(seq, "wall") / wall if seq else float("nan")
+        out.append(f"- B3, at least 0.8 x 8 / 100 ms = {floor:.0f} files/s: {rate:.0f} files/s: {verdict(rate >= floor)}")  # fmt: skip
+        out.append(f"- B3, at least 10x the sequential reference: {ratio:.1f}x: {verdict(ratio >= 10)}")  # fmt: skip
+    elif sc.name == "B4":
+        body = median_of(ours, "body_bytes")
+        out.append(f"- B4, under 1 s for {n:,} files with no file opened: {wall:.2f} s, {body:.0f} body "
+                   f"bytes (no file opened: proved by `tests/test_precheck.py::test_idle_rerun_opens_no_file`): "
+                   f"{verdict(wall < 1 and body == 0)}")  # fmt: skip
+    elif sc.name == "B5":
+        body, hashing = median_of(ours, "body_bytes"), extra["hash_alone"]
+        out.append(f"- B5, zero body bytes: {body:.0f}: {verdict(body == 0)}")
+        out.append(f"- B5, within 1.3x of hashing the files alone ({hashing:.2f} s, two threads): "
+                   f"{wall:.2f} s = {wall / hashing:.2f}x: {verdict(wall <= 1.3 * hashing)}")  # fmt: skip
+    elif sc.name == "B6":
+        rss = max(m.rss_mb for m in ours.measures)
+        out.append(f"- B6, peak RSS at most 100 MB with a {sc.big / 1e9 if not extra.get('quick') else sc.quick_big / 1e9:.1f} GB video: "
+                   f"{rss:.0f} MB: {verdict(rss <= 100)}")  # fmt: skip
+        if "rss_100" in extra and "rss_many" in extra:
+            a, b = extra["rss_100"], extra["rss_many"]
+            out.append(f"- B6, the same peak RSS within 20 % for 100 files and {int(extra['many']):,} files "
+                       f"(uploads of 2 kB files): {a:.0f} MB and {b:.0f} MB, {b / a - 1:+.0%}: {verdict(b <= 1.2 * a)}")  # fmt: skip
+    return out
 
 
 def main() -> int:
@@ -256,50 +403,89 @@ def main() -> int:
     )
     parser.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
     parser.add_argument("--repeats", type=int, help="measurements per point (default 3; quick 1)")
+    parser.add_argument(
+        "--no-sweep", action="store_true", help="skip the concurrency sweep and plot"
+    )
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and the plot go")
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     repeats = args.repeats or (1 if args.quick else 3)
     wanted = set(args.scenarios.split(","))
     CLI[:] = resolve_cli() or []
     has_npx = bool(CLI)
     if not has_npx:
         print("the official CLI could not be installed through npx: measured without it")
+        NOTES.append("The official CLI could not be installed through npx: measured without it.")
+    for kind in PY_CONTENDERS:
+        if (exe := install_python_contender(kind)) is not None:
+            PY_EXES[kind] = exe
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     lines = ["# Benchmark results", "",
-             f"Machine: {machine()}. Run: `python -m benchmarks{' --quick' if args.quick else ''}`, "
-             f"{repeats} measurement(s) per point, medians; every contender against a fresh test server "
-             "(Immich 3 mode) in its own process; 'verified' checks the server's state.", ""]  # fmt: skip
+             f"Machine: {machine()}. Run: `python -m benchmarks{' --quick' if args.quick else ''}` "
+             f"on {time.strftime('%Y-%m-%d')}, {repeats} measurement(s) per point, medians (peak RSS: the "
+             "largest); every contender against a fresh test server (Immich 3 mode) in its own process; "
+             "'verified' checks the server's state (every file an asset, every asset in the album), "
+             "never exit codes.", ""]  # fmt: skip
     if args.quick:
         lines += ["**Quick mode: scaled-down smoke run, not numbers to quote.**", ""]
+    verdicts: list[str] = []
+    extra: dict[str, float] = {"quick": float(args.quick)}
     failures = 0
     try:
         for sc in SCENARIOS:
             if sc.name not in wanted:
                 continue
             folder = make_data(root, sc, args.quick)
+            seeded = None
+            if sc.kind in ("idle", "new-machine"):
+                seeded = seed(sc, folder, root)
+                failures += not seeded.measure.ok
+                if sc.kind == "idle":
+                    extra["rss_many"], extra["many"] = seeded.measure.rss_mb, sum(1 for _ in folder.iterdir())  # fmt: skip
+                    print(f"{sc.name} seeding (our upload of every file): {seeded.measure.wall:.1f}s, "
+                          f"{seeded.measure.rss_mb:.0f} MB peak", flush=True)  # fmt: skip
+            if sc.kind == "new-machine":
+                extra["hash_alone"] = hash_alone(folder, repeats)
             rows = []
-            for name, contender in contenders(has_npx).items():
-                row = Row(sc.name, name)
+            for who in contenders(has_npx):
+                row = Row(sc.name, who.name)
+                if sc.kind == "idle" and who.kind == "baseline":
+                    row.measures.append(Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again"))  # fmt: skip
+                    rows.append(row)
+                    continue
                 for _ in range(repeats):
-                    m = measure(sc, name, contender, folder, root)
+                    m = measure(sc, who, folder, root, seeded)
                     row.measures.append(m)
                     failures += not m.ok
                 rows.append(row)
-                print(f"{sc.name} {name}: " + ", ".join(f"{m.wall:.2f}s{'' if m.ok else ' FAILED'}" for m in row.measures), flush=True)  # fmt: skip
+                print(f"{sc.name} {who.name}: " + ", ".join(f"{m.wall:.2f}s{'' if m.ok else ' FAILED: ' + m.note}" for m in row.measures), flush=True)  # fmt: skip
+            if sc.name == "B6":
+                small = make_data(root, Scenario("M100", "100 small files", 100, 2_000, quick_files=100), args.quick)  # fmt: skip
+                ms = [measure(sc, Contender("ours", "ours"), small, root) for _ in range(repeats)]
+                extra["rss_100"] = max(m.rss_mb for m in ms)
             lines += table(rows, sc, folder)
+            if sc.kind == "new-machine":
+                lines += [f"Hashing the files alone (a fresh Python, SHA-1 in two threads): {extra['hash_alone']:.2f} s.", ""]  # fmt: skip
+            verdicts += targets(sc, rows, folder, extra)
             shutil.rmtree(folder, ignore_errors=True)
-        plot = sweep(root, args.quick, repeats, has_npx, args.out)
-        if plot:
-            lines += ["## Throughput against concurrency (B3 data, 100 ms per request)", "", f"![throughput]({plot.name})", ""]  # fmt: skip
+        if not args.no_sweep:
+            plot = sweep(root, args.quick, repeats, has_npx, args.out)
+            if plot:
+                lines += ["## Throughput against concurrency (B3 data, 100 ms per request)", "", f"![throughput]({plot.name})", ""]  # fmt: skip
     finally:
         shutil.rmtree(root, ignore_errors=True)
+    if verdicts:
+        lines += ["## Targets (ours), computed from the medians above", "", *verdicts, ""]
+    if NOTES:
+        lines += ["## Notes on the contenders", "", *(f"- {n}" for n in dict.fromkeys(NOTES)), ""]
     (args.out / "RESULTS.md").write_text("\n".join(lines))
     print(f"wrote {args.out / 'RESULTS.md'}; {failures} failed measurements")
     return 1 if failures else 0
 
 
 def sweep(root: Path, quick: bool, repeats: int, has_npx: bool, out: Path) -> Path | None:
-    """Files/s at concurrency 1..16 for ours and the official CLI on the far-server scenario."""
+    """Files/s against concurrency for every contender that has a setting for it, on the
+    far-server scenario; the sequential ones as lines."""
     try:
         import matplotlib
 
@@ -311,26 +497,36 @@ def sweep(root: Path, quick: bool, repeats: int, has_npx: bool, out: Path) -> Pa
     folder = make_data(root, sc, quick)
     n = sum(1 for _ in folder.iterdir())
     levels = [1, 8] if quick else [1, 2, 4, 8, 16]
+    kinds = [
+        ("async-uploader", "ours"),
+        ("immich CLI 3.2.2", "cli"),
+        ("immichpy 9.2.4", "immichpy"),
+    ]
     series: dict[str, list[float]] = {}
-    for name, contender in (("async-uploader", "ours"), ("immich CLI 3.2.2", "cli")):
-        if contender == "cli" and not has_npx:
+    for name, kind in kinds:
+        if (kind == "cli" and not has_npx) or (kind == "immichpy" and kind not in PY_EXES):
             continue
         series[name] = []
         for c in levels:
-            walls = [measure(sc, name, contender, folder, root, c).wall for _ in range(repeats)]
+            walls = [
+                measure(sc, Contender(name, kind, c), folder, root).wall for _ in range(repeats)
+            ]
             series[name].append(n / statistics.median(walls))
-    baseline = [measure(sc, "seq", "baseline", folder, root).wall for _ in range(repeats)]
+            print(f"sweep {name} -c {c}: {series[name][-1]:.1f} files/s", flush=True)
+    flat = [Contender("sequential (requests)", "baseline")]
+    if "pymmich" in PY_EXES:
+        flat.append(Contender("pymmich 0.4.0", "pymmich"))
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, ys in series.items():
         ax.plot(levels, ys, marker="o", label=name)
-    ax.axhline(
-        n / statistics.median(baseline), color="grey", linestyle="--", label="sequential (requests)"
-    )
+    for who, style in zip(flat, ("--", ":"), strict=False):
+        rate = n / statistics.median(measure(sc, who, folder, root).wall for _ in range(repeats))
+        ax.axhline(rate, color="grey", linestyle=style, label=f"{who.name} (no setting)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("concurrency")
     ax.set_ylabel("files/s")
-    ax.set_title("B3: 100 ms per request")
-    ax.legend()
+    ax.set_title(f"B3: {n} files of ~30 kB, 100 ms per request")
+    ax.legend(fontsize=8)
     path = out / "throughput.png"
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
