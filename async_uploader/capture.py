@@ -8,6 +8,7 @@ header bytes, and never writes it.
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 from datetime import datetime
@@ -77,21 +78,20 @@ _PNG_DATE_KEYS = (b"Creation Time", b"XML:com.adobe.xmp", b"create-date", b"date
 _NO_METADATA_TYPES = frozenset({".png", ".webp", ".gif", ".bmp"})
 
 
-def has_own_date(path: Path) -> bool:
+def has_own_date(path: Path, data: bytes | None = None) -> bool:
     """Whether the file carries date metadata of its own. Camera formats (JPEG, HEIC, raw, video)
-    are taken to; screenshot formats are looked at (PNG and WebP chunks), GIF and BMP have none."""
+    are taken to; screenshot formats are looked at (PNG and WebP chunks), GIF and BMP have none.
+    ``data``: the file's bytes when they are in memory already."""
     suffix = path.suffix.lower()
     if suffix not in _NO_METADATA_TYPES:
         return True
+    if suffix not in (".png", ".webp"):
+        return False
     try:
-        with open(path, "rb") as fh:
-            if suffix == ".png":
-                return _png_has_date(fh)
-            if suffix == ".webp":
-                return _webp_has_metadata(fh)
+        with io.BytesIO(data) if data is not None else open(path, "rb") as fh:
+            return _png_has_date(fh) if suffix == ".png" else _webp_has_metadata(fh)
     except OSError:
         return True  # unreadable now: the upload will say so; do not add a sidecar
-    return False
 
 
 def _png_has_date(f: BinaryIO) -> bool:

@@ -23,7 +23,7 @@ from .errors import ConfigError
 
 HISTORY_NAME = "immich_upload_history.json"
 LOG_NAME = "immich_backup.log"
-DEFAULT_CONCURRENCY = 8
+DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
 
 

@@ -20,7 +20,7 @@ import re
 import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,7 +35,7 @@ from .errors import ApiError, AuthRejected, TransportError
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
-SMALL_FILE = 2 * 1024 * 1024  # read whole in one go; concurrency x this at most in memory
+SMALL_FILE = 1024 * 1024  # read whole in one go: concurrency x this at most in memory
 # The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
 # that has been idle for longer than this.
 KEEPALIVE_SECONDS = 3.0
@@ -87,6 +87,7 @@ class UploadRequest:
     checksum: str | None = None  # sent as x-immich-checksum when known
     mtime_ns: int | None = None  # as scanned; a different one after sending means it changed
     sidecar: tuple[str, bytes] | None = None  # (name, XMP bytes) sent as sidecarData
+    data: bytes | None = field(default=None, repr=False)  # a small file's bytes, already read
 
 
 @dataclass(frozen=True)
@@ -484,8 +485,10 @@ class ImmichClient:
         # error buried in the connection. Every attempt re-opens the file from the start. A small
         # file (most screenshots) is read whole in one worker-thread call; a larger one is
         # streamed in chunks, never held in memory.
-        if req.size <= SMALL_FILE:
-            data = await anyio.to_thread.run_sync(_read_whole, req.path, req.size)
+        if req.data is not None or req.size <= SMALL_FILE:
+            data = req.data
+            if data is None:
+                data = await anyio.to_thread.run_sync(_read_whole, req.path, req.size)
             return await self._send_upload(req, _InMemory(req.path, data), head, tail, headers, on_bytes)  # fmt: skip
         fh = await aiofiles.open(req.path, "rb")
         try:

@@ -14,7 +14,6 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -23,10 +22,18 @@ from anyio.streams.memory import MemoryObjectSendStream
 from .capture import capture_time, find_sidecar, has_own_date, make_xmp
 from .config import Config
 from .connect import Failover, choose_server
-from .errors import ApiError, HistoryError, TransportError, UploaderError, first_uploader_error
+from .errors import (
+    ApiError,
+    AuthRejected,
+    HistoryError,
+    TransportError,
+    UploaderError,
+    first_uploader_error,
+)
 from .files import LocalFile, ScanResult, iso_utc, sha1_file
 from .history import History, Record, RunLock
 from .immich import (
+    SMALL_FILE,
     Album,
     FileChanged,
     ImmichClient,
@@ -46,6 +53,7 @@ LINK_BATCH = 10_000  # ids per album request; split only past this
 CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
 FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
 HASH_THREADS = 2
+HASH_GROUP = 32  # files hashed per worker-thread call
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
 
 
@@ -108,21 +116,43 @@ async def connect_phase(
     report.server_url = base_url
     client = ImmichClient(session, base_url, config.api_key, config.stall_timeout)
     failover = Failover(session, config.urls, client)
-    await with_retries(retry, "check key", client.check_key, failover.recover)
-    media = await with_retries(retry, "media types", client.media_types, failover.recover)
+    # The key, the file types and the album at once: one round trip of latency, not three.
     start = time.monotonic()
-    album = await with_retries(
-        retry,
-        "album",
-        lambda: resolve_album(client, config.album, create=not config.dry_run),
-        failover.recover,
-    )
+    media: list[MediaTypes] = []
+    albums: list[Album | None] = []
+
+    async def key() -> None:
+        await with_retries(retry, "check key", client.check_key, failover.recover)
+
+    async def types() -> None:
+        media.append(await with_retries(retry, "media types", client.media_types, failover.recover))  # fmt: skip
+
+    async def find_album() -> None:
+        find = functools.partial(resolve_album, client, config.album, create=not config.dry_run)
+        albums.append(await with_retries(retry, "album", find, failover.recover))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for step in (key, types, find_album):
+                tg.start_soon(step)
+    except BaseExceptionGroup as group:
+        # A rejected key says so, whichever of the three requests noticed first.
+        rejected = group.subgroup(
+            lambda e: isinstance(e, AuthRejected) or (isinstance(e, ApiError) and e.status == 401)
+        )
+        error = first_uploader_error(rejected or group)
+        if error is None:
+            raise
+        if isinstance(error, ApiError):
+            error = AuthRejected(f"API key rejected by {client.base_url}: {error.message}")
+        raise error from None
+    album = albums[0]
     if album is None:
         log.info("album: %r does not exist yet (a real run creates it)", config.album)
     else:
         report.album_id = album.id
         log.info("album: %r is %s (%s)", config.album, album.id, _ms(start))
-    return client, failover, media, album
+    return client, failover, media[0], album
 
 
 class Uploader:
@@ -152,7 +182,6 @@ class Uploader:
         self.finished: set[str] = set()
         self.history_error: HistoryError | None = None
         self.precheck = True  # off once the server shows it has no bulk upload check
-        self.plans: dict[str, Path | bool] = {}  # sidecar plans of files hashed, not yet sent
 
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
@@ -163,24 +192,30 @@ class Uploader:
         rec = self.history.get(f.rel)
         return rec.sha1 if rec and rec.matches(f.size, f.mtime_ns) else None
 
-    async def _hash(
-        self, f: LocalFile, limiter: anyio.CapacityLimiter, out: dict[str, str]
+    async def _hash_group(
+        self, group: list[LocalFile], limiter: anyio.CapacityLimiter, out: dict[str, str]
     ) -> None:
-        if (known := self.known_sha1(f)) is not None:
-            out[f.rel] = known
-            return
+        """SHA-1 of a group of files in one worker-thread call (a call per file costs more in
+        thread hand-offs than hashing a 30 kB screenshot)."""
 
-        def inspect() -> tuple[str, Path | bool]:  # one worker-thread call per file
-            return sha1_file(f.path), self._sidecar_plan(f)
+        def hash_all() -> list[str | OSError]:
+            results: list[str | OSError] = []
+            for f in group:
+                try:
+                    results.append(sha1_file(f.path))
+                except OSError as exc:
+                    results.append(exc)
+            return results
 
-        try:
-            out[f.rel], self.plans[f.rel] = await anyio.to_thread.run_sync(inspect, limiter=limiter)
-        except FileNotFoundError:
+        for f, result in zip(group, await anyio.to_thread.run_sync(hash_all, limiter=limiter), strict=True):  # fmt: skip
+            if isinstance(result, str):
+                out[f.rel] = result
+                continue
             self.total_bytes -= f.size
-            self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))
-        except OSError as exc:
-            self.total_bytes -= f.size
-            self.record(FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror}"))
+            if isinstance(result, FileNotFoundError):
+                self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))  # fmt: skip
+            else:
+                self.record(FileResult(f, Outcome.FAILED, message=f"cannot read: {result.strerror}"))  # fmt: skip
 
     async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
         if not self.precheck or not hashed:
@@ -220,19 +255,26 @@ class Uploader:
                 start += len(chunk)
                 batch = min(batch * 4, CHECK_BATCH)
                 hashes: dict[str, str] = {}
+                unknown = []
+                for f in chunk:
+                    if (sha := self.known_sha1(f)) is not None:
+                        hashes[f.rel] = sha
+                    else:
+                        unknown.append(f)
+                # Groups small enough that both threads get work even in the first batch.
+                size = max(1, min(HASH_GROUP, -(-len(unknown) // HASH_THREADS)))
                 async with anyio.create_task_group() as tg:
-                    for f in chunk:
-                        tg.start_soon(self._hash, f, limiter, hashes)
+                    for i in range(0, len(unknown), size):
+                        tg.start_soon(self._hash_group, unknown[i : i + size], limiter, hashes)
                 hashed = [(f, hashes[f.rel]) for f in chunk if f.rel in hashes]
-                known = await self._ask_server(hashed)
+                on_server = await self._ask_server(hashed)
                 for f, sha in hashed:
-                    if f.rel in known:
-                        asset_id, trashed = known[f.rel]
+                    if f.rel in on_server:
+                        asset_id, trashed = on_server[f.rel]
                         self.total_bytes -= f.size
                         note = (
                             " (in the Immich trash: restore it there to see it)" if trashed else ""
                         )
-                        self.plans.pop(f.rel, None)
                         self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
                         continue
                     try:
@@ -240,38 +282,41 @@ class Uploader:
                     except anyio.BrokenResourceError:
                         return  # the uploads stopped taking files
 
-    def _sidecar_plan(self, f: LocalFile) -> Path | bool:
-        """Which sidecar goes with the file (in a worker thread: it looks at the disk): the user's
-        own (its path), one we make with the capture time and local offset (True: unless the file
-        carries its own date), or none (False)."""
+    def _prepare(self, f: LocalFile, when: datetime) -> tuple[tuple[str, bytes] | None, bytes | None]:  # fmt: skip
+        """In a worker thread, what an upload needs from the disk: its sidecar (the user's own;
+        else, unless the file carries its own date, one we make with the capture time and local
+        offset), and a small file's bytes, read once here (a larger file is streamed)."""
+        data = None
+        if f.size <= SMALL_FILE:
+            with open(f.path, "rb") as fh:
+                data = fh.read(f.size + 1)
+            if len(data) != f.size:
+                raise FileChanged(f.fspath)
         if not self.config.sidecar:
-            return False
+            return None, data
         own = find_sidecar(f.path)
         if own is not None:
-            return own
-        return not has_own_date(f.path)
-
-    @staticmethod
-    def _read_sidecar(own: Path) -> tuple[str, bytes] | None:
-        try:
-            if own.stat().st_size <= MAX_SIDECAR_BYTES:
-                return own.name, own.read_bytes()
-            log.warning("sidecar %s is over 1 MB; not sent", own.name)
-        except OSError as exc:
-            log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
-        return None
-
-    async def _sidecar(self, f: LocalFile, when: datetime) -> tuple[str, bytes] | None:
-        plan = self.plans.pop(f.rel, None)  # decided while hashing, when the file was hashed
-        if plan is None:
-            plan = await anyio.to_thread.run_sync(self._sidecar_plan, f)
-        if isinstance(plan, Path):
-            return await anyio.to_thread.run_sync(self._read_sidecar, plan)
-        return (f"{f.name}.xmp", make_xmp(when)) if plan else None
+            try:
+                if own.stat().st_size <= MAX_SIDECAR_BYTES:
+                    return (own.name, own.read_bytes()), data
+                log.warning("sidecar %s is over 1 MB; not sent", own.name)
+            except OSError as exc:
+                log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
+            return None, data
+        if has_own_date(f.path, data):
+            return None, data
+        return (f"{f.name}.xmp", make_xmp(when)), data
 
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
         when, _source = capture_time(f)
-        sidecar = await self._sidecar(f, when)
+        try:
+            sidecar, data = await anyio.to_thread.run_sync(self._prepare, f, when)
+        except FileNotFoundError:
+            return FileResult(f, Outcome.VANISHED, message="deleted before it could be sent")
+        except FileChanged:
+            return FileResult(f, Outcome.CHANGED, message="modified since the scan")
+        except OSError as exc:
+            return FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror or exc}")
         req = UploadRequest(
             path=f.path,
             filename=f.name,
@@ -283,6 +328,7 @@ class Uploader:
             mtime_ns=f.mtime_ns,
             checksum=checksum,
             sidecar=sidecar,
+            data=data,
         )
         try:
             answer = await with_retries(

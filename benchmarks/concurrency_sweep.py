@@ -30,7 +30,7 @@ SCENARIOS = [
     ("40 Mbit/s + 20 ms", 60, 400_000, ["--latency-ms", "20", "--bandwidth-kbps", "40000"]),
     ("100 ms per request", 300, 30_000, ["--latency-ms", "100"]),
 ]
-LEVELS = (1, 2, 4, 8, 16)
+LEVELS = tuple(int(c) for c in os.environ.get("SWEEP_LEVELS", "1,2,4,8,16").split(","))
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ each once: a smoke check that everything works, not a measurement to quote.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,6 +332,16 @@ def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
     return [*out, ""]
 
 
+LONG_S = 30.0  # a measurement this long is not repeated: its contender is far off the pace
+
+
+def repeated(run: Callable[[], Measure], repeats: int) -> list[Measure]:
+    out = [run()]
+    while len(out) < repeats and out[-1].wall < LONG_S:
+        out.append(run())
+    return out
+
+
 def median_of(row: Row, attr: str) -> float:
     return statistics.median(getattr(m, attr) for m in row.measures)
 
@@ -403,6 +415,7 @@ def main() -> int:
     )
     parser.add_argument("--scenarios", default=",".join(s.name for s in SCENARIOS))
     parser.add_argument("--repeats", type=int, help="measurements per point (default 3; quick 1)")
+    parser.add_argument("--only", help="contender kinds to run: ours,baseline,cli,immichpy,pymmich")
     parser.add_argument(
         "--no-sweep", action="store_true", help="skip the concurrency sweep and plot"
     )
@@ -422,8 +435,8 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     lines = ["# Benchmark results", "",
              f"Machine: {machine()}. Run: `python -m benchmarks{' --quick' if args.quick else ''}` "
-             f"on {time.strftime('%Y-%m-%d')}, {repeats} measurement(s) per point, medians (peak RSS: the "
-             "largest); every contender against a fresh test server (Immich 3 mode) in its own process; "
+             f"on {time.strftime('%Y-%m-%d')}, {repeats} measurement(s) per point (one when it takes over "
+             f"{LONG_S:.0f} s: marked '1 run'), medians (peak RSS: the largest); every contender against a fresh test server (Immich 3 mode) in its own process; "
              "'verified' checks the server's state (every file an asset, every asset in the album), "
              "never exit codes.", ""]  # fmt: skip
     if args.quick:
@@ -448,15 +461,15 @@ def main() -> int:
                 extra["hash_alone"] = hash_alone(folder, repeats)
             rows = []
             for who in contenders(has_npx):
+                if args.only and who.kind not in args.only.split(","):
+                    continue
                 row = Row(sc.name, who.name)
                 if sc.kind == "idle" and who.kind == "baseline":
                     row.measures.append(Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again"))  # fmt: skip
                     rows.append(row)
                     continue
-                for _ in range(repeats):
-                    m = measure(sc, who, folder, root, seeded)
-                    row.measures.append(m)
-                    failures += not m.ok
+                row.measures = repeated(functools.partial(measure, sc, who, folder, root, seeded), repeats)  # fmt: skip
+                failures += sum(not m.ok for m in row.measures)
                 rows.append(row)
                 print(f"{sc.name} {who.name}: " + ", ".join(f"{m.wall:.2f}s{'' if m.ok else ' FAILED: ' + m.note}" for m in row.measures), flush=True)  # fmt: skip
             if sc.name == "B6":
@@ -508,9 +521,8 @@ def sweep(root: Path, quick: bool, repeats: int, has_npx: bool, out: Path) -> Pa
             continue
         series[name] = []
         for c in levels:
-            walls = [
-                measure(sc, Contender(name, kind, c), folder, root).wall for _ in range(repeats)
-            ]
+            run = functools.partial(measure, sc, Contender(name, kind, c), folder, root)
+            walls = [m.wall for m in repeated(run, repeats)]
             series[name].append(n / statistics.median(walls))
             print(f"sweep {name} -c {c}: {series[name][-1]:.1f} files/s", flush=True)
     flat = [Contender("sequential (requests)", "baseline")]
@@ -520,7 +532,8 @@ def sweep(root: Path, quick: bool, repeats: int, has_npx: bool, out: Path) -> Pa
     for name, ys in series.items():
         ax.plot(levels, ys, marker="o", label=name)
     for who, style in zip(flat, ("--", ":"), strict=False):
-        rate = n / statistics.median(measure(sc, who, folder, root).wall for _ in range(repeats))
+        run = functools.partial(measure, sc, who, folder, root)
+        rate = n / statistics.median(m.wall for m in repeated(run, repeats))
         ax.axhline(rate, color="grey", linestyle=style, label=f"{who.name} (no setting)")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("concurrency")
