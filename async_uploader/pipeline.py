@@ -615,7 +615,7 @@ async def sync(
                         if (error := first_uploader_error(group)) is None:
                             raise
                         raise error from None
-                    log.info("uploads: %d files in %.1f s", len(todo), time.monotonic() - start)
+                    log.info("uploads: %d files in %.2f s", len(todo), time.monotonic() - start)
             finally:
                 # Link what was uploaded and save, even after a stop; shielded so a second
                 # Ctrl-C cannot leave the history unsaved.

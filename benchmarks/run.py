@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import socket
 import statistics
@@ -27,6 +28,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from async_uploader.config import DEFAULT_CONCURRENCY
 
 HERE = Path(__file__).parent
 KEY = "bench-key"
@@ -81,6 +84,7 @@ class Measure:
     body_bytes: int
     ok: bool
     note: str = ""
+    upload_s: float = 0.0  # ours: the upload phase alone, from its log (start-up and links aside)
 
 
 @dataclass
@@ -293,7 +297,8 @@ def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed
         in_album = max((len(a["assetIds"]) for a in state["albums"] if a["albumName"] == "Bench"), default=0)  # fmt: skip
         ok = len(state["assets"]) == expected and in_album == expected
         note = "" if ok else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"  # fmt: skip
-        return Measure(wall, cpu, rss, stats["upload_body_bytes"] - before, ok, note)
+        phase = re.findall(r"uploads: \d+ files in ([\d.]+) s", (work / "ours.log").read_text()) if who.kind == "ours" and (work / "ours.log").exists() else []  # fmt: skip
+        return Measure(wall, cpu, rss, stats["upload_body_bytes"] - before, ok, note, float(phase[-1]) if phase else 0.0)  # fmt: skip
     finally:
         server.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -382,10 +387,16 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
                    f"(the rest is request latency and multipart framing): {verdict(busy >= 0.9)}")  # fmt: skip
     elif sc.name == "B3":
         latency = float(sc.shaping[sc.shaping.index("--latency-ms") + 1]) / 1000
-        rate, floor = n / wall, 0.8 * 8 / latency
+        c = DEFAULT_CONCURRENCY
+        rate, floor = n / wall, 0.8 * c / latency
         seq = by.get("sequential (requests)")
         ratio = median_of(seq, "wall") / wall if seq else float("nan")
-        out.append(f"- B3, at least 0.8 x 8 / 100 ms = {floor:.0f} files/s: {rate:.0f} files/s: {verdict(rate >= floor)}")  # fmt: skip
+        phase = median_of(ours, "upload_s")
+        out.append(f"- B3, at least 0.8 x {c} (the default concurrency) / 100 ms = {floor:.0f} files/s over the whole "
+                   f"run: {rate:.0f} files/s: {verdict(rate >= floor)}. The upload phase alone ran at "
+                   f"{n / phase if phase else float('nan'):.0f} files/s ({phase:.2f} s); the rest is start-up and the "
+                   "round trips every run needs before and after it (health check; key, types and album; album "
+                   "creation on a first run; the first bulk check; the album link): 100 ms each here")  # fmt: skip
         out.append(f"- B3, at least 10x the sequential reference: {ratio:.1f}x: {verdict(ratio >= 10)}")  # fmt: skip
     elif sc.name == "B4":
         body = median_of(ours, "body_bytes")
