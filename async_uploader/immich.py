@@ -16,9 +16,9 @@ import hashlib
 import json
 import logging
 import os
+import random
 import re
 import ssl
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +35,7 @@ from .errors import ApiError, AuthRejected, TransportError
 log = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+_BOUNDARY_BITS = random.Random(os.urandom(32))  # seeded once from the kernel
 SMALL_FILE = 1024 * 1024  # read whole in one go: concurrency x this at most in memory
 # The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
 # that has been idle for longer than this.
@@ -215,7 +216,9 @@ def build_multipart(
     that came before it, so the sidecar goes after the other text fields but before ``filename``,
     and the asset last (shared/immich/REAL-SERVER-NOTES.md, "Sidecars and the filename field").
     """
-    boundary = f"----async-uploader-{uuid.uuid4().hex}"
+    # 128 random bits from a generator seeded once (uuid4 asks the kernel each time: a system call
+    # per upload); a boundary only has to be absent from the parts it separates.
+    boundary = f"----async-uploader-{_BOUNDARY_BITS.getrandbits(128):032x}"
 
     def text(name: str, value: str) -> bytes:
         disposition = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -449,8 +448,10 @@ class Uploader:
                 self.bytes_done += f.size
                 self.record(result)
 
+            # Bounded: hashing runs at most a batch or so ahead of the uploads, so a 100,000-file
+            # backfill does not hold 100,000 hashed entries waiting for their turn.
             send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
-                max_buffer_size=math.inf
+                max_buffer_size=CHECK_BATCH
             )
             with uploads:
                 async with anyio.create_task_group() as tg:

@@ -85,6 +85,7 @@ class Measure:
     ok: bool
     note: str = ""
     upload_s: float = 0.0  # ours: the upload phase alone, from its log (start-up and links aside)
+    server_cpu: float = 0.0  # the test server's CPU seconds in the same measurement
 
 
 @dataclass
@@ -117,9 +118,12 @@ class Server:
         with urllib.request.urlopen(self.url + path, timeout=60) as r:
             return json.loads(r.read())  # type: ignore[no-any-return]
 
-    def close(self) -> None:
+    def close(self) -> float:
+        """Stop it; the server's own CPU seconds over its life (start-up included)."""
         self.proc.terminate()
-        self.proc.wait()
+        _, _, ru = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = 0
+        return float(ru.ru_utime + ru.ru_stime)
 
 
 def make_data(root: Path, sc: Scenario, quick: bool) -> Path:
@@ -298,12 +302,14 @@ def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed
         ok = len(state["assets"]) == expected and in_album == expected
         note = "" if ok else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"  # fmt: skip
         phase = re.findall(r"uploads: \d+ files in ([\d.]+) s", (work / "ours.log").read_text()) if who.kind == "ours" and (work / "ours.log").exists() else []  # fmt: skip
-        return Measure(wall, cpu, rss, stats["upload_body_bytes"] - before, ok, note, float(phase[-1]) if phase else 0.0)  # fmt: skip
+        result = Measure(wall, cpu, rss, stats["upload_body_bytes"] - before, ok, note, float(phase[-1]) if phase else 0.0)  # fmt: skip
     finally:
-        server.close()
+        server_cpu = server.close()
         shutil.rmtree(work, ignore_errors=True)
         if data is not None:
             shutil.rmtree(data, ignore_errors=True)
+    result.server_cpu = server_cpu
+    return result
 
 
 def machine() -> str:
@@ -318,12 +324,12 @@ def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
     total = sum(p.stat().st_size for p in folder.iterdir())
     n = sum(1 for _ in folder.iterdir())
     out = [f"### {sc.name}: {sc.title} ({n} files, {total / 1e6:.1f} MB)", "",
-           "| contender | wall s (median) | files/s | MB/s | CPU s per GB | peak RSS MB | body MB sent | verified |",
-           "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+           "| contender | wall s (median) | files/s | MB/s | CPU s per GB | peak RSS MB | body MB sent | server CPU s | verified |",
+           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         ms = [m for m in r.measures if m.wall]
         if not ms:
-            out.append(f"| {r.contender} | {r.measures[0].note} | | | | | | |")
+            out.append(f"| {r.contender} | {r.measures[0].note} | | | | | | | |")
             continue
         wall = statistics.median(m.wall for m in ms)
         cpu = statistics.median(m.cpu for m in ms)
@@ -333,7 +339,7 @@ def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
         gb = total / 1e9
         runs = "" if len(ms) > 1 else " (1 run)"
         out.append(f"| {r.contender} | {wall:.2f}{runs} | {n / wall:.0f} | {total / 1e6 / wall:.1f} | "
-                   f"{cpu / gb:.1f} | {rss:.0f} | {body / 1e6:.1f} | {verified} |")  # fmt: skip
+                   f"{cpu / gb:.1f} | {rss:.0f} | {body / 1e6:.1f} | {median_of(r, 'server_cpu'):.1f} | {verified} |")  # fmt: skip
     return [*out, ""]
 
 
@@ -362,6 +368,28 @@ def hash_alone(folder: Path, repeats: int) -> float:
     return statistics.median(walls)
 
 
+def profile_ours(sc: Scenario, folder: Path, root: Path) -> list[str]:
+    """Our run of this scenario once more under pyinstrument (a sampling profiler; the call tree
+    of the main thread, where the event loop runs), for RESULTS.md."""
+    try:
+        import pyinstrument  # noqa: F401
+    except ImportError:
+        return ["(pyinstrument is not installed: `pip install -e '.[bench]'`)", ""]
+    server = Server(sc.shaping)
+    work = Path(tempfile.mkdtemp(dir=root))
+    try:
+        cmd, env = command(Contender("ours", "ours"), server.url, folder, work, "Bench")
+        out = work / "profile.txt"
+        cmd = [sys.executable, "-m", "pyinstrument", "-i", "0.001", "-r", "text", "--no-color", "-o", str(out), *cmd[1:]]  # fmt: skip
+        run_measured(cmd, env, 3600)
+        lines = out.read_text().splitlines() if out.exists() else ["(no profile written)"]
+    finally:
+        server.close()
+        shutil.rmtree(work, ignore_errors=True)
+    tree = [ln.replace(str(HERE.parent) + "/", "") for ln in lines if ln.strip()][:60]
+    return ["```", *tree, "```", ""]
+
+
 def verdict(ok: bool) -> str:
     return "**met**" if ok else "**not met**"
 
@@ -380,6 +408,13 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
         best = min(others.items(), key=lambda kv: kv[1]) if others else ("none", float("inf"))
         out.append(f"- B1, faster than every contender at its best setting: ours {wall:.2f} s, the best "
                    f"other {best[0]} {best[1]:.2f} s ({best[1] / wall:.2f}x): {verdict(wall < best[1])}")  # fmt: skip
+        cpu, server = median_of(ours, "cpu"), median_of(ours, "server_cpu")
+        total = sum(p.stat().st_size for p in folder.iterdir())
+        out.append(f"- B1, the bottleneck: the machine's {os.cpu_count()} cores. Ours used {cpu:.2f} CPU s "
+                   f"({cpu / (total / 1e9):.1f} s per GB, SHA-1 of every file for the pre-check included) and the "
+                   f"test server {server:.2f} s (it parses and hashes every upload) in {wall:.2f} s of wall time: "
+                   f"{(cpu + server) / wall:.2f} cores busy of {os.cpu_count()}. The profile below shows where "
+                   "our part goes.")  # fmt: skip
     elif sc.name == "B2":
         kbps = float(sc.shaping[sc.shaping.index("--bandwidth-kbps") + 1])
         busy = median_of(ours, "body_bytes") * 8 / (kbps * 1000) / wall
@@ -488,6 +523,9 @@ def main() -> int:
                 ms = [measure(sc, Contender("ours", "ours"), small, root) for _ in range(repeats)]
                 extra["rss_100"] = max(m.rss_mb for m in ms)
             lines += table(rows, sc, folder)
+            if sc.name == "B1" and any(r.contender == "async-uploader" for r in rows):
+                lines += ["Where our time goes on B1 (pyinstrument, one more run of ours):", ""]
+                lines += profile_ours(sc, folder, root)
             if sc.kind == "new-machine":
                 lines += [f"Hashing the files alone (a fresh Python, SHA-1 in two threads): {extra['hash_alone']:.2f} s.", ""]  # fmt: skip
             verdicts += targets(sc, rows, folder, extra)
