@@ -466,16 +466,19 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
     elif sc.name == "B5":
         body, hashing = median_of(ours, "body_bytes"), extra["hash_alone"]
         out.append(f"- B5, zero body bytes: {body:.0f}: {verdict(body == 0)}")
+        met = wall <= 1.3 * hashing
         out.append(f"- B5, within 1.3x of hashing the files alone ({hashing:.2f} s, two threads): "
-                   f"{wall:.2f} s = {wall / hashing:.2f}x: {verdict(wall <= 1.3 * hashing)}")  # fmt: skip
+                   f"{wall:.2f} s = {wall / hashing:.2f}x: {verdict(met)}." + ("" if met else " Fixed costs dominate a job this small: starting Python and importing aiohttp (about 0.25 s, see the B1 profile), the health check and the key/types/album requests, linking every asset in one request and writing the history. Starting the hashing before aiohttp is imported and while connecting would overlap most of it (an estimate, not measured); 1.3x of a 0.31 s job leaves 0.09 s for all the rest, less than the interpreter's own start."))  # fmt: skip
     elif sc.name == "B6":
         rss = max(m.rss_mb for m in ours.measures)
         out.append(f"- B6, peak RSS at most 100 MB with a {sc.big / 1e9 if not extra.get('quick') else sc.quick_big / 1e9:.1f} GB video: "
                    f"{rss:.0f} MB: {verdict(rss <= 100)}")  # fmt: skip
         if "rss_100" in extra and "rss_many" in extra:
             a, b = extra["rss_100"], extra["rss_many"]
+            met, per_file = b <= 1.2 * a, (b - a) * 1000 / max(1, extra["many"] - 100)
             out.append(f"- B6, the same peak RSS within 20 % for 100 files and {int(extra['many']):,} files "
-                       f"(uploads of 2 kB files): {a:.0f} MB and {b:.0f} MB, {b / a - 1:+.0%}: {verdict(b <= 1.2 * a)}")  # fmt: skip
+                       f"(uploads of 2 kB files): {a:.0f} MB and {b:.0f} MB, {b / a - 1:+.0%}: {verdict(met)}."
+                       + ("" if met else f" The run keeps about {per_file:.1f} kB per file in memory until it ends (tracemalloc on 20,000 files: the scan entry, the history record with its SHA-1, asset id and time, the entry that marks it finished). Flat memory needs that state off the heap: the history as an on-disk index (append-only records plus a compact key index, or SQLite) and a scan streamed in sorted chunks; the history is a JSON file by the product's design, so this format change is left for a decision."))  # fmt: skip
     return out
 
 
