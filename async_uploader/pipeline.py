@@ -69,7 +69,7 @@ class RunControl:
     progress_seconds: float = 5.0  # progress this often (0: none)
     on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
     uploading: bool = False  # set while the upload phase runs (a stop then means "finish up")
-    # The local side, already being read (local.start_reading); used by the next sync only.
+    # The local side, already read by the CLI (local.read_local); used by the next sync only.
     prefetched: Future[tuple[History, ScanResult]] | None = None
 
 
