@@ -249,7 +249,7 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
     history, scanned = read_local(config)
     idle = offline_report(config, history, scanned)
     if idle is not None:
-        return _finish_idle(args, config, history, idle)
+        return _finish_idle(args, config, history, *idle)
     from .pipeline import sync
 
     control = _progress_control(args, console)
@@ -270,9 +270,9 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
     return EXIT_OK if report.ok else EXIT_PARTIAL
 
 
-def _finish_idle(args: argparse.Namespace, config: Config, history: History, report: RunReport) -> int:  # fmt: skip
+def _finish_idle(args: argparse.Namespace, config: Config, history: History, report: RunReport, facts: dict[str, Any]) -> int:  # fmt: skip
     """A run with nothing for the server: say so, keep the history's bookkeeping, exit 0."""
-    from .local import FACTS_KEY, last_facts
+    from .local import FACTS_KEY
 
     log.info(
         "nothing new: %d files, all in the history and in the album%s; the server was not contacted",
@@ -291,7 +291,7 @@ def _finish_idle(args: argparse.Namespace, config: Config, history: History, rep
                 **report.to_json(),
                 "ok": True,
                 "interrupted": False,
-                FACTS_KEY: last_facts(history),
+                FACTS_KEY: facts,  # carried over unchanged: this run learnt nothing new
             }
         )
     report.duration_s = time.monotonic() - START

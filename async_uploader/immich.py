@@ -296,7 +296,7 @@ async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
         raise ApiError("GET", endpoint, 200, "answer is not Immich's pong")
 
 
-def _read_whole(path: Path, size: int) -> bytes:
+def read_whole(path: Path, size: int) -> bytes:
     """The file's bytes (for a small file), in one worker-thread call; FileChanged if its size is
     no longer the one scanned."""
     with open(path, "rb") as fh:
@@ -491,7 +491,7 @@ class ImmichClient:
         if req.data is not None or req.size <= SMALL_FILE:
             data = req.data
             if data is None:
-                data = await anyio.to_thread.run_sync(_read_whole, req.path, req.size)
+                data = await anyio.to_thread.run_sync(read_whole, req.path, req.size)
             return await self._send_upload(req, _InMemory(req.path, data), head, tail, headers, on_bytes)  # fmt: skip
         fh = await aiofiles.open(req.path, "rb")
         try:

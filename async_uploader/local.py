@@ -70,8 +70,11 @@ def server_facts(config: Config, album_id: str, extensions: set[str] | frozenset
     }
 
 
-def offline_report(config: Config, history: History, scanned: ScanResult) -> RunReport | None:
-    """The report of a run that has nothing for the server, or None when the server is needed.
+def offline_report(
+    config: Config, history: History, scanned: ScanResult
+) -> tuple[RunReport, dict[str, Any]] | None:
+    """The report of a run that has nothing for the server, with the remembered server facts
+    that allowed it (kept for the next run), or None when the server is needed.
 
     Nothing for the server means: the last run that reached it was for the same URLs and album;
     no file outside the history is of a type it accepts (a file still being written is left for
@@ -93,7 +96,7 @@ def offline_report(config: Config, history: History, scanned: ScanResult) -> Run
     kept = scanned.only(lambda ext: ext in accepted)
     if kept.files or history.pending_links(album_id):
         return None
-    return RunReport(
+    report = RunReport(
         album_id=album_id,
         scanned=kept.done,
         skipped_history=kept.done,
@@ -101,6 +104,7 @@ def offline_report(config: Config, history: History, scanned: ScanResult) -> Run
         dry_run=config.dry_run,
         server_contacted=False,
     )
+    return report, facts
 
 
 def last_facts(history: History) -> dict[str, Any] | None:

@@ -40,6 +40,7 @@ from .immich import (
     UploadRequest,
     UploadStatus,
     open_session,
+    read_whole,
 )
 from .local import FACTS_KEY, read_local, server_facts
 from .progress import Snapshot
@@ -285,12 +286,7 @@ class Uploader:
         """In a worker thread, what an upload needs from the disk: its sidecar (the user's own;
         else, unless the file carries its own date, one we make with the capture time and local
         offset), and a small file's bytes, read once here (a larger file is streamed)."""
-        data = None
-        if f.size <= SMALL_FILE:
-            with open(f.path, "rb") as fh:
-                data = fh.read(f.size + 1)
-            if len(data) != f.size:
-                raise FileChanged(f.fspath)
+        data = read_whole(f.path, f.size) if f.size <= SMALL_FILE else None
         if not self.config.sidecar:
             return None, data
         own = find_sidecar(f.path)
