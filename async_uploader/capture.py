@@ -9,7 +9,9 @@ header bytes, and never writes it.
 from __future__ import annotations
 
 import io
+import os
 import re
+import stat
 import struct
 from datetime import datetime
 from pathlib import Path
@@ -66,10 +68,15 @@ def capture_time(f: LocalFile) -> tuple[datetime, str]:
 
 
 def find_sidecar(path: Path) -> Path | None:
-    """A user's own sidecar: ``name.xmp`` or ``name.ext.xmp`` (either case)."""
+    """A user's own sidecar: ``name.xmp`` or ``name.ext.xmp`` (either case); a symlink is
+    returned as one (not followed here), for the caller to decide on."""
     for candidate in (path.with_suffix(".xmp"), path.with_suffix(".XMP"),
                       path.with_name(path.name + ".xmp"), path.with_name(path.name + ".XMP")):  # fmt: skip
-        if candidate.is_file():
+        try:
+            mode = os.lstat(candidate).st_mode
+        except OSError:  # none, or a name too long for the file system (a 255-byte name + .xmp)
+            continue
+        if stat.S_ISREG(mode) or stat.S_ISLNK(mode):
             return candidate
     return None
 

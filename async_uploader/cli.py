@@ -11,6 +11,7 @@ import argparse
 import functools
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from . import __version__
-from .config import Config, Sources, load_config
+from .config import Config, Sources, load_config, redact
 from .errors import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -28,9 +29,11 @@ from .errors import (
     EXIT_PARTIAL,
     EXIT_TERMINATED,
     UploaderError,
+    first_cause,
+    first_uploader_error,
 )
 from .history import History, RunLock
-from .logsetup import Redact, log_to_file, setup_logging
+from .logsetup import log_to_file, one_line, setup_logging
 from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
 
@@ -45,6 +48,31 @@ COMMANDS = ("sync", "watch", "check", "status", "test-server", "demo")
 
 class UsageError(Exception):
     pass
+
+
+def _silence(stream: Any) -> None:
+    """The reader went away (``status | head -2``): what is left to print goes nowhere, and
+    the exit code stays the run's own."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def say(text: str, secrets: list[str] | None = None, *, err: bool = False) -> None:
+    """One or more lines on stdout (stderr with ``err``): never the key, never a control
+    character that could forge a line, and a closed pipe is no traceback."""
+    stream = sys.stderr if err else sys.stdout
+    lines = redact(text, secrets or []).split("\n")
+    try:
+        stream.write("\n".join(one_line(line) for line in lines) + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        _silence(stream)
+    except OSError:
+        pass  # a console that cannot be written to: the log file still has it
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,6 +103,9 @@ def _add_sync_flags(p: argparse.ArgumentParser) -> None:
                    help="leave files and folders matching this glob (repeatable; IMMICH_EXCLUDE)")  # fmt: skip
     p.add_argument("--no-sidecar", dest="sidecar", action="store_false", default=None,
                    help="send no generated XMP sidecar (IMMICH_SIDECAR=false)")  # fmt: skip
+    p.add_argument("--follow-symlinks", action=argparse.BooleanOptionalAction, default=None,
+                   help="upload what symlinks in the folder point to, even outside it "
+                        "(IMMICH_FOLLOW_SYMLINKS; default: skipped and named)")  # fmt: skip
     p.add_argument(
         "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
     )
@@ -119,14 +150,18 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     flags["include"] = args.include
     flags["exclude"] = args.exclude
     flags["sidecar"] = args.sidecar
+    flags["follow_symlinks"] = args.follow_symlinks
     return flags
 
 
 async def _run_with_signals(
     config: Config, control: RunControl, run: Any
 ) -> tuple[RunReport | None, int | None]:
-    """Run a sync; the first Ctrl-C/SIGTERM stops new uploads, a second one stops at once."""
+    """Run a sync. Before the uploads a Ctrl-C/SIGTERM stops at once; from then on the first
+    one lets in-flight uploads finish, a second cuts them, and either way the album links and
+    the history are saved and the report says what was done (a third one changes nothing)."""
     control.stop = anyio.Event()
+    control.abort = anyio.Event()
     seen: list[int] = []
     result: list[RunReport] = []
 
@@ -138,13 +173,19 @@ async def _run_with_signals(
                 with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as received:
                     async for signum in received:
                         seen.append(signum)
-                        assert control.stop is not None
-                        if len(seen) == 1 and control.uploading:
-                            name = signal.Signals(signum).name
+                        assert control.stop is not None and control.abort is not None
+                        name = signal.Signals(signum).name
+                        if not control.uploading:
+                            work.cancel()
+                        elif len(seen) == 1:
                             log.warning("%s: finishing in-flight uploads (again to stop now)", name)
                             control.stop.set()
+                        elif len(seen) == 2:
+                            log.warning("%s: stopping now; saving what was done", name)
+                            control.stop.set()
+                            control.abort.set()
                         else:
-                            work.cancel()
+                            log.warning("%s: saving the history, a moment more", name)
             except NotImplementedError:  # Windows: Ctrl-C arrives as KeyboardInterrupt instead
                 return
 
@@ -155,6 +196,10 @@ async def _run_with_signals(
                 result.append(await run(config, control))
         except UploaderError as exc:  # raised below, outside the task group's exception group
             failure.append(exc)
+        except BaseExceptionGroup as group:  # out of a task group of the run's (watch's, say)
+            if (error := first_uploader_error(group)) is None:
+                raise
+            failure.append(error)
         finally:
             tg.cancel_scope.cancel()
     if failure:
@@ -179,24 +224,53 @@ def _exit_for_signal(signum: int | None) -> int:
     return EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
-def _print_report(report: RunReport, args: argparse.Namespace) -> None:
+def _print_report(
+    report: RunReport,
+    args: argparse.Namespace,
+    secrets: list[str],
+    code: int,
+    stopped: bool = False,
+) -> None:
+    """The summary (``stopped``: of a run that ended in an error, printed even with --quiet)."""
     if args.json:
-        print(json.dumps(report.to_json()), flush=True)
+        say(json.dumps({**report.to_json(), "exit_code": code}), secrets)
         return
-    if args.quiet and report.ok and not report.interrupted:
+    if args.quiet and report.ok and not report.interrupted and not stopped:
         return
     if report.dry_run:
-        print(f"Dry run: would upload {len(report.would_upload)} files; nothing was changed.")
+        say(f"Dry run: would upload {len(report.would_upload)} files; nothing was changed.")
         return
-    print(("Interrupted: " if report.interrupted else "Done: ") + report.summary(), flush=True)
-    for problem in report.problems[:20]:
-        print(f"  {problem}", flush=True)
+    head = "Stopped: " if stopped else "Interrupted: " if report.interrupted else "Done: "
+    lines = [head + report.summary()]
+    lines += [f"  {problem}" for problem in report.problems[:20]]
     if len(report.problems) > 20:
-        print(f"  ... and {len(report.problems) - 20} more (see the log)", flush=True)
+        lines.append(f"  ... and {len(report.problems) - 20} more (see the log)")
+    say("\n".join(lines), secrets)
+
+
+def _fail(
+    args: argparse.Namespace,
+    message: str,
+    code: int,
+    secrets: list[str],
+    report: RunReport | None = None,
+) -> int:
+    """The one way a run ends in an error: its summary when it did something, one line on
+    stderr (and in the log), and with --json one object that says both."""
+    message = redact(message, secrets)
+    if report is not None and not args.json:
+        _print_report(report, args, secrets, code, stopped=True)
+    say(f"async-uploader: error: {message}", secrets, err=True)
+    log_to_file(logging.ERROR, message)
+    if getattr(args, "json", False):
+        body = report.to_json() if report is not None else {}
+        say(json.dumps({**body, "error": one_line(message), "exit_code": code}), secrets)
+    return code
 
 
 def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
     secrets: list[str] = []
+    control: list[RunControl] = []  # the run's, once it has one: its report outlives an error
     try:
         if demo:
             from .demo import run_demo
@@ -208,32 +282,31 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
         if not config.dry_run:
             lock.acquire()  # before anything is read: one run at a time, reading included
         try:
-            return _sync_locked(args, config, secrets)
+            return _sync_locked(args, config, secrets, control)
         finally:
             lock.release()
     except UploaderError as exc:
-        message = Redact(secrets).clean(str(exc))
         if args.debug:
             log.exception("error")
-        print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
-        log_to_file(logging.ERROR, message)
-        return exc.exit_code
+        report = control[0].report if control and control[0].uploading else None
+        return _fail(args, str(exc), exc.exit_code, secrets, report)
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return _fail(args, "interrupted", EXIT_INTERRUPTED, secrets)
     except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
-        message = Redact(secrets).clean(f"{type(exc).__name__}: {exc}")
-        if args.debug:
-            log.exception("unexpected error")
-        print(
-            f"async-uploader: unexpected error: {message} (run with --debug for details)",
-            file=sys.stderr,
-            flush=True,
-        )
-        log_to_file(logging.ERROR, f"unexpected error: {message}")
-        return EXIT_PARTIAL
+        return _unexpected(args, exc, secrets)
 
 
-def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -> int:
+def _unexpected(args: argparse.Namespace, exc: Exception, secrets: list[str]) -> int:
+    if args.debug:
+        log.exception("unexpected error")
+    cause = first_cause(exc)
+    message = f"unexpected error: {type(cause).__name__}: {cause} (run with --debug for details)"
+    return _fail(args, message, EXIT_PARTIAL, secrets)
+
+
+def _sync_locked(
+    args: argparse.Namespace, config: Config, secrets: list[str], controls: list[RunControl]
+) -> int:
     from .local import done, offline_report, read_local
 
     console = setup_logging(
@@ -249,10 +322,11 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
     history, scanned = read_local(config)
     idle = offline_report(config, history, scanned)
     if idle is not None:
-        return _finish_idle(args, config, history, *idle)
+        return _finish_idle(args, config, history, secrets, scanned, *idle)
     from .pipeline import sync
 
     control = _progress_control(args, console)
+    controls.append(control)
     control.prefetched = done((history, scanned))
     run = functools.partial(sync, locked=True)  # the lock is held by run_sync
     try:
@@ -262,18 +336,20 @@ def _sync_locked(args: argparse.Namespace, config: Config, secrets: list[str]) -
             console.bar.close()
             console.bar = None
     if report is None:
-        log.warning("interrupted before the uploads began; nothing was changed")
-        return _exit_for_signal(signum)
-    _print_report(report, args)
-    if report.interrupted:
-        return _exit_for_signal(signum)
-    return EXIT_OK if report.ok else EXIT_PARTIAL
+        log.warning("interrupted before the uploads began; nothing was uploaded")
+        return _fail(args, "interrupted before the uploads began", _exit_for_signal(signum), secrets)  # fmt: skip
+    code = (
+        _exit_for_signal(signum) if report.interrupted else EXIT_OK if report.ok else EXIT_PARTIAL
+    )
+    _print_report(report, args, secrets, code)
+    return code
 
 
-def _finish_idle(args: argparse.Namespace, config: Config, history: History, report: RunReport, facts: dict[str, Any]) -> int:  # fmt: skip
+def _finish_idle(args: argparse.Namespace, config: Config, history: History, secrets: list[str], scanned: Any, report: RunReport, facts: dict[str, Any]) -> int:  # fmt: skip
     """A run with nothing for the server: say so, keep the history's bookkeeping, exit 0."""
-    from .local import FACTS_KEY
+    from .local import FACTS_KEY, warn_symlinks
 
+    warn_symlinks(scanned, report)
     log.info(
         "nothing new: %d files, all in the history and in the album%s; the server was not contacted",
         report.scanned,
@@ -295,7 +371,7 @@ def _finish_idle(args: argparse.Namespace, config: Config, history: History, rep
             }
         )
     report.duration_s = time.monotonic() - START
-    _print_report(report, args)
+    _print_report(report, args, secrets, EXIT_OK)
     return EXIT_OK
 
 
@@ -320,7 +396,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except UsageError as exc:
-        print(f"async-uploader: usage error: {exc}", file=sys.stderr)
+        say(f"async-uploader: usage error: {exc}", err=True)
+        if "--json" in argv:  # one JSON object on every exit, this one too
+            say(json.dumps({"error": f"usage error: {exc}", "exit_code": EXIT_CONFIG}))
         return EXIT_CONFIG
     if args.command == "status":
         return run_status(args)
@@ -354,24 +432,31 @@ def run_watch(args: argparse.Namespace) -> int:
         finally:
             if console.bar is not None:
                 console.bar.close()
-        print(f"Stopped watching: {totals.summary()}", flush=True)
+        say(f"Stopped watching: {totals.summary()}", secrets)
         return _exit_for_signal(signum) if signum else EXIT_OK
     except UploaderError as exc:
-        message = Redact(secrets).clean(str(exc))
-        print(f"async-uploader: error: {message}", file=sys.stderr, flush=True)
-        return exc.exit_code
+        return _fail(args, str(exc), exc.exit_code, secrets)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
+        return _unexpected(args, exc, secrets)
 
 
 def run_status(args: argparse.Namespace) -> int:
     from .status import status
 
+    secrets: list[str] = []
     try:
-        history_file = Sources({"env_file": args.env_file, "history": args.history}).history_file()
-        print(status(history_file, args.json))
+        sources = Sources({"env_file": args.env_file, "history": args.history})
+        # The key is not needed here, but if a history from an older version (or anything in
+        # it) holds it, status must not be the one to print it.
+        key, _ = sources.get("IMMICH_API_KEY")
+        secrets += [key.strip()] if key and key.strip() else []
+        say(status(sources.history_file(), args.json), secrets)
     except UploaderError as exc:
-        print(f"async-uploader: error: {exc}", file=sys.stderr)
+        say(f"async-uploader: error: {exc}", secrets, err=True)
+        if args.json:
+            say(json.dumps({"error": one_line(redact(str(exc), secrets)), "exit_code": exc.exit_code}))  # fmt: skip
         return exc.exit_code
     return EXIT_OK
 
@@ -382,10 +467,10 @@ def run_check_command(args: argparse.Namespace) -> int:
     try:
         config = load_config(_flags(args))
     except UploaderError as exc:
-        print(f"  FAIL  configuration  {exc}\n        fix: see .env.example", flush=True)
-        print("Usable: no (1 to fix)")
+        say(f"  FAIL  configuration  {exc}\n        fix: see .env.example\nUsable: no (1 to fix)")
         return exc.exit_code
-    setup_logging(log_file=None, secrets=[config.api_key.reveal()], quiet=True, debug=args.debug)
+    secrets = [config.api_key.reveal()]
+    setup_logging(log_file=None, secrets=secrets, quiet=True, debug=args.debug)
     rows = anyio.run(run_check, config, backend="asyncio")
-    print(render(rows), flush=True)
+    say(render(rows), secrets)
     return exit_code(rows)

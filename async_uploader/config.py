@@ -9,6 +9,7 @@ no repr, log line or traceback can show it.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import stat
 from collections.abc import Mapping
@@ -38,6 +39,10 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    def scrub(self, text: str) -> str:
+        """``text`` without the key: see ``redact``."""
+        return redact(text, [self._value])
+
     def __repr__(self) -> str:
         return "Secret('***')"
 
@@ -48,6 +53,20 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret, and any run of characters that starts like one (its first 8
+    characters, then anything of a key's alphabet: a truncated echo), replaced by ``***``."""
+    for secret in secrets:
+        if not secret:
+            continue
+        if secret in text:
+            text = text.replace(secret, "***")
+        head = secret[:8]
+        if head in text:
+            text = re.sub(re.escape(head) + r"[A-Za-z0-9_\-+/=.~]*", "***", text)
+    return text
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,8 @@ class Config:
     stall_timeout: float = 60.0  # an upload with no progress for this long is aborted and retried
     retries: int = 5  # attempts per request after the first, for retryable failures
     retry_max_wait: float = 30.0  # the longest backoff between two attempts
+    request_timeout: float = 30.0  # the whole of one JSON call (not an upload), answer included
+    follow_symlinks: bool = False  # upload what links in the folder point to, wherever it is
     device_id: str = "async-uploader"
     sidecar: bool = True  # send an XMP sidecar with the capture time and local offset
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
@@ -104,6 +125,8 @@ VARIABLES: dict[str, str] = {
     "IMMICH_STALL_TIMEOUT": "abort and retry an upload without progress this long (default 60)",
     "IMMICH_RETRIES": "retries per request after a network or server error (default 5)",
     "IMMICH_RETRY_MAX_WAIT": "the longest wait between two attempts, in seconds (default 30)",
+    "IMMICH_REQUEST_TIMEOUT": "seconds one API call (not an upload) may take in all (default 30)",
+    "IMMICH_FOLLOW_SYMLINKS": "upload what symlinks in the folder point to (default off; --follow-symlinks)",
     "IMMICH_DEVICE_ID": "the deviceId sent with uploads (default async-uploader-<hostname>)",
     "IMMICH_INCLUDE": "only files matching these globs, comma-separated (--include)",
     "IMMICH_EXCLUDE": "leave files and folders matching these globs, comma-separated (--exclude)",
@@ -154,6 +177,20 @@ def _number(value: str, name: str, low: float, high: float, integer: bool = Fals
     return number
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _one_line(value: str, name: str, where: str) -> str:
+    """A value with a newline or another control character is a mistake (a key pasted over two
+    lines, say), never something to send: exit 2, naming the variable but never its value."""
+    if _CONTROL.search(value):
+        raise ConfigError(
+            f"{name} (in {where}) contains a newline or another control character; "
+            "put the value on one line"
+        )
+    return value
+
+
 def find_env_file(explicit: Path | None, cwd: Path) -> Path | None:
     if explicit is not None:
         if not explicit.is_file():
@@ -201,9 +238,9 @@ class Sources:
     def get(self, name: str) -> tuple[str | None, Path]:
         """The value of a variable and the folder its relative paths are relative to."""
         if name in self.environ:
-            return self.environ[name], self.cwd
+            return _one_line(self.environ[name], name, "the environment"), self.cwd
         if name in self.file_values:
-            return self.file_values[name], self.base_dir
+            return _one_line(self.file_values[name], name, str(self.env_file)), self.base_dir
         return None, self.cwd
 
     def path_of(self, flag: str, name: str, default: Path | None) -> Path | None:
@@ -301,6 +338,11 @@ def load_config(
         value, _ = get("IMMICH_SIDECAR")
         sidecar = _bool(value, "IMMICH_SIDECAR") if value is not None else True
 
+    follow = flags.get("follow_symlinks")
+    if follow is None:
+        value, _ = get("IMMICH_FOLLOW_SYMLINKS")
+        follow = _bool(value, "IMMICH_FOLLOW_SYMLINKS") if value is not None else False
+
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
         folder=folder,
@@ -321,6 +363,8 @@ def load_config(
         stall_timeout=num(None, "IMMICH_STALL_TIMEOUT", 60.0, 1, 3600),
         retries=int(num(None, "IMMICH_RETRIES", 5, 0, 100, True)),
         retry_max_wait=num(None, "IMMICH_RETRY_MAX_WAIT", 30.0, 0, 3600),
+        request_timeout=num(None, "IMMICH_REQUEST_TIMEOUT", 30.0, 1, 3600),
+        follow_symlinks=bool(follow),
         device_id=(device_id or "").strip() or f"async-uploader-{socket.gethostname()}",
         sidecar=bool(sidecar),
         include=globs("include", "IMMICH_INCLUDE"),

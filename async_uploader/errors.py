@@ -3,13 +3,15 @@
     UploaderError                 exit_code  what
     ├── ConfigError                   2      a variable, flag or path is wrong
     ├── ServerUnreachable             3      no configured URL answered the health check
-    ├── AuthRejected                  3      the server refused the API key
+    ├── AuthRejected                  3      the server refused the API key (401; 403 on its own check)
+    ├── Redirected                    3      a URL answered with a redirect: it is not the final address
     ├── ApiError                      1      the server answered a request with an error status
+    ├── BadAnswer                     1      an answer no Immich server sends (not JSON, wrong shape, too big)
     ├── TransportError                1      the connection failed (reset, timeout, refused, TLS)
     ├── HistoryError                  1      the history cannot be written
     └── LockHeld                      4      another run holds the lock on the history
 
-Per-file failures are not exceptions: they are outcomes (see ``outcomes``). Lower-level errors
+Per-file failures are not exceptions: they are outcomes (``report.Outcome``). Lower-level errors
 (aiohttp, OSError) are translated once, at the edge that sees them, and chained with ``from``.
 """
 
@@ -38,6 +40,29 @@ class ServerUnreachable(UploaderError):
 
 class AuthRejected(UploaderError):
     exit_code = EXIT_UNREACHABLE
+
+
+class Redirected(UploaderError):
+    """A redirect is never followed (it would carry the key elsewhere): the URL must change."""
+
+    exit_code = EXIT_UNREACHABLE
+
+    def __init__(self, url: str, status: int, location: str) -> None:
+        where = location or "nowhere (no Location header)"
+        super().__init__(f"{url} answered {status} to {where}; set the URL to the final address")
+        self.status = status
+        self.location = location
+
+
+class BadAnswer(UploaderError):
+    """An answer of a shape no Immich server sends: one line naming the endpoint and what is
+    wrong. Never retried (a proxy or a server that says garbage once says it again)."""
+
+    def __init__(self, method: str, endpoint: str, what: str) -> None:
+        super().__init__(f"{method} {endpoint}: {what}")
+        self.method = method
+        self.endpoint = endpoint
+        self.what = what
 
 
 class HistoryError(UploaderError):
@@ -90,10 +115,31 @@ class ApiError(UploaderError):
 
 
 def first_uploader_error(group: BaseExceptionGroup[BaseException]) -> UploaderError | None:
-    """The first of our own errors inside a task group's exception group, however nested."""
-    for exc in group.exceptions:
+    """The first of our own errors inside a task group's exception group, however nested; an
+    AuthRejected first of all (a revoked key explains every other failure of the same moment)."""
+    leaves = list(_leaves(group))
+    for exc in leaves:
+        if isinstance(exc, AuthRejected):
+            return exc
+    for exc in leaves:
         if isinstance(exc, UploaderError):
             return exc
-        if isinstance(exc, BaseExceptionGroup) and (found := first_uploader_error(exc)):
-            return found
     return None
+
+
+def first_cause(exc: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups: what a bug report should name
+    instead of "ExceptionGroup: unhandled errors in a TaskGroup"."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    out: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            out += _leaves(exc)
+        else:
+            out.append(exc)
+    return out

@@ -38,6 +38,13 @@ class LocalFile(NamedTuple):
         return self.rel.rpartition("/")[2]
 
     @property
+    def upload_name(self) -> str:
+        """The name as sent to the server: the exact name, except that bytes which are not
+        UTF-8 (kept by Python as lone surrogates) become U+FFFD, so the request can be encoded.
+        The history keeps ``rel`` itself: lossless."""
+        return valid_utf8(self.name)
+
+    @property
     def created(self) -> datetime:
         return _utc(self.birth_ns if self.birth_ns is not None else self.mtime_ns)
 
@@ -48,7 +55,7 @@ class LocalFile(NamedTuple):
     @property
     def device_asset_id(self) -> str:
         # Stable for the file, as the official CLI does it: base name and size, no white space.
-        return re.sub(r"\s+", "", f"{self.name}-{self.size}")
+        return re.sub(r"\s+", "", f"{self.upload_name}-{self.size}")
 
 
 @dataclass
@@ -60,6 +67,7 @@ class ScanResult:
     excluded: int = 0  # by --include / --exclude
     errors: list[str] = field(default_factory=list)
     done: int = 0  # skipped: the history has them, unchanged (``skip``)
+    symlinks: list[str] = field(default_factory=list)  # not followed (no --follow-symlinks)
 
     def only(self, accepts: Callable[[str], bool]) -> ScanResult:
         """The same scan, keeping the files of the types ``accepts`` takes."""
@@ -71,9 +79,32 @@ class ScanResult:
             else:
                 unsupported.append(f.rel)
         settling = [r for r in self.settling if accepts(extension(r.rpartition("/")[2]))]
+        # Links to folders (no extension) are worth naming too.
+        links = [
+            r for r in self.symlinks if accepts(ext := extension(r.rpartition("/")[2])) or not ext
+        ]
         return ScanResult(
-            kept, unsupported, settling, self.ignored, self.excluded, self.errors, self.done
+            kept, unsupported, settling, self.ignored, self.excluded, self.errors, self.done, links
         )
+
+
+def valid_utf8(text: str) -> str:
+    """``text`` with the lone surrogates of undecodable bytes replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
+
+
+def opener(follow_symlinks: bool) -> Callable[[str, int], int] | None:
+    """For ``open(..., opener=...)``: refuse to open through a symlink (a file the scan saw as
+    a plain file and that became a link since), unless links are to be followed."""
+    return None if follow_symlinks else _no_follow
 
 
 def _utc(ns: int) -> datetime:
@@ -124,9 +155,14 @@ def scan(
     include: tuple[str, ...] = (),
     exclude: tuple[str, ...] = (),
     skip: Callable[[str, int, int], bool] | None = None,
+    follow_symlinks: bool = False,
 ) -> ScanResult:
     """Every file of a supported type (``accepts(".ext")``; None: any), by stat alone: nothing is
-    opened. ``skip(rel, size, mtime_ns)`` leaves out (and counts) files already done."""
+    opened. ``skip(rel, size, mtime_ns)`` leaves out (and counts) files already done.
+
+    A symlink is not followed (it may point anywhere: ``passwd.png -> /etc/passwd``): it is
+    listed in ``symlinks``. With ``follow_symlinks`` it counts as what it points to, and linked
+    folders are entered once each (a link back up the tree is no endless loop)."""
     result = ScanResult()
     now_ns = int((now if now is not None else datetime.now(UTC).timestamp()) * 1e9)
     settle_ns = int(settle_seconds * 1e9)
@@ -135,6 +171,10 @@ def scan(
     birth = _birth_ns if _HAS_BIRTH else None
     partial = PARTIAL_SUFFIXES
     stack = [("", os.fspath(folder))]
+    seen_dirs: set[tuple[int, int]] = set()
+    if follow_symlinks and recursive:
+        top = os.stat(folder)
+        seen_dirs.add((top.st_dev, top.st_ino))
     # This loop runs once per file of a 100,000-file folder: it is kept lean on purpose.
     while stack:
         prefix, directory = stack.pop()
@@ -156,6 +196,9 @@ def scan(
                         if name in JUNK_DIRS or name[0] == ".":
                             result.ignored += 1
                         elif not (exclude and matches(rel, exclude)):
+                            if follow_symlinks:  # so that a link to it is not entered again
+                                st = entry.stat(follow_symlinks=False)
+                                seen_dirs.add((st.st_dev, st.st_ino))
                             stack.append((rel + "/", entry.path))
                         continue
                 dot = name.rfind(".")
@@ -170,11 +213,25 @@ def scan(
                     result.unsupported.append(rel)
                     continue
                 try:
-                    st = entry.stat()  # follows a symlink to a file
+                    link = entry.is_symlink()
+                    if link and not follow_symlinks:
+                        result.symlinks.append(rel)
+                        continue
+                    st = entry.stat()  # a followed link: what it points to
                 except OSError as exc:
                     result.errors.append(f"cannot stat {rel}: {exc.strerror}")
                     continue
                 if not statmod.S_ISREG(st.st_mode):
+                    folder_id = (st.st_dev, st.st_ino)
+                    if (
+                        link
+                        and recursive
+                        and statmod.S_ISDIR(st.st_mode)
+                        and folder_id not in seen_dirs
+                        and not (exclude and matches(rel, exclude))
+                    ):
+                        seen_dirs.add(folder_id)
+                        stack.append((rel + "/", entry.path))
                     continue
                 if now_ns - st.st_mtime_ns < settle_ns:
                     result.settling.append(rel)
@@ -191,9 +248,9 @@ def scan(
     return result
 
 
-def sha1_file(path: Path, chunk: int = 1024 * 1024) -> str:
+def sha1_file(path: Path, chunk: int = 1024 * 1024, follow_symlinks: bool = False) -> str:
     h = hashlib.sha1()
-    with open(path, "rb") as fh:
+    with open(path, "rb", opener=opener(follow_symlinks)) as fh:
         while data := fh.read(chunk):
             h.update(data)
     return h.hexdigest()

@@ -53,7 +53,9 @@ else:
 log = logging.getLogger(__name__)
 
 VERSION = 1
-DONE = ("created", "duplicate", "legacy")
+# Outcomes that mean "leave this file alone while it is unchanged": uploaded (or imported from an
+# older history), or empty (Immich refuses a 0-byte file; it is sent once it has content).
+DONE = ("created", "duplicate", "legacy", "empty")
 # Each file's record is a list in this order ("fields" in the file says so too): a third of the
 # size of named keys, and quick to read back for 100,000 files.
 FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "message")
@@ -63,7 +65,9 @@ FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "
 class Record:
     size: int | None
     mtime_ns: int | None
-    outcome: str  # created | duplicate | rejected | legacy (imported from the seed's history)
+    outcome: (
+        str  # created | duplicate | rejected | empty | stale | legacy (from the seed's history)
+    )
     asset_id: str | None = None
     sha1: str | None = None
     album_id: str | None = None  # the album it is linked to; None while the link is pending
@@ -294,6 +298,12 @@ class History:
         _atomic_write(self.last_run_path, json.dumps(info, ensure_ascii=False))
 
 
+def _private(fd: int) -> None:
+    if hasattr(os, "fchmod"):  # not on Windows, where the mode means little
+        with contextlib.suppress(OSError):  # another user's file: theirs to keep as it is
+            os.fchmod(fd, 0o600)
+
+
 def _atomic_write(path: Path, text: str | Iterable[str]) -> None:
     """Temp file in the same folder, fsync, replace, fsync the folder: the old or the new file
     survives a crash, never a torn one."""
@@ -301,7 +311,12 @@ def _atomic_write(path: Path, text: str | Iterable[str]) -> None:
     tmp = folder / f".{path.name}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "w", encoding="utf-8") as fh:
+        # 0600: the history names every file and what the server said. A name that is not UTF-8
+        # is held as lone surrogates; "backslashreplace" writes them as \udcXX, which inside a
+        # JSON string is the escape that reads back as the same character: lossless, valid JSON.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        _private(fd)  # a temp file left by an older version may have another mode
+        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
             if isinstance(text, str):
                 fh.write(text)
             else:
@@ -339,7 +354,8 @@ class RunLock:
             raise HistoryError(f"cannot write the history in {folder}: it is a file, not a folder")
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            _private(fd)
         except OSError as exc:
             raise HistoryError(
                 f"cannot write the history in {folder} (lock file {self.path.name}): {exc.strerror}"

@@ -23,16 +23,18 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiofiles
 import aiohttp
 import anyio
 
 from .config import Secret
-from .errors import ApiError, AuthRejected, TransportError
+from .errors import ApiError, AuthRejected, BadAnswer, Redirected, TransportError
+from .files import opener
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHUNK = 256 * 1024
 _BOUNDARY_BITS = random.Random(os.urandom(32))  # seeded once from the kernel
@@ -41,6 +43,12 @@ SMALL_FILE = 1024 * 1024  # read whole in one go: concurrency x this at most in 
 # that has been idle for longer than this.
 KEEPALIVE_SECONDS = 3.0
 USER_AGENT = "async-uploader/0.1"
+# The largest JSON answer read: an album list of ~16,000 albums. A bigger one is no Immich
+# answer we need, and reading it whole could take the machine's memory.
+MAX_JSON_ANSWER = 16 * 1024 * 1024
+MAX_ERROR_BODY = 64 * 1024  # of an error answer, only the message is wanted
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,7 @@ class UploadRequest:
     mtime_ns: int | None = None  # as scanned; a different one after sending means it changed
     sidecar: tuple[str, bytes] | None = None  # (name, XMP bytes) sent as sidecarData
     data: bytes | None = field(default=None, repr=False)  # a small file's bytes, already read
+    follow_symlinks: bool = False  # else the file is opened only if it is no symlink
 
 
 @dataclass(frozen=True)
@@ -178,6 +187,34 @@ def _error_message(body: bytes, reason: str) -> str:
         if errors:
             return json.dumps(errors)[:300]
     return reason
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int, method: str, endpoint: str) -> bytes:
+    """The (decompressed) body, never more than ``cap`` bytes of it in memory: a bigger answer
+    is a BadAnswer, whatever its Content-Length said."""
+    declared = resp.content_length
+    if declared is not None and declared > cap:
+        raise BadAnswer(method, endpoint, f"an answer of {declared:,} bytes is over the {cap:,}-byte limit")  # fmt: skip
+    body = bytearray()
+    while chunk := await resp.content.read(64 * 1024):
+        body += chunk
+        if len(body) > cap:
+            raise BadAnswer(method, endpoint, f"the answer is over the {cap:,}-byte limit")
+    return bytes(body)
+
+
+async def _read_error(resp: aiohttp.ClientResponse) -> bytes:
+    """The start of an error answer (its message is all we want of it)."""
+    body = bytearray()
+    while len(body) < MAX_ERROR_BODY and (chunk := await resp.content.read(16 * 1024)):
+        body += chunk
+    return bytes(body[:MAX_ERROR_BODY])
+
+
+def _kind(data: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(
+        type(data), type(data).__name__
+    )
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -283,23 +320,26 @@ async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
     endpoint = "/api/server/ping"
     try:
         async with session.get(base_url + endpoint, allow_redirects=False) as resp:
-            body = await resp.read()
+            if resp.status in REDIRECTS:
+                raise Redirected(base_url, resp.status, resp.headers.get("Location", ""))
+            body = await _read_error(resp)
             if resp.status != 200:
                 raise ApiError("GET", endpoint, resp.status, f"HTTP {resp.status}")
     except aiohttp.ClientError as exc:
         raise _transport_error("GET", endpoint, exc) from exc
     try:
-        ok = json.loads(body).get("res") == "pong"
-    except (ValueError, AttributeError):
+        data = json.loads(body)
+        ok = isinstance(data, dict) and data.get("res") == "pong"
+    except ValueError:
         ok = False
     if not ok:
         raise ApiError("GET", endpoint, 200, "answer is not Immich's pong")
 
 
-def read_whole(path: Path, size: int) -> bytes:
+def read_whole(path: Path, size: int, follow_symlinks: bool = False) -> bytes:
     """The file's bytes (for a small file), in one worker-thread call; FileChanged if its size is
     no longer the one scanned."""
-    with open(path, "rb") as fh:
+    with open(path, "rb", opener=opener(follow_symlinks)) as fh:
         data = fh.read(size + 1)
     if len(data) != size:
         raise FileChanged(str(path))
@@ -334,6 +374,88 @@ class _Streamed:
         return os.fstat(self.fh.fileno())
 
 
+class _Wrong(Exception):
+    """What is wrong with an answer's shape; ``ImmichClient._call`` names the endpoint."""
+
+
+def _obj(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise _Wrong(f"expected {what} as an object, got {_kind(data)}")
+    return data
+
+
+def _list(data: Any, what: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise _Wrong(f"expected a list of {what}, got {_kind(data)}")
+    return data
+
+
+def _uuid(value: Any, what: str) -> str:
+    """An id of the server's: it goes into later requests (an album's into URL paths)."""
+    if not isinstance(value, str) or not _UUID.match(value):
+        raise _Wrong(f"{what} {value!r} is not a UUID")
+    return value
+
+
+def _album(a: Any) -> Album:
+    a = _obj(a, "an album")
+    if not isinstance(a.get("albumName"), str):
+        raise _Wrong("an album without a name")
+    count = a.get("assetCount", 0)
+    created = a.get("createdAt", "")
+    return Album(_uuid(a.get("id"), "album id"), a["albumName"],
+                 created if isinstance(created, str) else "",
+                 count if isinstance(count, int) else 0)  # fmt: skip
+
+
+def _version(data: Any) -> tuple[int, int, int]:
+    v = _obj(data, "a version")
+    try:
+        return int(v["major"]), int(v["minor"]), int(v["patch"])
+    except (KeyError, TypeError, ValueError):
+        raise _Wrong("no major, minor and patch numbers") from None
+
+
+def _media_types(data: Any) -> MediaTypes:
+    data = _obj(data, "the media types")
+    kinds = {}
+    for kind in ("image", "video", "sidecar"):
+        value = data.get(kind, [])
+        if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
+            raise _Wrong(f"{kind} is not a list of extensions")
+        kinds[kind] = frozenset(e.lower() for e in value)
+    if not kinds["image"] and not kinds["video"]:
+        raise _Wrong("the server names no image or video types")
+    return MediaTypes(kinds["image"], kinds["video"], kinds["sidecar"])
+
+
+def _permissions(data: Any) -> list[str]:
+    perms = _obj(data, "the key").get("permissions", [])
+    return [str(p) for p in _list(perms, "permissions")]
+
+
+def _link_results(data: Any, asked: set[str]) -> list[LinkResult]:
+    results = []
+    for item in _list(data, "results"):
+        if not isinstance(item, dict) or item.get("id") not in asked:
+            raise _Wrong("a result is not about an asset we sent")
+        error = item.get("error")
+        linked = item.get("success") is True or error == "duplicate"
+        results.append(LinkResult(item["id"], linked, None if linked else str(error)))
+    return results
+
+
+def _known(data: Any, asked: set[str]) -> dict[str, tuple[str, bool]]:
+    known: dict[str, tuple[str, bool]] = {}
+    for result in _list(_obj(data, "the results").get("results"), "results"):
+        if not isinstance(result, dict) or result.get("id") not in asked:
+            raise _Wrong("a result is not about a file we asked about")
+        if result.get("action") == "reject" and result.get("assetId") is not None:
+            asset_id = _uuid(result["assetId"], "asset id")
+            known[result["id"]] = (asset_id, result.get("isTrashed") is True)
+    return known
+
+
 class ImmichClient:
     """The calls an uploader makes, against one server."""
 
@@ -343,12 +465,16 @@ class ImmichClient:
         base_url: str,
         api_key: Secret,
         stall_timeout: float = 60.0,
+        request_timeout: float = 30.0,
     ) -> None:
         self.session = session
         self.base_url = base_url
         self._api = base_url + "/api"
         self._api_key = api_key
         self.stall_timeout = stall_timeout
+        # A JSON call's whole exchange, first byte to last: a server that drips its answer a
+        # byte at a time keeps a socket-read timeout happy forever, never this.
+        self.request_timeout = request_timeout
 
     def switch(self, base_url: str) -> None:
         """Talk to the same server at another of its configured URLs from now on."""
@@ -361,100 +487,115 @@ class ImmichClient:
             headers.update(extra)
         return headers
 
+    def _api_error(self, method: str, endpoint: str, status: int, body: bytes, reason: str,
+                   retry_after: str | None = None) -> ApiError:  # fmt: skip
+        """An error answer as our exception: a 401 is the key refused (said once, here), and no
+        server's message reaches a log or a file with the key in it, whatever it echoed."""
+        message = self._api_key.scrub(_error_message(body, reason))
+        if status == 401:
+            raise AuthRejected(f"API key rejected by {self.base_url}: {message}")
+        return ApiError(method, endpoint, status, message, _retry_after(retry_after))
+
     async def _json(self, method: str, endpoint: str, payload: Any = None) -> Any:
+        """The JSON answer to ``/api`` + ``endpoint``; errors name that whole path."""
+        endpoint = "/api" + endpoint
         log.debug("%s %s", method, endpoint)
+        try:
+            with anyio.fail_after(self.request_timeout):
+                _status, body = await self._exchange(method, endpoint, payload)
+        except TimeoutError:
+            why = f"no complete answer in {self.request_timeout:g} s (IMMICH_REQUEST_TIMEOUT)"
+            raise TransportError(method, endpoint, why, server_gone=True) from None
+        if not body:
+            return None
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            text = self._api_key.scrub(_error_message(body, ""))[:80]
+            raise BadAnswer(method, endpoint, f"the answer is not JSON: {text!r}") from None
+
+    async def _exchange(self, method: str, endpoint: str, payload: Any) -> tuple[int, bytes]:
         try:
             async with self.session.request(
                 method,
-                self._api + endpoint,
+                self.base_url + endpoint,
                 json=payload,
                 headers=self._headers(),
                 allow_redirects=False,
             ) as resp:
-                body = await resp.read()
+                if resp.status in REDIRECTS:
+                    raise Redirected(self.base_url, resp.status, resp.headers.get("Location", ""))
+                if resp.status >= 400:
+                    body = await _read_error(resp)
+                    log.debug("%s %s -> %s", method, endpoint, resp.status)
+                    raise self._api_error(method, endpoint, resp.status, body, resp.reason or "",
+                                          resp.headers.get("Retry-After"))  # fmt: skip
+                body = await _read_capped(resp, MAX_JSON_ANSWER, method, endpoint)
                 log.debug("%s %s -> %s (%d bytes)", method, endpoint, resp.status, len(body))
-                if resp.status >= 400 or resp.status in (301, 302, 303, 307, 308):
-                    raise ApiError(
-                        method,
-                        endpoint,
-                        resp.status,
-                        _error_message(body, resp.reason or ""),
-                        _retry_after(resp.headers.get("Retry-After")),
-                    )
+                return resp.status, body
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(method, endpoint, exc) from exc
+
+    async def _call(
+        self, method: str, endpoint: str, read: Callable[[Any], T], payload: Any = None
+    ) -> T:
+        """``read`` (a parser of this module) of the JSON answer; a shape it does not accept is
+        one BadAnswer naming the endpoint."""
+        data = await self._json(method, endpoint, payload)
         try:
-            return json.loads(body) if body else None
-        except ValueError:
-            raise ApiError(method, endpoint, resp.status, "answer is not JSON") from None
+            return read(data)
+        except _Wrong as exc:
+            raise BadAnswer(method, "/api" + endpoint, str(exc)) from None
 
     # -- identity and capabilities ---------------------------------------------------------------
     async def check_key(self) -> dict[str, Any]:
-        """GET /users/me; a 401/403 becomes AuthRejected."""
+        """GET /users/me; a 401 (or a 403: the key may not even read its own user) is
+        AuthRejected."""
         try:
-            me = await self._json("GET", "/users/me")
+            return await self._call("GET", "/users/me", lambda d: _obj(d, "the user"))
         except ApiError as exc:
-            if exc.status in (401, 403):
+            if exc.status == 403:
                 raise AuthRejected(f"API key rejected by {self.base_url}: {exc.message}") from exc
             raise
-        return me if isinstance(me, dict) else {}
 
     async def key_permissions(self) -> list[str]:
         """GET /api-keys/me (Immich 1.139+): the scopes of the key in use."""
-        data = await self._json("GET", "/api-keys/me")
-        return [str(p) for p in data.get("permissions", [])]
+        return await self._call("GET", "/api-keys/me", _permissions)
 
     async def maintenance_mode(self) -> bool:
         data = await self._json("GET", "/server/config")
-        return bool(data.get("maintenanceMode"))
+        return bool(data.get("maintenanceMode")) if isinstance(data, dict) else False
 
     async def version(self) -> tuple[int, int, int]:
-        v = await self._json("GET", "/server/version")
-        return int(v["major"]), int(v["minor"]), int(v["patch"])
+        return await self._call("GET", "/server/version", _version)
 
     async def media_types(self) -> MediaTypes:
-        data = await self._json("GET", "/server/media-types")
-        return MediaTypes(
-            image=frozenset(s.lower() for s in data.get("image", [])),
-            video=frozenset(s.lower() for s in data.get("video", [])),
-            sidecar=frozenset(s.lower() for s in data.get("sidecar", [])),
-        )
+        return await self._call("GET", "/server/media-types", _media_types)
 
     # -- albums --------------------------------------------------------------------------------
     async def list_albums(self) -> list[Album]:
-        data = await self._json("GET", "/albums")
-        return [
-            Album(a["id"], a["albumName"], a.get("createdAt", ""), int(a.get("assetCount", 0)))
-            for a in data
-        ]
+        return await self._call("GET", "/albums", lambda d: [_album(a) for a in _list(d, "albums")])  # fmt: skip
 
     async def create_album(self, name: str) -> Album:
-        a = await self._json("POST", "/albums", {"albumName": name})
-        return Album(a["id"], a["albumName"], a.get("createdAt", ""), int(a.get("assetCount", 0)))
+        return await self._call("POST", "/albums", _album, {"albumName": name})
 
     async def add_to_album(self, album_id: str, asset_ids: list[str]) -> list[LinkResult]:
-        data = await self._json("PUT", f"/albums/{album_id}/assets", {"ids": asset_ids})
-        results = []
-        for item in data:
-            error = item.get("error")
-            linked = bool(item.get("success")) or error == "duplicate"
-            results.append(LinkResult(item["id"], linked, None if linked else str(error)))
-        return results
+        """PUT /albums/{id}/assets; a result for each id the server answered about (an id it
+        did not mention is simply not linked)."""
+        asked = set(asset_ids)
+        return await self._call(
+            "PUT", f"/albums/{album_id}/assets", lambda d: _link_results(d, asked), {"ids": asset_ids}
+        )  # fmt: skip
 
     # -- duplicates ---------------------------------------------------------------------------
     async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:
         """POST /assets/bulk-upload-check for (id, sha1) pairs; returns, for each id the server
         already has, (its asset id, whether that asset is in the trash)."""
-        data = await self._json(
-            "POST",
-            "/assets/bulk-upload-check",
-            {"assets": [{"id": i, "checksum": c} for i, c in items]},
+        asked = {i for i, _ in items}
+        payload = {"assets": [{"id": i, "checksum": c} for i, c in items]}
+        return await self._call(
+            "POST", "/assets/bulk-upload-check", lambda d: _known(d, asked), payload
         )
-        known: dict[str, tuple[str, bool]] = {}
-        for result in data.get("results", []):
-            if result.get("action") == "reject" and result.get("assetId"):
-                known[str(result["id"])] = (str(result["assetId"]), bool(result.get("isTrashed")))
-        return known
 
     # -- upload --------------------------------------------------------------------------------
     async def upload(
@@ -491,9 +632,11 @@ class ImmichClient:
         if req.data is not None or req.size <= SMALL_FILE:
             data = req.data
             if data is None:
-                data = await anyio.to_thread.run_sync(read_whole, req.path, req.size)
+                data = await anyio.to_thread.run_sync(
+                    read_whole, req.path, req.size, req.follow_symlinks
+                )
             return await self._send_upload(req, _InMemory(req.path, data), head, tail, headers, on_bytes)  # fmt: skip
-        fh = await aiofiles.open(req.path, "rb")
+        fh = await aiofiles.open(req.path, "rb", opener=opener(req.follow_symlinks))
         try:
             if os.fstat(fh.fileno()).st_size != req.size:
                 raise FileChanged(str(req.path))
@@ -511,7 +654,7 @@ class ImmichClient:
         headers: dict[str, str],
         on_bytes: Callable[[int], None] | None,
     ) -> UploadAnswer:
-        endpoint = "/assets"
+        endpoint = "/api/assets"
         sha1 = hashlib.sha1()
         scope = anyio.CancelScope()
         progress = Progress(scope, self.stall_timeout)
@@ -559,7 +702,9 @@ class ImmichClient:
         log.debug("POST %s %s (%s bytes)", endpoint, req.filename, headers["Content-Length"])
         status = 0
         raw = b""
+        answered = False  # the whole answer read
         retry_after = None
+        location = ""
         reason = ""
         failure: list[Exception] = []
         # aiohttp's sock_read only starts once the body is sent: the scope's moving deadline
@@ -567,7 +712,7 @@ class ImmichClient:
         with scope:
             try:
                 async with self.session.post(
-                    self._api + endpoint,
+                    self.base_url + endpoint,
                     data=body(),
                     headers=headers,
                     allow_redirects=False,
@@ -575,8 +720,13 @@ class ImmichClient:
                 ) as resp:
                     status = resp.status
                     reason = resp.reason or ""
-                    retry_after = _retry_after(resp.headers.get("Retry-After"))
-                    raw = await resp.read()
+                    retry_after = resp.headers.get("Retry-After")
+                    location = resp.headers.get("Location", "")
+                    if status in (200, 201):
+                        raw = await _read_capped(resp, MAX_ERROR_BODY, "POST", endpoint)
+                    else:
+                        raw = await _read_error(resp)
+                    answered = True
             except Exception as error:  # translated below
                 failure.append(error)
         stalled = scope.cancelled_caught
@@ -587,21 +737,26 @@ class ImmichClient:
             if isinstance(exc, aiohttp.ClientError | TimeoutError):
                 raise _transport_error("POST", endpoint, exc) from exc
             raise exc
-        if stalled and status == 0:
+        if stalled or not answered:
             reason = f"no progress for {self.stall_timeout:g} s"
             raise TransportError("POST", endpoint, reason, server_gone=True)
         log.debug("POST %s %s -> %s", endpoint, req.filename, status)
         digest = (
             (sha1.hexdigest() if hashing else req.checksum) if progress.sent == req.size else None
         )
+        if status in REDIRECTS:
+            raise Redirected(self.base_url, status, location)
         if status in (200, 201):
             try:
                 data = json.loads(raw)
-                asset_id = str(data["id"])
-                kind = data.get("status")
-            except (ValueError, KeyError, TypeError):
-                msg = "answer is not Immich's upload result"
-                raise ApiError("POST", endpoint, status, msg) from None
+            except (ValueError, UnicodeDecodeError):
+                data = None
+            asset_id = data.get("id") if isinstance(data, dict) else None
+            kind = data.get("status") if isinstance(data, dict) else None
+            if not isinstance(asset_id, str) or not _UUID.match(asset_id):
+                raise BadAnswer("POST", endpoint, f"HTTP {status} without an asset id")
+            if kind not in ("created", "duplicate", None):
+                raise BadAnswer("POST", endpoint, f"unknown upload status {kind!r}")
             dup = kind == "duplicate" or status == 200
             outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
             after = source.stat()
@@ -609,9 +764,11 @@ class ImmichClient:
                 # Rewritten in place while we read it: what the server got may mix old and new.
                 raise FileChanged(str(req.path), asset_id)
             return UploadAnswer(outcome, asset_id, checksum=digest)
-        message = _error_message(raw, reason)
-        if status >= 500 or status in (408, 429):
-            raise ApiError("POST", endpoint, status, message, retry_after)
-        if status == 401:
-            raise AuthRejected(f"API key rejected by {self.base_url}: {message}")
-        return UploadAnswer(UploadStatus.REJECTED, None, f"HTTP {status}: {message}", digest)
+        refusal = self._api_error("POST", endpoint, status, raw, reason, retry_after)
+        if status >= 500 or status in (408, 429) or status < 400:
+            # Retried (5xx, 408, 429), or a status no Immich server answers an upload with: the
+            # file failed this run and is not recorded.
+            raise refusal
+        return UploadAnswer(
+            UploadStatus.REJECTED, None, f"HTTP {status}: {refusal.message}", digest
+        )

@@ -9,6 +9,7 @@ account for, or an album link still pending.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from concurrent.futures import Future
 from typing import Any
@@ -22,6 +23,7 @@ from .report import RunReport
 # can tell, without the server, that there is nothing to send: the URLs and album it was for, the
 # album's id, and the file types the server accepts. Types are re-asked once a day when files of
 # other types lie in the folder (a server upgrade may have started accepting them).
+log = logging.getLogger(__name__)
 FACTS_KEY = "server"
 FACTS_MAX_AGE_S = 24 * 3600
 
@@ -46,11 +48,27 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             include=config.include,
             exclude=config.exclude,
             skip=history.done_check(),  # never opened, never even made into a LocalFile
+            follow_symlinks=config.follow_symlinks,
         )
     finally:
         if gc_was_on:
             gc.enable()
     return history, scanned
+
+
+def warn_symlinks(scanned: ScanResult, report: RunReport) -> None:
+    """One warning naming the symlinks the scan did not follow."""
+    links = scanned.symlinks
+    report.symlinks_skipped = len(links)
+    if links:
+        shown = ", ".join(links[:5]) + (f" and {len(links) - 5} more" if len(links) > 5 else "")
+        log.warning(
+            "scan: %d %s not followed: %s (--follow-symlinks, or IMMICH_FOLLOW_SYMLINKS=true, "
+            "uploads what they point to)",
+            len(links),
+            "symlink" if len(links) == 1 else "symlinks",
+            shown,
+        )
 
 
 def done(value: tuple[History, ScanResult]) -> Future[tuple[History, ScanResult]]:

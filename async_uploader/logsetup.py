@@ -1,14 +1,41 @@
-"""Logging: the console (stderr) and a rotating log file; the API key is scrubbed from both."""
+"""Logging: the console (stderr) and a rotating log file; the API key is scrubbed from both.
+
+Every line is one line: control characters in a message (a file name with a newline, a server's
+answer) are escaped, so nothing a file or a server says can forge a log line. A log file that
+cannot be written (a full disk) is reported once and dropped; the run goes on on the console.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
+import re
 import sys
 from pathlib import Path
 
+from .config import redact
 from .errors import ConfigError
 from .progress import BarAwareHandler
+
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    ch = match.group()
+    code = ord(ch)
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (surrogateescape)
+        return f"\\x{code - 0xDC00:02x}"
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
+    if named:
+        return named
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def one_line(text: str) -> str:
+    """``text`` printable on one line: control characters and undecodable bytes escaped."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
+
 
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 CONSOLE_FORMAT = "%(asctime)s %(message)s"
@@ -22,19 +49,18 @@ class Redact(logging.Filter):
         self.secrets = [s for s in secrets if s]
 
     def clean(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return redact(text, self.secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
-        record.msg = self.clean(record.getMessage())
+        if getattr(record, "_cleaned", False):
+            return True  # the console and the file share the record: clean it once
+        record.msg = one_line(self.clean(record.getMessage()))
         record.args = None
         if record.exc_info:
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = self.clean(text)
             record.exc_info = None
+        setattr(record, "_cleaned", True)  # noqa: B010 - LogRecord has no such slot
         return True
 
 
@@ -58,6 +84,18 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
         text = super().format(record)
         self.written += len(text) + 1  # characters for bytes: near enough to rotate at ~5 MB
         return text
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A write that failed (disk full, file gone): one line on stderr, then no more log file
+        for this run, instead of the stdlib's traceback for every record."""
+        exc = sys.exc_info()[1]
+        reason = getattr(exc, "strerror", None) or exc
+        logging.getLogger().removeHandler(self)
+        with contextlib.suppress(OSError, ValueError):
+            print(f"async-uploader: cannot write the log file {self.baseFilename}: {reason}; "
+                  "logging to the console only", file=sys.stderr, flush=True)  # fmt: skip
+        with contextlib.suppress(OSError):
+            self.close()
 
 
 def setup_logging(
@@ -98,6 +136,6 @@ def setup_logging(
 def log_to_file(level: int, message: str) -> None:
     """Into the log file only (the console has just shown the same line in its own words)."""
     record = logging.LogRecord("async_uploader", level, __file__, 0, message, None, None)
-    for handler in logging.getLogger().handlers:
+    for handler in list(logging.getLogger().handlers):
         if isinstance(handler, logging.FileHandler) and level >= handler.level:
             handler.handle(record)

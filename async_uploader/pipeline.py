@@ -6,6 +6,7 @@ code: it gets values (``UploadAnswer``, ``LinkResult``) and the project's own ex
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import time
@@ -23,13 +24,13 @@ from .config import Config
 from .connect import Failover, choose_server
 from .errors import (
     ApiError,
-    AuthRejected,
+    BadAnswer,
     HistoryError,
     TransportError,
     UploaderError,
     first_uploader_error,
 )
-from .files import LocalFile, ScanResult, iso_utc, sha1_file
+from .files import LocalFile, ScanResult, iso_utc, opener, sha1_file, valid_utf8
 from .history import History, Record, RunLock
 from .immich import (
     SMALL_FILE,
@@ -42,7 +43,7 @@ from .immich import (
     open_session,
     read_whole,
 )
-from .local import FACTS_KEY, read_local, server_facts
+from .local import FACTS_KEY, read_local, server_facts, warn_symlinks
 from .progress import Snapshot
 from .report import FileResult, Outcome, RunReport, human_bytes
 from .retry import RetryPolicy, with_retries
@@ -65,13 +66,21 @@ class RunControl:
         None  # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
     )
     stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
+    abort: anyio.Event | None = None  # set it to cut in-flight uploads now (a second Ctrl-C)
     grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
     checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
     progress_seconds: float = 5.0  # progress this often (0: none)
     on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
-    uploading: bool = False  # set while the upload phase runs (a stop then means "finish up")
+    uploading: bool = False  # set from the upload phase on (a stop then means "finish up")
+    report: RunReport | None = None  # the run's report, from its start: whatever ends the run
     # The local side, already read by the CLI (local.read_local); used by the next sync only.
     prefetched: Future[tuple[History, ScanResult]] | None = None
+
+
+def _unreadable(exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return "it became a symlink since the scan; not followed (see --follow-symlinks)"
+    return f"cannot read: {exc.strerror or exc}"
 
 
 def _names(rels: list[str], most: int = 5) -> str:
@@ -114,7 +123,9 @@ async def connect_phase(
     role = "local" if base_url == config.local_url else "external"
     log.info("server: %s (%s) answered in %s", base_url, role, _ms(start))
     report.server_url = base_url
-    client = ImmichClient(session, base_url, config.api_key, config.stall_timeout)
+    client = ImmichClient(
+        session, base_url, config.api_key, config.stall_timeout, config.request_timeout
+    )
     failover = Failover(session, config.urls, client)
     # The key, the file types and the album at once: one round trip of latency, not three.
     start = time.monotonic()
@@ -136,15 +147,11 @@ async def connect_phase(
             for step in (key, types, find_album):
                 tg.start_soon(step)
     except BaseExceptionGroup as group:
-        # A rejected key says so, whichever of the three requests noticed first.
-        rejected = group.subgroup(
-            lambda e: isinstance(e, AuthRejected) or (isinstance(e, ApiError) and e.status == 401)
-        )
-        error = first_uploader_error(rejected or group)
+        # A rejected key says so, whichever of the three requests noticed first; any other
+        # error says what it is (a redirect, a page that is not Immich's, a timeout).
+        error = first_uploader_error(group)
         if error is None:
             raise
-        if isinstance(error, ApiError):
-            error = AuthRejected(f"API key rejected by {client.base_url}: {error.message}")
         raise error from None
     album = albums[0]
     if album is None:
@@ -197,12 +204,13 @@ class Uploader:
     ) -> None:
         """SHA-1 of a group of files in one worker-thread call (a call per file costs more in
         thread hand-offs than hashing a 30 kB screenshot)."""
+        follow = self.config.follow_symlinks
 
         def hash_all() -> list[str | OSError]:
             results: list[str | OSError] = []
             for f in group:
                 try:
-                    results.append(sha1_file(f.path))
+                    results.append(sha1_file(f.path, follow_symlinks=follow))
                 except OSError as exc:
                     results.append(exc)
             return results
@@ -215,18 +223,23 @@ class Uploader:
             if isinstance(result, FileNotFoundError):
                 self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))  # fmt: skip
             else:
-                self.record(FileResult(f, Outcome.FAILED, message=f"cannot read: {result.strerror}"))  # fmt: skip
+                self.record(FileResult(f, Outcome.FAILED, message=_unreadable(result)))
 
     async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
+        """rel -> (asset id, trashed) of the files the server already has."""
         if not self.precheck or not hashed:
             return {}
+        # Each file is asked about by its place in the batch, not its path: no local path goes
+        # to the server, and a name that is not UTF-8 needs no encoding.
+        items = [(str(i), sha) for i, (_, sha) in enumerate(hashed)]
         try:
-            return await with_retries(
+            known = await with_retries(
                 self.retry,
                 "bulk upload check",
-                lambda: self.client.bulk_check([(f.rel, sha) for f, sha in hashed]),
+                lambda: self.client.bulk_check(items),
                 self.failover.recover,
             )
+            return {hashed[int(i)][0].rel: answer for i, answer in known.items()}
         except ApiError as exc:
             if exc.status in (404, 405):
                 log.info("the server has no bulk upload check; relying on the checksum header")
@@ -234,8 +247,10 @@ class Uploader:
                 log.warning("bulk upload check failed (%s); uploading and letting the server "
                             "spot duplicates", exc)  # fmt: skip
             self.precheck = False
-        except TransportError as exc:
+        except (TransportError, BadAnswer) as exc:
             log.warning("bulk upload check failed (%s); uploading instead", exc)
+            if isinstance(exc, BadAnswer):
+                self.precheck = False  # it will say the same garbage again
         return {}
 
     async def precheck_and_queue(
@@ -286,21 +301,28 @@ class Uploader:
         """In a worker thread, what an upload needs from the disk: its sidecar (the user's own;
         else, unless the file carries its own date, one we make with the capture time and local
         offset), and a small file's bytes, read once here (a larger file is streamed)."""
-        data = read_whole(f.path, f.size) if f.size <= SMALL_FILE else None
+        follow = self.config.follow_symlinks
+        data = read_whole(f.path, f.size, follow) if f.size <= SMALL_FILE else None
         if not self.config.sidecar:
             return None, data
         own = find_sidecar(f.path)
         if own is not None:
+            shown = valid_utf8(own.name)
+            if own.is_symlink() and not follow:
+                log.warning("sidecar %s is a symlink; not sent (--follow-symlinks sends what it points to)", shown)  # fmt: skip
+                return None, data
             try:
-                if own.stat().st_size <= MAX_SIDECAR_BYTES:
-                    return (own.name, own.read_bytes()), data
-                log.warning("sidecar %s is over 1 MB; not sent", own.name)
+                with open(own, "rb", opener=opener(follow)) as fh:
+                    xmp = fh.read(MAX_SIDECAR_BYTES + 1)
+                if len(xmp) <= MAX_SIDECAR_BYTES:
+                    return (valid_utf8(own.name), xmp), data
+                log.warning("sidecar %s is over 1 MB; not sent", shown)
             except OSError as exc:
-                log.warning("cannot read sidecar %s: %s; not sent", own.name, exc.strerror)
+                log.warning("cannot read sidecar %s: %s; not sent", shown, exc.strerror)
             return None, data
         if has_own_date(f.path, data):
             return None, data
-        return (f"{f.name}.xmp", make_xmp(when)), data
+        return (f"{f.upload_name}.xmp", make_xmp(when)), data
 
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
         when, _source = capture_time(f)
@@ -311,10 +333,10 @@ class Uploader:
         except FileChanged:
             return FileResult(f, Outcome.CHANGED, message="modified since the scan")
         except OSError as exc:
-            return FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror or exc}")
+            return FileResult(f, Outcome.FAILED, message=_unreadable(exc))
         req = UploadRequest(
             path=f.path,
-            filename=f.name,
+            filename=f.upload_name,
             size=f.size,
             device_asset_id=f.device_asset_id,
             device_id=self.config.device_id,
@@ -324,6 +346,7 @@ class Uploader:
             checksum=checksum,
             sidecar=sidecar,
             data=data,
+            follow_symlinks=self.config.follow_symlinks,
         )
         try:
             answer = await with_retries(
@@ -338,9 +361,11 @@ class Uploader:
             kept = f"; the server kept what it got as asset {exc.asset_id}" if exc.asset_id else ""
             return FileResult(f, Outcome.CHANGED, message=f"modified while being sent{kept}")
         except OSError as exc:
-            return FileResult(f, Outcome.FAILED, message=f"cannot read: {exc.strerror or exc}")
-        except (TransportError, ApiError) as exc:
+            return FileResult(f, Outcome.FAILED, message=_unreadable(exc))
+        except (TransportError, ApiError, BadAnswer) as exc:
+            # Not recorded: only what the server confirmed goes into the history.
             return FileResult(f, Outcome.FAILED, message=str(exc))
+        self.report.files_sent += 1
         if answer.status is UploadStatus.REJECTED:
             return FileResult(f, Outcome.REJECTED, message=answer.message, sha1=answer.checksum)
         outcome = Outcome.CREATED if answer.status is UploadStatus.CREATED else Outcome.DUPLICATE
@@ -351,7 +376,7 @@ class Uploader:
         self.finished.add(f.rel)
         self.report.add(result)
         size = human_bytes(f.size)
-        if result.outcome in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.REJECTED):
+        if result.outcome in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.REJECTED, Outcome.EMPTY):
             self.history.record(
                 f.rel,
                 Record(
@@ -381,12 +406,21 @@ class Uploader:
             log.warning("vanished   %s: deleted before it could be sent; skipped", f.rel)
         elif result.outcome is Outcome.CHANGED:
             log.warning("changed    %s: %s; the next run sends it again", f.rel, result.message)
+        elif result.outcome is Outcome.EMPTY:
+            log.warning("empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel)  # fmt: skip
 
     async def run(self, todo: list[LocalFile]) -> None:
-        self.total_files = len(todo)
-        self.total_bytes = sum(f.size for f in todo)
+        # Immich 3 answers a 0-byte file 400 "File is empty": never sent, and recorded so that
+        # later runs leave it alone while it stays empty (and send it once it has content).
+        for f in todo:
+            if f.size == 0:
+                self.record(FileResult(f, Outcome.EMPTY))
+        sendable = [f for f in todo if f.size]
+        self.total_files = len(sendable)
+        self.total_bytes = sum(f.size for f in sendable)
         limiter = anyio.CapacityLimiter(self.config.concurrency)
         stop = self.control.stop or anyio.Event()
+        abort = self.control.abort or anyio.Event()
         start = time.monotonic()
 
         async with anyio.create_task_group() as outer:
@@ -398,7 +432,8 @@ class Uploader:
                     "stopping: no new uploads; %.0f s for those in flight",
                     self.control.grace_seconds,
                 )
-                await anyio.sleep(self.control.grace_seconds)
+                with anyio.move_on_after(self.control.grace_seconds):
+                    await abort.wait()  # a second Ctrl-C: cut them now
                 uploads.cancel()
 
             async def checkpoint() -> None:
@@ -451,7 +486,7 @@ class Uploader:
             )
             with uploads:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self.precheck_and_queue, todo, send, stop)
+                    tg.start_soon(self.precheck_and_queue, sendable, send, stop)
                     async with receive:
                         async for f, sha in receive:
                             token = object()
@@ -462,9 +497,12 @@ class Uploader:
                             tg.start_soon(one, f, sha, token)
             outer.cancel_scope.cancel()
 
-        if stop.is_set() and self.history_error is None:
+    def close(self, todo: list[LocalFile]) -> None:
+        """After the upload phase, however it ended: files never started, and uploads cut off
+        by a stop, are sent by the next run."""
+        stop = self.control.stop
+        if stop is not None and stop.is_set() and self.history_error is None:
             self.report.interrupted = True
-        # Files never started, and uploads cut off by the stop, are sent by the next run.
         for f in todo:
             if f.rel not in self.finished:
                 self.report.add(FileResult(f, Outcome.NOT_STARTED))
@@ -496,7 +534,7 @@ async def link_pending(
                 functools.partial(client.add_to_album, album_id, batch),
                 recover,
             )
-        except (TransportError, ApiError) as exc:
+        except (TransportError, ApiError, BadAnswer) as exc:
             report.link_failed += len(batch)
             log.error("album: could not add %d assets: %s (the next run retries)", len(batch), exc)
             continue
@@ -526,13 +564,79 @@ async def link_pending(
     log.info("album: linked %d assets in %s", report.album_linked, _ms(start))
 
 
+def _log_uploads(report: RunReport, seconds: float) -> None:
+    """What the upload phase sent: only files whose bytes went up and were answered."""
+    left = (
+        f"; interrupted, {report.not_started} left for the next run" if report.interrupted else ""
+    )
+    log.info(
+        "uploads: %d %s sent (%s) in %.2f s%s",
+        report.files_sent,
+        "file" if report.files_sent == 1 else "files",
+        human_bytes(report.bytes_uploaded),
+        seconds,
+        left,
+    )
+
+
+async def _link_for_a_while(
+    client: ImmichClient,
+    history: History,
+    album_id: str,
+    report: RunReport,
+    retry: RetryPolicy,
+    control: RunControl,
+    failover: Failover,
+) -> None:
+    """The album links, bounded in time (shorter after a stop, shortest after a second one);
+    a failure is logged and left for the next run, never raised past the save."""
+    hurry = control.abort is not None and control.abort.is_set()
+    limit = 5 if hurry else 15 if report.interrupted else 60
+    with anyio.move_on_after(limit) as scope:
+        try:
+            await link_pending(client, history, album_id, report, retry, failover.recover)
+        except UploaderError as exc:
+            log.error("album: %s; the next run links what is left", exc)
+            report.link_failed = len(history.pending_links(album_id))
+    if scope.cancelled_caught:
+        log.warning("album: linking took over %d s; the next run links what is left", limit)
+        report.link_failed = len(history.pending_links(album_id))
+
+
+def _save(
+    history: History, report: RunReport, config: Config, album_id: str, media: MediaTypes
+) -> HistoryError | None:
+    """The history, then ``<history>.last-run``: each tried whatever the other did. The first
+    failure is returned, for the run to end with (and the CLI to say, once)."""
+    failure = None
+    try:
+        if history.dirty:
+            history.save()
+    except HistoryError as exc:
+        failure = exc
+    try:
+        history.save_last_run(
+            {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **report.to_json(),
+                "ok": report.ok and not report.interrupted,
+                "interrupted": report.interrupted,
+                FACTS_KEY: server_facts(config, album_id, media.image | media.video),
+            }
+        )
+    except HistoryError as exc:
+        failure = failure or exc
+    return failure
+
+
 async def sync(
     config: Config, control: RunControl | None = None, *, locked: bool = False
 ) -> RunReport:
-    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the report."""
+    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the
+    report, which ``control.report`` holds from the start (for a caller whose run was cut)."""
     control = control or RunControl()
     retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
-    report = RunReport(dry_run=config.dry_run)
+    report = control.report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
     lock = RunLock(config.history_file)
     if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
@@ -570,6 +674,7 @@ async def sync(
             report.settling = len(scanned.settling)
             for problem in scanned.errors:
                 log.warning("scan: %s", problem)
+            warn_symlinks(scanned, report)
             if scanned.settling:
                 log.info(
                     "scan: %d files changed in the last %g s; left for the next run",
@@ -601,9 +706,9 @@ async def sync(
             assert album is not None
             start = time.monotonic()
             uploader = Uploader(client, config, history, report, control, retry, failover)
+            control.uploading = True  # from here on a stop means "finish up", never "cancel"
             try:
                 if todo:
-                    control.uploading = True
                     try:
                         await uploader.run(todo)
                     except BaseExceptionGroup as group:
@@ -612,30 +717,22 @@ async def sync(
                         if (error := first_uploader_error(group)) is None:
                             raise
                         raise error from None
-                    log.info("uploads: %d files in %.2f s", len(todo), time.monotonic() - start)
+                    finally:
+                        uploader.close(todo)
+                        _log_uploads(report, time.monotonic() - start)
             finally:
-                # Link what was uploaded and save, even after a stop; shielded so a second
-                # Ctrl-C cannot leave the history unsaved.
-                control.uploading = False
+                # Link what was uploaded and save, whatever ended the uploads; shielded, so a
+                # second Ctrl-C cannot leave the history unsaved, and nothing the linking does
+                # (a hostile answer, a bug) can skip the save.
                 with anyio.CancelScope(shield=True):
-                    with anyio.move_on_after(60 if not report.interrupted else 15):
-                        await link_pending(
-                            client, history, album.id, report, retry, failover.recover
-                        )
-                    report.server_url = client.base_url
-                    if history.dirty:
-                        history.save()
-                    history.save_last_run(
-                        {
-                            "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                            **report.to_json(),
-                            "ok": report.ok,
-                            "interrupted": report.interrupted,
-                            FACTS_KEY: server_facts(config, album.id, media.image | media.video),
-                        }
-                    )
-            if uploader.history_error is not None:
-                raise uploader.history_error
+                    try:
+                        await _link_for_a_while(client, history, album.id, report, retry, control, failover)  # fmt: skip
+                    finally:
+                        report.server_url = client.base_url
+                        save_error = _save(history, report, config, album.id, media)
+            for error in (uploader.history_error, save_error):
+                if error is not None:
+                    raise error
     finally:
         lock.release()
         report.duration_s = time.monotonic() - t0

@@ -18,6 +18,7 @@ class Outcome(enum.Enum):
     FAILED = "failed"  # retries exhausted, or the file could not be read
     VANISHED = "vanished"  # deleted between the scan and its upload
     CHANGED = "changed"  # modified while being sent; the next run sends the new content
+    EMPTY = "empty"  # 0 bytes: Immich refuses it; left alone until it has content
     NOT_STARTED = "not-started"  # the run was stopped before its turn
 
 
@@ -43,6 +44,9 @@ class RunReport:
     vanished: int = 0
     changed: int = 0
     not_started: int = 0
+    empty: int = 0
+    files_sent: int = 0  # files whose bytes went up and got the server's answer
+    symlinks_skipped: int = 0
     settling: int = 0  # still being written: left for the next run
     album_linked: int = 0
     link_failed: int = 0
@@ -63,6 +67,7 @@ class RunReport:
             Outcome.VANISHED: "vanished",
             Outcome.CHANGED: "changed",
             Outcome.NOT_STARTED: "not_started",
+            Outcome.EMPTY: "empty",
         }[result.outcome]
         setattr(self, counter, getattr(self, counter) + 1)
         if result.outcome in (Outcome.REJECTED, Outcome.FAILED):
@@ -72,7 +77,7 @@ class RunReport:
     def finished(self) -> int:
         return (
             self.created + self.duplicates + self.rejected + self.failed + self.vanished
-            + self.changed + self.not_started
+            + self.changed + self.not_started + self.empty
         )  # fmt: skip
 
     @property
@@ -89,10 +94,18 @@ class RunReport:
             "duplicates": self.duplicates,
             "rejected": self.rejected,
             "failed": self.failed,
+            "vanished": self.vanished,
+            "changed": self.changed,
+            "empty": self.empty,
+            "not_started": self.not_started,
+            "symlinks_skipped": self.symlinks_skipped,
+            "files_sent": self.files_sent,
             "album_linked": self.album_linked,
+            "link_failed": self.link_failed,
             "bytes_uploaded": self.bytes_uploaded,
             "duration_s": round(self.duration_s, 3),
             "server_contacted": self.server_contacted,
+            "interrupted": self.interrupted,
         }
 
     def summary(self) -> str:
@@ -108,6 +121,8 @@ class RunReport:
             parts.append(f"{self.vanished} vanished")
         if self.changed:
             parts.append(f"{self.changed} changed while sent")
+        if self.empty:
+            parts.append(f"{self.empty} empty (skipped)")
         if self.not_started:
             parts.append(f"{self.not_started} left for the next run")
         parts.append(f"{self.album_linked} linked to the album")

@@ -61,7 +61,10 @@ def render(info: dict[str, Any]) -> str:
             lines.append(f"    ... and {len(info['rejected']) - 20} more (--json lists all)")
     last = info["last_run"]
     if last:
-        result = "all done" if last.get("ok") else "with problems (see the log)"
+        if last.get("interrupted"):
+            result = "interrupted (the next run sends the rest)"
+        else:
+            result = "all done" if last.get("ok") else "with problems (see the log)"
         lines.append(
             f"Last run: {last.get('at', '?')}, {result}: {last.get('created', 0)} created, "
             f"{last.get('duplicates', 0)} duplicates, {last.get('rejected', 0)} rejected, "

@@ -19,7 +19,7 @@ import anyio
 from watchfiles import Change, awatch
 
 from .config import Config
-from .errors import ApiError, ServerUnreachable, TransportError
+from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError
 from .files import is_ignored_name
 from .history import RunLock
 from .pipeline import RunControl, sync
@@ -111,7 +111,10 @@ async def watch(
             while True:
                 next_pass: float | None = None
                 try:
-                    report = await sync(config, control, locked=True)
+                    try:
+                        report = await sync(config, control, locked=True)
+                    finally:
+                        control.uploading = False  # between passes a Ctrl-C ends the watch at once
                     totals.add(report)
                     retry = FIRST_RETRY
                     if report.interrupted:
@@ -120,7 +123,7 @@ async def watch(
                         next_pass = config.settle_seconds + 0.2
                     if report.failed or report.link_failed:
                         next_pass = min(next_pass or FAILED_RETRY, FAILED_RETRY)
-                except (ServerUnreachable, TransportError, ApiError) as exc:
+                except (ServerUnreachable, TransportError, ApiError, BadAnswer) as exc:
                     log.warning("watch: %s; trying again in %.0f s", exc, retry)
                     next_pass = retry
                     retry = min(retry * 2, MAX_RETRY)

@@ -20,7 +20,9 @@ from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 from .conftest import OLD, cli_env, history_records, make_files, run_cli
 
 JSON_KEYS = {"server_url", "album_id", "scanned", "skipped_history", "created", "duplicates",
-             "rejected", "failed", "album_linked", "bytes_uploaded", "duration_s", "server_contacted"}  # fmt: skip
+             "rejected", "failed", "vanished", "changed", "empty", "not_started",
+             "symlinks_skipped", "files_sent", "album_linked", "link_failed", "bytes_uploaded",
+             "duration_s", "server_contacted", "interrupted", "exit_code"}  # fmt: skip
 
 
 def dead_url() -> str:
@@ -143,7 +145,7 @@ def test_key_appears_in_no_output_and_no_log_at_any_level(server: ServerThread, 
     r = run_cli(["--debug"], cli_env(server, shots, IMMICH_RETRIES="0"), tmp_path)
     outputs.append(r.stdout + r.stderr)
     logs = "".join(p.read_text() for p in tmp_path.glob("immich_backup.log*"))
-    assert "DEBUG" in logs and "POST /assets" in logs
+    assert "DEBUG" in logs and "POST /api/assets" in logs
     for text in [*outputs, logs]:
         assert server.api_key not in text
 

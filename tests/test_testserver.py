@@ -262,6 +262,63 @@ def test_cli_refuses_bad_flags_with_exit_2(tmp_path: Path) -> None:
     assert main(["test-server", "--fail-rate", "2"]) == 2
     assert main(["test-server", "--fault-routes", "nope"]) == 2
     assert main(["test-server", "--port", "99999"]) == 2
+    assert main(["test-server", "--hostile", "albums=nope"]) == 2
+    assert main(["test-server", "--hostile", "nowhere=drip"]) == 2
+    assert main(["test-server", "--hostile", "albums=drip:-1"]) == 2
+
+
+async def test_hostile_modes_answer_as_documented() -> None:
+    """Each hostile kind on the wire, and the routes it leaves alone behaving as before."""
+    server = await started()
+    url, headers = server.url + "/api", {"x-api-key": server.api_key}
+    try:
+        async with aiohttp.ClientSession(headers=headers) as http:
+
+            async def get(path: str) -> tuple[int, str, aiohttp.typedefs.LooseHeaders]:
+                async with http.get(url + path, allow_redirects=False) as r:
+                    return r.status, await r.text(), r.headers
+
+            server.hostile("albums", "echo-key", 418)
+            status, body, _ = await get("/albums")
+            assert status == 418 and server.api_key in body
+            server.clear_hostile()
+            server.hostile("*", "echo-key")  # errors carry the key; good answers stay good
+            assert (await get("/users/me"))[0] == 200
+            status, body, _ = await get("/albums/not-a-uuid")
+            assert status == 400 and f"x-api-key was {server.api_key}" in body
+            server.clear_hostile()
+            for kind, status, check in [
+                ("html-502", 502, lambda b: "<center><h1>502 Bad Gateway</h1></center>" in b),
+                ("html-200", 200, lambda b: b.startswith("<!DOCTYPE html>")),
+                ("invalid-json", 200, lambda b: b == '{"id":"'),
+                ("wrong-shape", 200, lambda b: b == '{"oops":true}'),  # the list became an object
+                ("missing-fields", 200, lambda b: b == "[]"),
+            ]:
+                server.hostile("albums", kind, times=1)
+                got, body, _ = await get("/albums")
+                assert got == status and check(body), kind
+            assert (await get("/albums"))[1] == "[]"  # times=1: back to normal
+            server.hostile("users-me", "wrong-shape", times=1)
+            assert (await get("/users/me"))[1] == "[1,2,3]"
+            server.hostile("users-me", "missing-fields", times=1)
+            assert '"id"' not in (await get("/users/me"))[1]
+            server.hostile("users-me", "redirect", 308, times=1)
+            status, _, got_headers = await get("/users/me")
+            assert status == 308 and got_headers["Location"] == "http://127.0.0.1:9/api/users/me"
+            server.hostile("ping", "drip", 20, times=1)
+            t0 = time.monotonic()
+            assert (await get("/server/ping"))[1] == '{"res":"pong"}'
+            assert time.monotonic() - t0 >= 0.5  # 15 bytes at 20 bytes a second
+            server.hostile("albums", "huge", 3, times=1)
+            async with http.get(url + "/albums") as r:
+                assert r.headers.get("Transfer-Encoding") == "chunked"
+                assert len(await r.read()) >= 3 * 1024 * 1024 - 1024
+            server.hostile("albums", "hang", times=1)
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(get("/albums"), 1.0)
+        assert server.stats()["faults"]["hostile-hang"] == 1
+    finally:
+        await server.stop()
 
 
 def test_cli_prints_url_and_key(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from .data import (
     VERSIONS,
     VIDEO_EXTENSIONS,
 )
+from .hostile import Hostile, route_key
 from .multipart import MultipartError, MultipartStream
 from .shaping import Fault, FaultPlan, ScriptedFault, Shaping, TokenBucket
 from .state import Album, ApiKey, Asset, ServerState, decode_checksum, iso_ms, now_iso
@@ -73,8 +74,13 @@ class ConnectionDropped(Exception):
 
 def _json(data: Any, status: int = 200) -> web.Response:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    # A lone surrogate (a client's "\udcff") is written as that escape, as Node's well-formed
+    # JSON.stringify does: inside a JSON string, backslashreplace produces exactly it.
     return web.Response(
-        body=body.encode(), status=status, content_type="application/json", charset="utf-8"
+        body=body.encode("utf-8", "backslashreplace"),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
     )
 
 
@@ -189,6 +195,7 @@ class Emulator:
         self.shaping = Shaping()
         self.bucket = TokenBucket(0)
         self.set_shaping(shaping or Shaping())
+        self.hostile = Hostile(self)
 
     def set_shaping(self, shaping: Shaping) -> None:
         self.shaping = shaping
@@ -197,9 +204,15 @@ class Emulator:
     def script(self, fault: ScriptedFault) -> None:
         self.faults.scripted.append(fault)
 
+    def error_response(self, status: int, message: str | list[str]) -> web.Response:
+        """An error in this server's own shape (for answers made outside the routes)."""
+        return _json(_error_body(status, message, _cid()), status)
+
     # -- application -----------------------------------------------------------------------
     def make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=MAX_JSON_BYTES)
+        # The hostile behaviours wrap everything, so the emulator's own paths stay as they are.
+        middlewares = [self.hostile.middleware, self._middleware]
+        app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BYTES)
         app[APP_KEY] = self
         r = app.router
         r.add_get("/.well-known/immich", self.well_known)
@@ -230,9 +243,7 @@ class Emulator:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        route = request.match_info.route.resource
-        key = f"{request.method} {route.canonical if route is not None else request.path}"
-        self.state.stats.requests[key] += 1
+        self.state.stats.requests[route_key(request)] += 1
         cid = _cid()
         request[CID_KEY] = cid
         transport = request.transport

@@ -9,6 +9,7 @@ import signal
 import sys
 from pathlib import Path
 
+from .hostile import HostileRule, Kind
 from .server import ServerOptions, TestServer
 from .shaping import FAULT_ROUTES, Shaping
 
@@ -47,6 +48,13 @@ def _routes(text: str) -> frozenset[str]:
     return routes
 
 
+def _hostile(text: str) -> HostileRule:
+    try:
+        return HostileRule.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     p = parser or argparse.ArgumentParser(prog="async-uploader test-server")
     p.description = "Run an Immich-compatible test server (in memory unless --data-dir)."
@@ -72,6 +80,9 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     p.add_argument("--fault-routes", type=_routes, default=frozenset({"upload"}),
                    help=f"routes faults apply to, comma-separated (default upload; "
                         f"known: {','.join(FAULT_ROUTES)})")  # fmt: skip
+    p.add_argument("--hostile", type=_hostile, action="append", default=[], metavar="ROUTE=KIND[:N]",
+                   help="misbehave on a route, e.g. albums=drip:1, '*=echo-key', upload=html-502 "
+                        f"(repeatable; kinds: {', '.join(k.value for k in Kind)})")  # fmt: skip
     p.add_argument("--seed", type=int, help="seed for the fault draws (repeatable runs)")
     p.add_argument("--data-dir", type=Path,
                    help="keep uploaded files and the server state here, across restarts")  # fmt: skip
@@ -96,6 +107,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         shaping=shaping,
         seed=args.seed,
         data_dir=args.data_dir,
+        hostile=tuple(args.hostile),
     )
 
 
@@ -117,6 +129,9 @@ async def serve(options: ServerOptions) -> None:
     print(f"API key: {server.api_key}", flush=True)
     if options.data_dir:
         print(f"Data:    {options.data_dir}", flush=True)
+    for rule in options.hostile:
+        print(f"Hostile: {rule.route} answers {rule.kind.value}"
+              + (f" ({rule.param:g})" if rule.param else ""), flush=True)  # fmt: skip
     print("Press Ctrl-C to stop.", flush=True)
     try:
         await stop.wait()

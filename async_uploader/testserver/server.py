@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .app import Emulator
+from .hostile import HostileRule, Kind
 from .shaping import ScriptedFault, Shaping
 from .state import ServerState
 
@@ -38,6 +39,7 @@ class ServerOptions:
     seed: int | None = None
     data_dir: Path | None = None
     idle_close_seconds: float = IDLE_CLOSE_SECONDS
+    hostile: tuple[HostileRule, ...] = ()  # misbehaviours from the start (see hostile.py)
 
 
 class TestServer:
@@ -51,6 +53,8 @@ class TestServer:
         self.emulator = Emulator(
             self.state, self.options.api_version, self.options.shaping, self.options.seed
         )
+        for rule in self.options.hostile:
+            self.emulator.hostile.add(rule)
         secret = self.options.api_key or secrets.token_urlsafe(32)
         self.api_key = secret
         if secret not in self.state.keys:
@@ -120,6 +124,22 @@ class TestServer:
 
     def create_api_key(self, permissions: list[str], name: str = "limited") -> str:
         return self.state.create_api_key(permissions, name=name).secret
+
+    def hostile(
+        self,
+        route: str,
+        kind: str,
+        param: float | None = None,
+        times: int | None = None,
+        location: str | None = None,
+    ) -> None:
+        """Misbehave on ``route`` (a name of hostile.ROUTES, or "*"): ``kind`` is one of
+        hostile.Kind ("drip", "html-502", ...), for every request or the next ``times``;
+        ``location`` is the base URL a redirect points to."""
+        self.emulator.hostile.add(HostileRule(route, Kind(kind), param, times, location))
+
+    def clear_hostile(self) -> None:
+        self.emulator.hostile.clear()
 
 
 class ServerThread:
