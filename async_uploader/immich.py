@@ -524,7 +524,8 @@ class ImmichClient:
                 allow_redirects=False,
             ) as resp:
                 if resp.status in REDIRECTS:
-                    raise Redirected(self.base_url, resp.status, resp.headers.get("Location", ""))
+                    location = self._api_key.scrub(resp.headers.get("Location", ""))
+                    raise Redirected(self.base_url, resp.status, location)
                 if resp.status >= 400:
                     body = await _read_error(resp)
                     log.debug("%s %s -> %s", method, endpoint, resp.status)
@@ -544,8 +545,8 @@ class ImmichClient:
         data = await self._json(method, endpoint, payload)
         try:
             return read(data)
-        except _Wrong as exc:
-            raise BadAnswer(method, "/api" + endpoint, str(exc)) from None
+        except _Wrong as exc:  # it may quote the answer, and the answer may quote the key
+            raise BadAnswer(method, "/api" + endpoint, self._api_key.scrub(str(exc))) from None
 
     # -- identity and capabilities ---------------------------------------------------------------
     async def check_key(self) -> dict[str, Any]:
@@ -745,7 +746,7 @@ class ImmichClient:
             (sha1.hexdigest() if hashing else req.checksum) if progress.sent == req.size else None
         )
         if status in REDIRECTS:
-            raise Redirected(self.base_url, status, location)
+            raise Redirected(self.base_url, status, self._api_key.scrub(location))
         if status in (200, 201):
             try:
                 data = json.loads(raw)
@@ -756,7 +757,8 @@ class ImmichClient:
             if not isinstance(asset_id, str) or not _UUID.match(asset_id):
                 raise BadAnswer("POST", endpoint, f"HTTP {status} without an asset id")
             if kind not in ("created", "duplicate", None):
-                raise BadAnswer("POST", endpoint, f"unknown upload status {kind!r}")
+                what = self._api_key.scrub(f"unknown upload status {kind!r}"[:120])
+                raise BadAnswer("POST", endpoint, what)
             dup = kind == "duplicate" or status == 200
             outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
             after = source.stat()

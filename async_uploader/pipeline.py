@@ -692,13 +692,17 @@ async def sync(
             )
 
             if config.dry_run:
-                report.would_upload = [f.rel for f in todo]
+                report.would_upload = [f.rel for f in todo if f.size]
+                report.empty = len(todo) - len(report.would_upload)
                 pending = len(history.pending_links(album.id)) if album else 0
                 for f in todo:
-                    log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+                    if f.size:
+                        log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+                    else:
+                        log.info("would skip %s: empty", f.rel)
                 log.info(
                     "dry run: would upload %d files and link %d earlier uploads; nothing changed",
-                    len(todo),
+                    len(report.would_upload),
                     pending,
                 )
                 return report
