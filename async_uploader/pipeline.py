@@ -681,12 +681,14 @@ async def sync(
                     len(scanned.settling),
                     config.settle_seconds,
                 )
+            empty = sum(1 for f in todo if not f.size)
             log.info(
-                "scan: %d files, %d already done, %d to send (%s), %d of other types ignored, in %s",
+                "scan: %d files, %d already done, %d to send (%s)%s, %d of other types ignored, in %s",
                 report.scanned,
                 done,
-                len(todo),
+                len(todo) - empty,
                 human_bytes(sum(f.size for f in todo)),
+                f", {empty} empty" if empty else "",
                 len(scanned.unsupported),
                 _ms(start),
             )
