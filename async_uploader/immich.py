@@ -179,14 +179,30 @@ def _error_message(body: bytes, reason: str) -> str:
         return text or reason
     if isinstance(data, dict):
         message = data.get("message")
-        if isinstance(message, list):
+        issues = _issues(data.get("errors"))
+        if issues:  # Immich 3 (zod): {"message": "Validation failed", "errors": [...]}
+            return issues
+        if isinstance(message, list):  # Immich 2 (class-validator): a list of sentences
             return "; ".join(str(m) for m in message)
         if message:
             return str(message)
-        errors = data.get("errors")
-        if errors:
-            return json.dumps(errors)[:300]
     return reason
+
+
+def _issues(errors: Any) -> str:
+    """Immich 3's validation issues as one readable reason: "fileCreatedAt: Invalid input:
+    expected ISO 8601 datetime string, received string; duration: ...", not a JSON dump."""
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for issue in errors[:10]:
+        if not isinstance(issue, dict):
+            continue
+        path = issue.get("path")
+        where = ".".join(str(p) for p in path) if isinstance(path, list) else ""
+        text = str(issue.get("message") or issue.get("code") or "invalid")
+        parts.append(f"{where}: {text}" if where else text)
+    return "; ".join(parts)[:500]
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int, method: str, endpoint: str) -> bytes:
@@ -209,6 +225,13 @@ async def _read_error(resp: aiohttp.ClientResponse) -> bytes:
     while len(body) < MAX_ERROR_BODY and (chunk := await resp.content.read(16 * 1024)):
         body += chunk
     return bytes(body[:MAX_ERROR_BODY])
+
+
+def _correlation_id(resp: aiohttp.ClientResponse) -> str:
+    """The server's id of this request, for a --debug line that a server log can be matched to
+    (Immich 3: X-Correlation-ID; 2.x: x-immich-cid)."""
+    cid = resp.headers.get("X-Correlation-ID") or resp.headers.get("x-immich-cid")
+    return f" [cid {cid[:32]}]" if cid else ""
 
 
 def _kind(data: Any) -> str:
@@ -472,6 +495,10 @@ class ImmichClient:
         self._api = base_url + "/api"
         self._api_key = api_key
         self.stall_timeout = stall_timeout
+        # The server's major version, once known (``version``): Immich 3 defines no
+        # deviceAssetId/deviceId, so none are sent to it (3.1 drops unknown fields today, but
+        # nothing promises a later 3.x will).
+        self.major: int | None = None
         # A JSON call's whole exchange, first byte to last: a server that drips its answer a
         # byte at a time keeps a socket-read timeout happy forever, never this.
         self.request_timeout = request_timeout
@@ -526,13 +553,14 @@ class ImmichClient:
                 if resp.status in REDIRECTS:
                     location = self._api_key.scrub(resp.headers.get("Location", ""))
                     raise Redirected(self.base_url, resp.status, location)
+                cid = _correlation_id(resp)
                 if resp.status >= 400:
                     body = await _read_error(resp)
-                    log.debug("%s %s -> %s", method, endpoint, resp.status)
+                    log.debug("%s %s -> %s%s", method, endpoint, resp.status, cid)
                     raise self._api_error(method, endpoint, resp.status, body, resp.reason or "",
                                           resp.headers.get("Retry-After"))  # fmt: skip
                 body = await _read_capped(resp, MAX_JSON_ANSWER, method, endpoint)
-                log.debug("%s %s -> %s (%d bytes)", method, endpoint, resp.status, len(body))
+                log.debug("%s %s -> %s (%d bytes)%s", method, endpoint, resp.status, len(body), cid)
                 return resp.status, body
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(method, endpoint, exc) from exc
@@ -568,7 +596,10 @@ class ImmichClient:
         return bool(data.get("maintenanceMode")) if isinstance(data, dict) else False
 
     async def version(self) -> tuple[int, int, int]:
-        return await self._call("GET", "/server/version", _version)
+        """GET /server/version; remembered, for what uploads send."""
+        version = await self._call("GET", "/server/version", _version)
+        self.major = version[0]
+        return version
 
     async def media_types(self) -> MediaTypes:
         return await self._call("GET", "/server/media-types", _media_types)
@@ -609,12 +640,12 @@ class ImmichClient:
         REJECTED outcome carrying the server's message.
         """
         fields = [
-            ("deviceAssetId", req.device_asset_id),
-            ("deviceId", req.device_id),
             ("fileCreatedAt", req.file_created_at),
             ("fileModifiedAt", req.file_modified_at),
             ("filename", req.filename),
         ]
+        if self.major is None or self.major < 3:  # required by 2.x, unknown to 3.x
+            fields[:0] = [("deviceAssetId", req.device_asset_id), ("deviceId", req.device_id)]
         boundary, head, tail = build_multipart(
             fields, "assetData", req.filename, "application/octet-stream", req.sidecar
         )

@@ -127,7 +127,8 @@ async def connect_phase(
         session, base_url, config.api_key, config.stall_timeout, config.request_timeout
     )
     failover = Failover(session, config.urls, client)
-    # The key, the file types and the album at once: one round trip of latency, not three.
+    # The key, the file types, the version (what uploads send) and the album at once: one round
+    # trip of latency, not four.
     start = time.monotonic()
     media: list[MediaTypes] = []
     albums: list[Album | None] = []
@@ -138,13 +139,17 @@ async def connect_phase(
     async def types() -> None:
         media.append(await with_retries(retry, "media types", client.media_types, failover.recover))  # fmt: skip
 
+    async def version() -> None:
+        major, minor, patch = await with_retries(retry, "version", client.version, failover.recover)  # fmt: skip
+        log.info("server: Immich %d.%d.%d", major, minor, patch)
+
     async def find_album() -> None:
         find = functools.partial(resolve_album, client, config.album, create=not config.dry_run)
         albums.append(await with_retries(retry, "album", find, failover.recover))
 
     try:
         async with anyio.create_task_group() as tg:
-            for step in (key, types, find_album):
+            for step in (key, types, version, find_album):
                 tg.start_soon(step)
     except BaseExceptionGroup as group:
         # A rejected key says so, whichever of the three requests noticed first; any other

@@ -1,8 +1,10 @@
-"""Reading the golden transcripts of a real Immich 2.7.5 server (tests/data/golden)."""
+"""Reading the golden transcripts of real Immich servers: 2.7.5 (tests/data/golden) and 3.1.0
+(tests/data/golden-v3)."""
 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import shlex
@@ -12,6 +14,7 @@ from typing import Any
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
+GOLDEN_V3 = DATA / "golden-v3"
 
 # The test files of the golden run (shared/immich/golden/README.md).
 FILES = {
@@ -36,6 +39,7 @@ class Exchange:
     status: int = 0
     response_headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
+    binary: bool = False  # the answer was not JSON (a thumbnail)
 
 
 def parse(path: Path) -> Exchange:
@@ -66,9 +70,12 @@ def parse(path: Path) -> Exchange:
             i += 1
         else:
             i += 1
-    if ex.form and ex.method == "GET":
-        ex.method = "POST"
+    if (ex.form or ex.json_body is not None) and ex.method == "GET":
+        ex.method = "POST"  # as curl does with -F or -d
     response = text.split("## Response", 1)[1].split("\n", 1)[1]
+    response = response.split("\n## ", 1)[0]  # later sections: curl timings, a binary body
+    while response.startswith("HTTP/1.1 100"):  # an interim 100 Continue before the answer
+        response = response.split("\n\n", 1)[1]
     head, _, body = response.partition("\n\n")
     lines = head.strip().split("\n")
     ex.status = int(lines[0].split()[1])
@@ -76,9 +83,50 @@ def parse(path: Path) -> Exchange:
         k, _, v = line.partition(":")
         ex.response_headers[k.strip().lower()] = v.strip()
     body = body.strip()
+    if "## Body" in text:  # a binary body, described, not shown
+        ex.binary = True
+        body = ""
     ex.body = json.loads(body) if body else None
     return ex
 
 
-def exchanges() -> list[Exchange]:
-    return [parse(p) for p in sorted(GOLDEN.glob("*.txt"))]
+def exchanges(folder: Path = GOLDEN) -> list[Exchange]:
+    """In the order they were captured: by name, each ``-with-device-fields`` twin right after
+    the case it repeats (golden-v3/README.md)."""
+
+    def order(p: Path) -> tuple[str, int]:
+        twin = p.stem.endswith("-with-device-fields")
+        return (p.stem.removesuffix("-with-device-fields"), twin)
+
+    return [parse(p) for p in sorted(folder.glob("*.txt"), key=order) if p.name != "test-files.txt"]
+
+
+def v3_big_checksums() -> dict[str, str]:
+    """big.png's SHA-1 in the capture (hex and base64) -> our stand-in's, for the replay to
+    translate in requests and back in answers."""
+    import hashlib
+
+    text = (GOLDEN_V3 / "test-files.txt").read_text().split("\n## big.png", 1)[1]
+    real_hex = text.split("SHA-1 hex:", 1)[1].split()[0]
+    real_b64 = text.split("SHA-1 base64:", 1)[1].split()[0]
+    digest = hashlib.sha1(v3_files()["big.png"]).digest()
+    return {real_hex: digest.hex(), real_b64: base64.b64encode(digest).decode()}
+
+
+@functools.cache
+def v3_files() -> dict[str, bytes]:
+    """The files of the 3.1.0 capture, rebuilt from golden-v3/test-files.txt; big.png (50 MiB of
+    random bytes, not kept there) is stood in for by as many seeded random bytes."""
+    import random
+
+    text = (GOLDEN_V3 / "test-files.txt").read_text()
+    files = {}
+    for section in text.split("\n## ")[1:]:
+        name, _, rest = section.partition("\n")
+        for line in rest.splitlines():
+            if line.startswith("bytes (base64):"):
+                files[name.strip()] = base64.b64decode(line.split(":", 1)[1].strip())
+    files.setdefault("notes.txt", b"hello, not an image\n")
+    files.setdefault("empty.png", b"")
+    files["big.png"] = random.Random(50).randbytes(52_428_800)
+    return files

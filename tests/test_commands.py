@@ -33,7 +33,7 @@ def test_check_passes_on_a_good_configuration(server: ServerThread, shots: Path,
     r = run_cli(["check"], cli_env(server, shots), tmp_path)
     assert r.returncode == 0, r.stdout
     assert r.stdout.splitlines()[-1] == "Usable: yes"
-    assert "Immich v2.7.5" in r.stdout and "every permission" in r.stdout
+    assert "Immich v3.1.0" in r.stdout and "every permission" in r.stdout
 
 
 def test_check_on_a_bad_configuration_exits_2(server: ServerThread, tmp_path: Path) -> None:

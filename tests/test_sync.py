@@ -60,17 +60,24 @@ def test_first_run_uploads_all_and_second_run_nothing(server: ServerThread, shot
     assert server.stats()["requests"]["POST /api/assets"] == uploads
 
 
-def test_times_and_fields_sent(server: ServerThread, tmp_path: Path) -> None:
+@pytest.mark.parametrize("api_version", [2, 3])
+def test_times_and_fields_sent(tmp_path: Path, api_version: int) -> None:
+    """Each server gets the fields its version defines: 2.x requires deviceAssetId and
+    deviceId, 3.x has no such fields, so none are sent to it (asserted on what it received)."""
     folder = tmp_path / "f"
     make_files(folder, ["a.png"])
-    assert run_cli([], cli_env(server, folder), tmp_path).returncode == 0
-    asset = server.call(lambda s: next(iter(s.state.assets.values())))
+    with ServerThread(ServerOptions(port=0, api_version=api_version)) as server:
+        assert run_cli([], cli_env(server, folder), tmp_path).returncode == 0
+        asset = server.call(lambda s: next(iter(s.state.assets.values())))
     assert asset.fields["fileModifiedAt"] == "2024-05-01T12:00:00.000Z"
     assert asset.fields["fileCreatedAt"] == "2024-05-01T12:00:00.000Z"  # no birth time on Linux
-    assert asset.fields["filename"] == "a.png" and asset.device_asset_id == "a.png-" + str(
-        asset.size
-    )
-    assert list(asset.fields)[:5] == ["deviceAssetId", "deviceId", "fileCreatedAt", "fileModifiedAt", "filename"]  # fmt: skip
+    assert asset.fields["filename"] == "a.png"
+    if api_version == 2:
+        assert asset.device_asset_id == f"a.png-{asset.size}"
+        assert list(asset.fields)[:5] == ["deviceAssetId", "deviceId", "fileCreatedAt", "fileModifiedAt", "filename"]  # fmt: skip
+    else:
+        assert "deviceAssetId" not in asset.fields and "deviceId" not in asset.fields
+        assert list(asset.fields)[:3] == ["fileCreatedAt", "fileModifiedAt", "filename"]
 
 
 def test_odd_names_are_stored_exactly(server: ServerThread, tmp_path: Path) -> None:

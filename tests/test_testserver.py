@@ -68,7 +68,8 @@ async def test_v3_mode_drops_device_fields_and_wants_zoned_dates() -> None:
                 assert r.status == 201, await r.text()
             async with s.post(server.url + "/api/assets", headers=h, data=form(FILES["screen2.png"], fileCreatedAt="2024-05-01T12:00:00")) as r:  # fmt: skip
                 body = await r.json()
-                assert r.status == 400 and "fileCreatedAt" in body["message"][0]
+                assert r.status == 400 and body["message"] == "Validation failed"
+                assert [e["path"] for e in body["errors"]] == [["fileCreatedAt"]]
             async with s.post(server.url + "/api/assets", headers=h, data=form(FILES["screen2.png"], fileCreatedAt="2024-05-01T12:00:00+02:00", extraField="x")) as r:  # fmt: skip
                 assert r.status == 201  # offsets are fine, unknown fields dropped
             async with s.post(server.url + "/api/albums", headers=h, json={"albumName": "A"}) as r:
@@ -81,7 +82,7 @@ async def test_v3_mode_drops_device_fields_and_wants_zoned_dates() -> None:
 
 
 async def test_v2_accepts_naive_dates_and_requires_device_fields() -> None:
-    server = await started()
+    server = await started(api_version=2)
     h = {"x-api-key": server.api_key}
     try:
         async with aiohttp.ClientSession() as s:
@@ -103,8 +104,7 @@ async def test_limited_key_gets_403_naming_the_permission() -> None:
             async with s.post(server.url + "/api/albums", headers={"x-api-key": key}, json={"albumName": "x"}) as r:  # fmt: skip
                 body = await r.json()
             assert r.status == 403
-            assert body["message"] == "Missing required permission: album.create"
-            assert body["error"] == "Forbidden" and body["statusCode"] == 403
+            assert body == {"message": "Missing required permission: album.create"}  # 3.x shape
             async with s.get(server.url + "/api/api-keys/me", headers={"x-api-key": key}) as r:
                 assert (await r.json())["permissions"] == ["asset.upload", "album.read"]
             async with s.get(server.url + "/api/albums", headers={"x-api-key": key}) as r:

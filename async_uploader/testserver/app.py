@@ -23,16 +23,21 @@ from typing import Any
 
 from aiohttp import web
 
+from . import zod
 from .data import (
-    IMAGE_EXTENSIONS,
     MEDIA_TYPES,
+    MEDIA_TYPES_V3,
     MIME_TYPES,
     OWNER,
+    OWNER_V3,
+    PERMISSION_NAMES,
     SERVER_CONFIG,
     SIDECAR_EXTENSIONS,
     STATUS_REASONS,
     USER,
     USER_ID,
+    USER_ID_V3,
+    USER_V3,
     VERSIONS,
     VIDEO_EXTENSIONS,
 )
@@ -57,15 +62,26 @@ CID_KEY = web.RequestKey("cid", str) if hasattr(web, "RequestKey") else "cid"
 
 
 class ApiError(Exception):
-    """An error answered in the server's shape: {message, error, statusCode, correlationId}."""
+    """An error answered in the server's shape: v2 {message, error, statusCode, correlationId},
+    v3 {message}; a validation error carries its v3 zod ``issues`` beside its v2 sentences."""
 
     def __init__(
-        self, status: int, message: str | list[str], headers: dict[str, str] | None = None
+        self,
+        status: int,
+        message: str | list[str],
+        headers: dict[str, str] | None = None,
+        issues: list[dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.issues = issues
+
+
+def invalid(v2: list[str], v3: list[dict[str, Any]]) -> ApiError:
+    """A 400 for a request that fails validation, in each version's words."""
+    return ApiError(400, v2, issues=v3)
 
 
 class ConnectionDropped(Exception):
@@ -84,7 +100,17 @@ def _json(data: Any, status: int = 200) -> web.Response:
     )
 
 
-def _error_body(status: int, message: str | list[str], cid: str) -> dict[str, Any]:
+def _error_body(
+    status: int,
+    message: str | list[str],
+    cid: str,
+    v3: bool = False,
+    issues: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    if v3:  # global-exception.filter.ts of 3.x: only the message (and zod's issues)
+        if issues is not None:
+            return {"message": "Validation failed", "errors": issues}
+        return {"message": message}
     reason = STATUS_REASONS.get(status, "Error")
     return {"message": message, "error": reason, "statusCode": status, "correlationId": cid}
 
@@ -162,6 +188,63 @@ _XMP_DATE_RE = re.compile(
 )
 
 
+def _v8_json_error(exc: json.JSONDecodeError) -> str:
+    """What Node 24's JSON.parse says of the same mistake (golden-v3 35b)."""
+    where = f"in JSON at position {exc.pos} (line {exc.lineno} column {exc.colno})"
+    if exc.msg.startswith("Expecting property name"):
+        return f"Expected property name or '}}' {where}"
+    if exc.msg == "Expecting ',' delimiter":
+        return f"Expected ',' or '}}' after property value {where}"
+    if exc.msg == "Expecting ':' delimiter":
+        return f"Expected ':' after property name {where}"
+    if exc.pos >= len(exc.doc):
+        return "Unexpected end of JSON input"
+    snippet = exc.doc[max(0, exc.pos - 10) : exc.pos + 10]
+    return f"Unexpected token '{exc.doc[exc.pos]}', \"{snippet}\" is not valid JSON"
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "createdAt": key.created_at,
+        "updatedAt": key.created_at,
+        "permissions": key.permissions,
+    }
+
+
+def _pg_time(iso: str) -> str:
+    """A stored time as PostgreSQL prints a timestamptz: +00:00, no fraction when it is zero."""
+    dt = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        text += f".{dt.microsecond:06d}".rstrip("0")
+    return text + "+00:00"
+
+
+def _png_size(head: bytes) -> tuple[int | None, int | None]:
+    """(width, height) from a PNG's IHDR, as the thumbnail job would learn them."""
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return None, None
+
+
+def _duration_issue(text: str) -> dict[str, Any] | None:
+    """What zod's coerce.number().int().min(0) says of a duration field, as JavaScript's
+    Number() reads it ("" is 0, "0:00:00.00000" is NaN)."""
+    try:
+        value = float(text.strip()) if text.strip() else 0.0
+    except ValueError:
+        return zod.not_a_number(["duration"])
+    if value != value or value in (float("inf"), float("-inf")):
+        return zod.not_a_number(["duration"])
+    if not value.is_integer():
+        return zod.not_an_int(["duration"])
+    if value < 0:
+        return zod.too_small(["duration"], 0)
+    return None
+
+
 def sidecar_date(xmp: str) -> datetime | None:
     """The capture time an XMP sidecar carries (naive when it has no offset)."""
     m = _XMP_DATE_RE.search(xmp)
@@ -182,14 +265,23 @@ class Emulator:
     def __init__(
         self,
         state: ServerState,
-        api_version: int = 2,
+        api_version: int = 3,
         shaping: Shaping | None = None,
         seed: int | None = None,
+        server_version: tuple[int, int, int] | None = None,
     ) -> None:
         if api_version not in VERSIONS:
             raise ValueError(f"api_version must be one of {sorted(VERSIONS)}")
+        if server_version is not None and server_version[0] != api_version:
+            raise ValueError(f"server version {'.'.join(map(str, server_version))} is not a {api_version}.x")  # fmt: skip
         self.state = state
         self.api_version = api_version
+        self.server_version = server_version or VERSIONS[api_version]
+        self.types = MEDIA_TYPES_V3 if api_version >= 3 else MEDIA_TYPES
+        self.image_extensions = frozenset(self.types["image"])
+        v3 = api_version >= 3
+        self.user, self.owner = (USER_V3, OWNER_V3) if v3 else (USER, OWNER)
+        self.user_id = USER_ID_V3 if v3 else USER_ID
         self.faults = FaultPlan(seed)
         self._idle_since: dict[int, float] = {}  # connection -> when its last answer went out
         self.shaping = Shaping()
@@ -206,7 +298,17 @@ class Emulator:
 
     def error_response(self, status: int, message: str | list[str]) -> web.Response:
         """An error in this server's own shape (for answers made outside the routes)."""
-        return _json(_error_body(status, message, _cid()), status)
+        return self._error(ApiError(status, message), _cid())
+
+    def _error(self, exc: ApiError, cid: str) -> web.Response:
+        body = _error_body(exc.status, exc.message, cid, self.api_version >= 3, exc.issues)
+        response = _json(body, exc.status)
+        response.headers.update(exc.headers)
+        return response
+
+    def _cid_header(self) -> str:
+        # 3.x renamed the correlation-id header (V3-DIFFERENCES.md, 1).
+        return "X-Correlation-ID" if self.api_version >= 3 else "x-immich-cid"
 
     # -- application -----------------------------------------------------------------------
     def make_app(self) -> web.Application:
@@ -224,6 +326,8 @@ class Emulator:
         r.add_get("/api/server/media-types", self.media_types)
         r.add_get("/api/users/me", self.users_me)
         r.add_get("/api/api-keys/me", self.api_keys_me)
+        r.add_post("/api/api-keys", self.api_key_create)
+        r.add_post("/api/auth/login", self.login)
         r.add_get("/api/albums", self.albums_list)
         r.add_post("/api/albums", self.album_create)
         r.add_put("/api/albums/assets", self.albums_bulk_add)
@@ -244,7 +348,8 @@ class Emulator:
         self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
         self.state.stats.requests[route_key(request)] += 1
-        cid = _cid()
+        # A client's own correlation id is echoed, on errors too (golden-v3 39, 39b).
+        cid = request.headers.get(self._cid_header()) or _cid()
         request[CID_KEY] = cid
         transport = request.transport
         conn = id(transport)
@@ -260,21 +365,16 @@ class Emulator:
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = _json(_error_body(exc.status, exc.message, cid), exc.status)
-            response.headers.update(exc.headers)
-        except web.HTTPNotFound:
-            msg = f"Cannot {request.method} {request.path}"
-            response = _json(_error_body(404, msg, cid), 404)
-        except web.HTTPMethodNotAllowed:
-            msg = f"Cannot {request.method} {request.path}"
-            response = _json(_error_body(404, msg, cid), 404)
+            response = self._error(exc, cid)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+            response = self._error(ApiError(404, f"Cannot {request.method} {request.path}"), cid)
         except (ConnectionDropped, ConnectionError):
             # Cut on purpose, or the client went away mid-body: nothing to answer, nothing to log.
             raise asyncio.CancelledError() from None
         self._idle_since[conn] = time.monotonic()
         if not response.prepared:
             response.headers["X-Powered-By"] = "Express"
-            response.headers["x-immich-cid"] = cid
+            response.headers[self._cid_header()] = cid
             response.headers["Keep-Alive"] = "timeout=5"
             # The real server gzips bodies over about 1 KB for clients that accept it.
             if isinstance(response, web.Response) and response.body is not None:
@@ -285,8 +385,12 @@ class Emulator:
 
     # -- helpers -----------------------------------------------------------------------------
     def auth(self, request: web.Request, permission: str | None) -> ApiKey:
-        if request.headers.get("Authorization", "").lower().startswith("bearer "):
-            raise ApiError(401, "Invalid user token")
+        authorization = request.headers.get("Authorization", "")
+        if authorization.lower().startswith("bearer "):
+            session = self.state.sessions.get(authorization[7:].strip())
+            if session is None:
+                raise ApiError(401, "Invalid user token")
+            return session
         secret = request.headers.get("x-api-key") or request.query.get("apiKey")
         if not secret:
             raise ApiError(401, "Authentication required")
@@ -323,25 +427,29 @@ class Emulator:
         try:
             return json.loads(data or b"{}")
         except json.JSONDecodeError as exc:
+            if self.api_version >= 3:
+                raise ApiError(400, _v8_json_error(exc)) from None
             raise ApiError(400, f"Unexpected token in JSON at position {exc.pos}") from None
         except UnicodeDecodeError:
             raise ApiError(400, "Unexpected token in JSON at position 0") from None
 
     def _owner_fields(self) -> dict[str, Any]:
-        return {} if self.api_version >= 3 else {"ownerId": USER_ID, "owner": OWNER}
+        return {} if self.api_version >= 3 else {"ownerId": self.user_id, "owner": self.owner}
 
-    def asset_json(self, asset: Asset) -> dict[str, Any]:
+    def asset_json(self, asset: Asset, in_search: bool = False) -> dict[str, Any]:
+        """An asset as GET /api/assets/{id} shows it (golden 22 and golden-v3 22); Immich 3's
+        search results leave out owner, exifInfo, tags and stack (golden-v3 34)."""
+        if self.api_version >= 3:
+            return self._asset_json_v3(asset, in_search)
         out: dict[str, Any] = {"id": asset.id, "createdAt": asset.created_at}
-        if self.api_version < 3:
-            out["deviceAssetId"] = asset.device_asset_id
-        out.update({"ownerId": USER_ID, "owner": OWNER})
-        if self.api_version < 3:
-            out["deviceId"] = asset.device_id
+        out["deviceAssetId"] = asset.device_asset_id
+        out.update({"ownerId": self.user_id, "owner": self.owner})
+        out["deviceId"] = asset.device_id
         out.update(
             {
                 "libraryId": None,
                 "type": asset.type,
-                "originalPath": f"/data/upload/{USER_ID}/{asset.id[:2]}/{asset.id[2:4]}/"
+                "originalPath": f"/data/upload/{self.user_id}/{asset.id[:2]}/{asset.id[2:4]}/"
                 f"{asset.id}{Path(asset.original_file_name).suffix.lower()}",
                 "originalFileName": asset.original_file_name,
                 "originalMimeType": asset.mime_type,
@@ -376,6 +484,66 @@ class Emulator:
         )
         return out
 
+    def _asset_json_v3(self, asset: Asset, in_search: bool) -> dict[str, Any]:
+        file_id = asset.file_id or asset.id
+        out: dict[str, Any] = {
+            "id": asset.id,
+            "createdAt": asset.created_at,
+            "ownerId": self.user_id,
+        }
+        if not in_search:
+            out["owner"] = self.owner
+        out.update(
+            {
+                "libraryId": None,
+                "type": asset.type,
+                "originalPath": f"/data/upload/{self.user_id}/{file_id[:2]}/{file_id[2:4]}/"
+                f"{file_id}{Path(asset.original_file_name).suffix.lower()}",
+                "originalFileName": asset.original_file_name,
+                "originalMimeType": asset.mime_type,
+                "thumbhash": None,  # made from the pixels by the thumbnail job: not emulated
+                "fileCreatedAt": asset.file_created_at,
+                "fileModifiedAt": asset.file_modified_at,
+                "localDateTime": asset.local_date_time,
+                "updatedAt": asset.updated_at,
+                "isFavorite": asset.is_favorite,
+                "isArchived": asset.visibility == "archive",
+                "isTrashed": asset.is_trashed,
+                "visibility": asset.visibility,
+                "duration": None,  # metadata extraction sets it to null for a still image
+            }
+        )
+        if not in_search:
+            out["exifInfo"] = {
+                "make": None, "model": None,
+                "exifImageWidth": asset.width, "exifImageHeight": asset.height,
+                "fileSizeInByte": asset.size, "orientation": None,
+                "dateTimeOriginal": _pg_time(asset.file_created_at),
+                "modifyDate": _pg_time(asset.file_modified_at),
+                "timeZone": asset.time_zone, "lensModel": None, "fNumber": None,
+                "focalLength": None, "iso": None, "exposureTime": None, "latitude": None,
+                "longitude": None, "city": None, "state": None, "country": None,
+                "description": "", "projectionType": None, "rating": None,
+            }  # fmt: skip
+        out["livePhotoVideoId"] = None
+        if not in_search:
+            out["tags"] = []
+        out.update({"people": [], "checksum": asset.checksum_b64})
+        if not in_search:
+            out["stack"] = None
+        out.update(
+            {
+                "isOffline": False,
+                "hasMetadata": True,
+                "duplicateId": None,
+                "resized": True,  # the thumbnail job ran, whether or not it could decode it
+                "width": asset.width,
+                "height": asset.height,
+                "isEdited": False,
+            }
+        )
+        return out
+
     def album_json(self, album: Album, with_assets: bool) -> dict[str, Any]:
         assets = [self.state.assets[a] for a in album.asset_ids if a in self.state.assets]
         live = [a for a in assets if not a.is_trashed]
@@ -387,7 +555,7 @@ class Emulator:
             "updatedAt": album.updated_at,
             "id": album.id,
             **self._owner_fields(),
-            "albumUsers": [{"user": OWNER, "role": "owner"}] if self.api_version >= 3 else [],
+            "albumUsers": [{"user": self.owner, "role": "owner"}] if self.api_version >= 3 else [],
             "shared": False,
             "hasSharedLink": False,
         }
@@ -402,9 +570,13 @@ class Emulator:
             out["lastModifiedAssetTimestamp"] = max(a.updated_at for a in live)
         return out
 
+    @staticmethod
+    def _path_uuid(value: str) -> None:
+        if not UUID_RE.match(value):
+            raise invalid(["id must be a UUID"], [zod.bad_uuid(["id"])])
+
     def _album_or_400(self, album_id: str, access: str) -> Album:
-        if not UUID_RE.match(album_id):
-            raise ApiError(400, ["id must be a UUID"])
+        self._path_uuid(album_id)
         album = self.state.albums.get(album_id)
         if album is None:
             raise ApiError(400, f"Not found or no {access} access")
@@ -418,12 +590,15 @@ class Emulator:
         return _json({"res": "pong"})
 
     async def version(self, request: web.Request) -> web.Response:
-        return _json(VERSIONS[self.api_version])
+        major, minor, patch = self.server_version
+        body: dict[str, Any] = {"major": major, "minor": minor, "patch": patch}
+        if self.api_version >= 3:
+            body["prerelease"] = None
+        return _json(body)
 
     async def about(self, request: web.Request) -> web.Response:
         self.auth(request, "server.about")
-        v = VERSIONS[self.api_version]
-        version = f"v{v['major']}.{v['minor']}.{v['patch']}"
+        version = "v" + ".".join(map(str, self.server_version))
         return _json(
             {
                 "version": version,
@@ -448,28 +623,69 @@ class Emulator:
                 "smartSearch": False, "facialRecognition": False, "duplicateDetection": False,
                 "map": False, "reverseGeocoding": False, "importFaces": False, "sidecar": True,
                 "search": True, "trash": True, "oauth": False, "oauthAutoLaunch": False,
-                "ocr": False, "passwordLogin": True, "configFile": False, "email": False,
+                "ocr": False, "passwordLogin": True, "configFile": self.api_version >= 3,
+                "email": False, **({"realtimeTranscoding": False} if self.api_version >= 3 else {}),
             }
         )  # fmt: skip
 
     async def media_types(self, request: web.Request) -> web.Response:
-        return _json(MEDIA_TYPES)
+        return _json(self.types)
 
     async def users_me(self, request: web.Request) -> web.Response:
         self.auth(request, "user.read")
-        return _json(USER)
+        used = sum(a.size for a in self.state.assets.values())  # trashed ones count too
+        return _json({**self.user, "quotaUsageInBytes": used})
 
     async def api_keys_me(self, request: web.Request) -> web.Response:
         key = self.auth(request, "")
-        return _json(
+        if key.is_session:
+            raise ApiError(403, "Not authenticated with an API Key")
+        return _json(_key_json(key))
+
+    async def api_key_create(self, request: web.Request) -> web.Response:
+        """POST /api/api-keys: how users make (limited) keys (golden-v3 00c, 36a)."""
+        self.auth(request, "apiKey.create")
+        body = await self.read_json(request, "api-key-create")
+        body = body if isinstance(body, dict) else {}
+        perms = body.get("permissions")
+        if not isinstance(perms, list) or not all(isinstance(p, str) and p in PERMISSION_NAMES for p in perms):  # fmt: skip
+            v2 = ["each value in permissions must be one of the following values: all, ..."]
+            issues = (
+                [zod.invalid_type(["permissions"], "array", perms)]
+                if not isinstance(perms, list)
+                else [zod.not_one_of(["permissions", i], sorted(PERMISSION_NAMES))
+                      for i, p in enumerate(perms) if not (isinstance(p, str) and p in PERMISSION_NAMES)]
+            )  # fmt: skip
+            raise invalid(v2, issues)
+        name = str(body["name"]) if isinstance(body.get("name"), str) else "API Key"
+        key = self.state.create_api_key(perms, name=name)
+        return _json({"secret": key.secret, "apiKey": _key_json(key)}, 201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        """POST /api/auth/login as the emulated user (any non-empty password: it is a test
+        server), with the real server's cookies (golden-v3 00b)."""
+        body = await self.read_json(request, "login")
+        body = body if isinstance(body, dict) else {}
+        if body.get("email") != self.user["email"] or not body.get("password"):
+            raise ApiError(401, "Incorrect email or password")
+        token = self.state.create_session()
+        response = _json(
             {
-                "id": key.id,
-                "name": key.name,
-                "createdAt": key.created_at,
-                "updatedAt": key.created_at,
-                "permissions": key.permissions,
-            }
+                "accessToken": token,
+                "userId": self.user_id,
+                "userEmail": self.user["email"],
+                "name": self.user["name"],
+                "isAdmin": self.user["isAdmin"],
+                "profileImagePath": self.user["profileImagePath"],
+                "shouldChangePassword": self.user["shouldChangePassword"],
+                "isOnboarded": False,
+            },
+            201,
         )
+        age = 34_560_000  # 400 days, as the real server sets them
+        for name, value, http_only in (("immich_access_token", token, True), ("immich_auth_type", "password", True), ("immich_is_authenticated", "true", False)):  # fmt: skip
+            response.set_cookie(name, value, max_age=age, path="/", httponly=http_only, samesite="Lax")  # fmt: skip
+        return response
 
     # -- albums ------------------------------------------------------------------------------
     async def albums_list(self, request: web.Request) -> web.Response:
@@ -477,9 +693,19 @@ class Emulator:
         albums = list(self.state.albums.values())
         asset_id = request.query.get("assetId")
         shared = request.query.get("shared")
+        if self.api_version >= 3:
+            # 3.x: name (exact, case-sensitive), id, isOwned, isShared; "shared" is gone
+            # (golden-v3 20b-20e). Every album here is the user's own, and none is shared.
+            shared = None
+            if "name" in request.query:
+                albums = [a for a in albums if a.name == request.query["name"]]
+            if "id" in request.query:
+                albums = [a for a in albums if a.id == request.query["id"]]
+            if request.query.get("isOwned") == "false" or request.query.get("isShared") == "true":
+                albums = []
         if asset_id is not None:
             if not UUID_RE.match(asset_id):
-                raise ApiError(400, ["assetId must be a UUID"])
+                raise invalid(["assetId must be a UUID"], [zod.bad_uuid(["assetId"])])
             albums = [a for a in albums if asset_id in a.asset_ids]
         elif shared == "true":
             albums = []  # nothing is ever shared on the emulated server
@@ -490,16 +716,19 @@ class Emulator:
         self.auth(request, "album.create")
         body = await self.read_json(request, "album-create")
         errors: list[str] = []
+        issues: list[dict[str, Any]] = []
         name = body.get("albumName") if isinstance(body, dict) else None
         if not isinstance(name, str):
             errors.append("albumName must be a string")
+            issues.append(zod.invalid_type(["albumName"], "string", name))
         asset_ids = body.get("assetIds", []) if isinstance(body, dict) else []
         if not isinstance(asset_ids, list) or not all(
             isinstance(i, str) and UUID_RE.match(i) for i in asset_ids
         ):
             errors.append("each value in assetIds must be a UUID")
+            issues += self._uuid_list_issues(asset_ids, "assetIds")
         if errors:
-            raise ApiError(400, errors)
+            raise invalid(errors, issues)
         assert isinstance(name, str)
         album = self.state.create_album(name, str(body.get("description") or ""))
         # Ids the user cannot access are dropped silently.
@@ -513,21 +742,31 @@ class Emulator:
         without = request.query.get("withoutAssets") == "true"
         return _json(self.album_json(album, with_assets=not without))
 
+    @staticmethod
+    def _uuid_list_issues(ids: Any, field: str) -> list[dict[str, Any]]:
+        if not isinstance(ids, list):
+            return [zod.invalid_type([field], "array", ids)]
+        return [
+            zod.bad_uuid([field, i])
+            for i, v in enumerate(ids)
+            if not (isinstance(v, str) and UUID_RE.match(v))
+        ]
+
     def _ids(self, body: Any, field: str) -> list[str]:
         ids = body.get(field) if isinstance(body, dict) else None
         if not isinstance(ids, list):
-            raise ApiError(
-                400, [f"each value in {field} must be a UUID", f"{field} must be an array"]
+            raise invalid(
+                [f"each value in {field} must be a UUID", f"{field} must be an array"],
+                self._uuid_list_issues(ids, field),
             )
         if not all(isinstance(i, str) and UUID_RE.match(i) for i in ids):
-            raise ApiError(400, [f"each value in {field} must be a UUID"])
+            raise invalid([f"each value in {field} must be a UUID"], self._uuid_list_issues(ids, field))  # fmt: skip
         return ids
 
     async def album_add(self, request: web.Request) -> web.Response:
         self.auth(request, "albumAsset.create")
         album_id = request.match_info["id"]
-        if not UUID_RE.match(album_id):
-            raise ApiError(400, ["id must be a UUID"])
+        self._path_uuid(album_id)
         body = await self.read_json(request, "album-add")
         ids = self._ids(body, "ids")
         album = self.state.albums.get(album_id)
@@ -572,15 +811,16 @@ class Emulator:
         body = await self.read_json(request, "bulk-check")
         items = body.get("assets") if isinstance(body, dict) else None
         if not isinstance(items, list):
-            raise ApiError(400, ["assets must be an array"])
-        errors = []
+            raise invalid(["assets must be an array"], [zod.invalid_type(["assets"], "array", items)])  # fmt: skip
+        errors, issues = [], []
         for i, item in enumerate(items):
-            if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-                errors.append(f"assets.{i}.id must be a string")
-            if not isinstance(item, dict) or not isinstance(item.get("checksum"), str):
-                errors.append(f"assets.{i}.checksum must be a string")
+            fields = item if isinstance(item, dict) else {}
+            for name in ("id", "checksum"):
+                if not isinstance(fields.get(name), str):
+                    errors.append(f"assets.{i}.{name} must be a string")
+                    issues.append(zod.invalid_type(["assets", i, name], "string", fields.get(name)))  # fmt: skip
         if errors:
-            raise ApiError(400, errors)
+            raise invalid(errors, issues)
         results = []
         for item in items:
             raw = decode_checksum(item["checksum"])
@@ -610,8 +850,7 @@ class Emulator:
     async def asset_get(self, request: web.Request) -> web.Response:
         self.auth(request, "asset.read")
         asset_id = request.match_info["id"]
-        if not UUID_RE.match(asset_id):
-            raise ApiError(400, ["id must be a UUID"])
+        self._path_uuid(asset_id)
         asset = self.state.assets.get(asset_id)
         if asset is None:
             raise ApiError(400, "Not found or no asset.read access")
@@ -663,7 +902,11 @@ class Emulator:
         if body.get("isNotInAlbum") is True:
             in_albums = {i for album in self.state.albums.values() for i in album.asset_ids}
             assets = [a for a in assets if a.id not in in_albums]
-        assets.sort(key=lambda a: a.file_created_at, reverse=body.get("order", "desc") == "desc")
+        # As an index scan on the time does: newest first, ties in upload order; "asc" walks
+        # the same index backwards, ties too (golden-v3 34, 34b).
+        assets.sort(key=lambda a: a.file_created_at, reverse=True)
+        if body.get("order") == "asc":
+            assets.reverse()
         start = (page - 1) * size
         items = assets[start : start + size]
         more = start + size < len(assets)
@@ -671,9 +914,10 @@ class Emulator:
             {
                 "albums": {"total": 0, "count": 0, "items": [], "facets": []},
                 "assets": {
-                    "total": len(assets),
+                    # 3.x counts the items of this page (V3-DIFFERENCES.md, search)
+                    "total": len(items) if self.api_version >= 3 else len(assets),
                     "count": len(items),
-                    "items": [self.asset_json(a) for a in items],
+                    "items": [self.asset_json(a, in_search=True) for a in items],
                     "facets": [],
                     "nextPage": str(page + 1) if more else None,
                 },
@@ -701,15 +945,13 @@ class Emulator:
         """Answer before the body is read, then keep reading it, as the real server does."""
         if 400 <= exc.status < 500:
             self.state.stats.rejected += 1
-        response = _json(_error_body(exc.status, exc.message, request[CID_KEY]), exc.status)
-        response.headers.update(exc.headers)
-        return await self._answer_then_drain(request, reader, response)
+        return await self._answer_then_drain(request, reader, self._error(exc, request[CID_KEY]))
 
     async def _answer_then_drain(
         self, request: web.Request, reader: BodyReader, response: web.Response
     ) -> web.StreamResponse:
         response.headers["X-Powered-By"] = "Express"
-        response.headers["x-immich-cid"] = request[CID_KEY]
+        response.headers[self._cid_header()] = request[CID_KEY]
         response.headers["Keep-Alive"] = "timeout=5"
         await response.prepare(request)
         await response.write_eof()
@@ -745,6 +987,7 @@ class Emulator:
         asset_name: str | None = None
         sha1 = hashlib.sha1()
         size = 0
+        head = bytearray()  # the first bytes: a PNG's size is in its header
         tmp = None
         try:
             while (part := await parts.next_part()) is not None:
@@ -760,7 +1003,7 @@ class Emulator:
                 shown = fields.get("filename") or part.filename
                 ext = Path(shown).suffix.lower()
                 allowed = (
-                    IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
+                    self.image_extensions | VIDEO_EXTENSIONS
                     if part.name == "assetData"
                     else SIDECAR_EXTENSIONS
                 )
@@ -777,6 +1020,8 @@ class Emulator:
                 try:
                     while chunk := await parts.read_chunk():
                         sha1.update(chunk)
+                        if size < 32:
+                            head += chunk[: 32 - size]
                         size += len(chunk)
                         if fh:
                             fh.write(chunk)
@@ -792,6 +1037,9 @@ class Emulator:
 
         if asset_name is None:
             raise ApiError(400, "File is required")
+        if size == 0 and self.api_version >= 3:  # file-upload.interceptor.ts of 3.x
+            self.state.discard_tmp(tmp)
+            raise ApiError(400, "File is empty")
         try:
             validated = self._validate_upload(fields, sidecar)
         except ApiError:
@@ -807,6 +1055,7 @@ class Emulator:
 
         ext = Path(asset_name).suffix.lower()
         created = now_iso()
+        width, height = _png_size(bytes(head))
         asset = Asset(
             id=str(uuid.uuid4()),
             checksum=checksum,
@@ -820,6 +1069,9 @@ class Emulator:
             updated_at=created,
             sidecar=sidecar,
             fields=dict(fields),
+            width=width,
+            height=height,
+            file_id=str(uuid.uuid4()) if self.api_version >= 3 else "",
             **validated,
         )
         self.state.add_asset(asset)
@@ -848,51 +1100,55 @@ class Emulator:
         return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
     def _validate_upload(self, fields: dict[str, str], sidecar: str | None) -> dict[str, Any]:
-        """The DTO checks, in the DTO's field order and with the server's messages."""
-        errors: list[str] = []
+        """The DTO checks, in the DTO's field order, with each version's messages: v2's
+        class-validator sentences, v3's zod issues (zod.py)."""
+        errors: list[str] = []  # v2
+        issues: list[dict[str, Any]] = []  # v3
         v3 = self.api_version >= 3
 
-        def missing(name: str, kind: str) -> None:
-            if v3:
-                errors.append(f"[{name}] Invalid input: expected {kind}, received undefined")
-            elif kind == "date":
-                errors.extend([f"{name} must be a Date instance", f"{name} should not be empty"])
-            else:
-                errors.extend([f"{name} must be a string", f"{name} should not be empty"])
-
-        if not v3:
+        if not v3:  # v3 has no such fields, and drops them when sent (V3-DIFFERENCES.md, 4)
             for name in ("deviceAssetId", "deviceId"):
                 if not fields.get(name):
-                    missing(name, "string")
+                    errors.extend([f"{name} must be a string", f"{name} should not be empty"])
         dates: dict[str, datetime] = {}
         for name in ("fileCreatedAt", "fileModifiedAt"):
             value = fields.get(name)
-            if value is None or value == "":
-                missing(name, "date")
+            if value is None or (value == "" and not v3):
+                errors.extend([f"{name} must be a Date instance", f"{name} should not be empty"])
+                issues.append(zod.missing_datetime([name]))
                 continue
             parsed = self._parse_date(value)
             if parsed is None:
-                errors.append(
-                    f"[{name}] Invalid ISO datetime" if v3 else f"{name} must be a date string"
-                )
+                errors.append(f"{name} must be a date string")
+                issues.append(zod.bad_datetime([name]))
             else:
                 dates[name] = parsed
         if "isFavorite" in fields and fields["isFavorite"] not in ("true", "false"):
             errors.append("isFavorite must be a boolean value")
+            issues.append(zod.not_a_stringbool(["isFavorite"]))
+        visibilities = ["archive", "timeline", "hidden", "locked"]
         visibility = fields.get("visibility", "timeline")
-        if visibility not in ("archive", "timeline", "hidden", "locked"):
+        if visibility not in visibilities:
             errors.append(
                 "visibility must be one of the following values: archive, timeline, hidden, locked"
             )
+            issues.append(zod.not_one_of(["visibility"], visibilities))
         if "livePhotoVideoId" in fields and not UUID_RE.match(fields["livePhotoVideoId"]):
             errors.append("livePhotoVideoId must be a UUID")
+            issues.append(zod.bad_uuid(["livePhotoVideoId"]))
+        if v3 and "duration" in fields:
+            # z.coerce.number().int().min(0): integer milliseconds (V3-DIFFERENCES.md, 6)
+            issue = _duration_issue(fields["duration"])
+            if issue is not None:
+                issues.append(issue)
         if "metadata" in fields:
             try:
                 json.loads(fields["metadata"])
             except json.JSONDecodeError:
                 errors.append("metadata must be valid JSON")
-        if errors:
-            raise ApiError(400, errors)
+                issues.append({"code": "custom", "path": ["metadata"], "message": "Invalid JSON"})
+        if issues if v3 else errors:
+            raise invalid(errors, issues)
 
         # The metadata job: the earliest of the sent times and the upload time, shown at its UTC
         # wall clock, unless metadata (here: the sidecar) carries a date with an offset.

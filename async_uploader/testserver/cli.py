@@ -38,6 +38,15 @@ def _port(text: str) -> int:
     return value
 
 
+def _version(text: str) -> tuple[int, int, int]:
+    parts = text.strip().lstrip("v").split(".")
+    try:
+        major, minor, patch = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be X.Y.Z, not {text!r}") from None
+    return major, minor, patch
+
+
 def _routes(text: str) -> frozenset[str]:
     routes = frozenset(r.strip() for r in text.split(",") if r.strip())
     unknown = routes - set(FAULT_ROUTES)
@@ -63,8 +72,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--port", type=_port, default=2283, help="port (default 2283; 0 picks a free one)"
     )
     p.add_argument("--api-key", help="the API key to accept (default: a random one, printed)")
-    p.add_argument("--api-version", type=int, choices=(2, 3), default=2,
-                   help="2: behave as Immich 2.7.5 (default); 3: as Immich 3")  # fmt: skip
+    p.add_argument("--api-version", type=int, choices=(2, 3), default=3,
+                   help="3: behave as Immich 3.1.0 (default); 2: as Immich 2.7.5")  # fmt: skip
+    p.add_argument("--server-version", type=_version, metavar="X.Y.Z",
+                   help="what /api/server/version says, within --api-version's major (e.g. 3.2.2)")  # fmt: skip
     p.add_argument("--latency-ms", type=_non_negative, default=0.0,
                    help="delay every request by this many milliseconds")  # fmt: skip
     p.add_argument("--bandwidth-kbps", type=_non_negative, default=0.0,
@@ -104,6 +115,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         port=args.port,
         api_key=args.api_key,
         api_version=args.api_version,
+        server_version=args.server_version,
         shaping=shaping,
         seed=args.seed,
         data_dir=args.data_dir,
@@ -124,7 +136,8 @@ async def serve(options: ServerOptions) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    print(f"Immich test server (API v{options.api_version}) listening on {server.url}", flush=True)
+    version = ".".join(map(str, server.emulator.server_version))
+    print(f"Immich test server (Immich {version}) listening on {server.url}", flush=True)
     print(f"URL:     {server.url}/api", flush=True)
     print(f"API key: {server.api_key}", flush=True)
     if options.data_dir:
@@ -143,6 +156,8 @@ async def serve(options: ServerOptions) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
+        if options.server_version is not None and options.server_version[0] != options.api_version:
+            raise ValueError(f"--server-version {'.'.join(map(str, options.server_version))} is not a {options.api_version}.x release (--api-version {options.api_version})")  # fmt: skip
     except ValueError as exc:
         print(f"test-server: {exc}", file=sys.stderr)
         return 2

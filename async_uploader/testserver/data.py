@@ -24,6 +24,14 @@ MEDIA_TYPES: Final[dict[str, list[str]]] = {
     "sidecar": [".xmp"],
 }  # fmt: skip
 
+# Immich 3 adds .mpo (golden-v3 03), after .jxl in the server's order.
+MEDIA_TYPES_V3: Final[dict[str, list[str]]] = {
+    **MEDIA_TYPES,
+    "image": [
+        e for ext in MEDIA_TYPES["image"] for e in ((ext, ".mpo") if ext == ".jxl" else (ext,))
+    ],
+}
+
 IMAGE_EXTENSIONS: Final = frozenset(MEDIA_TYPES["image"])
 VIDEO_EXTENSIONS: Final = frozenset(MEDIA_TYPES["video"])
 SIDECAR_EXTENSIONS: Final = frozenset(MEDIA_TYPES["sidecar"])
@@ -36,10 +44,9 @@ MIME_TYPES: Final[dict[str, str]] = {
     ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
 }  # fmt: skip
 
-VERSIONS: Final[dict[int, dict[str, int]]] = {
-    2: {"major": 2, "minor": 7, "patch": 5},
-    3: {"major": 3, "minor": 2, "patch": 2},
-}
+# What /api/server/version says by default, per API version (golden 02, golden-v3 02: 3.x adds
+# "prerelease"); --server-version picks another release within the major.
+VERSIONS: Final[dict[int, tuple[int, int, int]]] = {2: (2, 7, 5), 3: (3, 1, 0)}
 
 # The one user of the emulated server, exactly as golden 04 shows it (fixed times, stable bodies).
 USER_ID: Final = "cfb3061d-277b-4572-9452-9cd46efb63fc"
@@ -73,6 +80,30 @@ OWNER: Final[dict[str, object]] = {
     "profileChangedAt": "2026-11-24T23:12:31.772421+00:00",
 }
 
+# The user of the 3.1.0 capture (golden-v3 04, 07): a user made by an admin, not the admin.
+USER_ID_V3: Final = "b5550096-f271-4f1d-96f5-fe237a6dcfe0"
+USER_V3_CREATED: Final = "2026-12-02T07:17:32.457Z"
+USER_V3: Final[dict[str, object]] = {
+    **USER,
+    "id": USER_ID_V3,
+    "email": "golden-v3-1796195852@example.com",
+    "name": "Golden V3",
+    "avatarColor": "red",
+    "profileChangedAt": USER_V3_CREATED,
+    "storageLabel": None,
+    "isAdmin": False,
+    "createdAt": USER_V3_CREATED,
+    "updatedAt": USER_V3_CREATED,
+}
+OWNER_V3: Final[dict[str, object]] = {
+    **OWNER,
+    "id": USER_ID_V3,
+    "email": USER_V3["email"],
+    "name": USER_V3["name"],
+    "avatarColor": "red",
+    "profileChangedAt": "2026-12-02T07:17:32.457349+00:00",
+}
+
 SERVER_CONFIG: Final[dict[str, object]] = {
     "loginPageMessage": "",
     "trashDays": 30,
@@ -87,12 +118,14 @@ SERVER_CONFIG: Final[dict[str, object]] = {
     "maintenanceMode": False,
 }
 
-# Scopes of the routes we emulate ("x-immich-permission" in openapi.json). None: no auth at all;
-# "" : any valid key (permission: false in the server).
-PERMISSIONS: Final[tuple[str, ...]] = (
-    "all", "asset.read", "asset.delete", "asset.statistics", "asset.upload", "album.create",
-    "album.read", "albumAsset.create", "user.read", "server.about",
-)  # fmt: skip
+# The permissions a key may be made with (POST /api/api-keys): those of the routes emulated
+# ("x-immich-permission" in the OpenAPI specs), and the others an uploader's key is often given.
+PERMISSION_NAMES: Final = frozenset({
+    "all", "apiKey.create", "apiKey.read", "asset.read", "asset.delete", "asset.statistics",
+    "asset.upload", "asset.view", "asset.download", "album.create", "album.read", "album.update",
+    "albumAsset.create", "albumAsset.delete", "user.read", "server.about", "job.read",
+    "job.create", "queue.read", "queue.update",
+})  # fmt: skip
 
 STATUS_REASONS: Final[dict[int, str]] = {
     400: "Bad Request",

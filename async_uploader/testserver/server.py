@@ -34,7 +34,8 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: a free port
     api_key: str | None = None  # None: a random one
-    api_version: int = 2
+    api_version: int = 3
+    server_version: tuple[int, int, int] | None = None  # within api_version; None: its default
     shaping: Shaping = field(default_factory=Shaping)
     seed: int | None = None
     data_dir: Path | None = None
@@ -51,7 +52,11 @@ class TestServer:
         self.options = options or ServerOptions()
         self.state = ServerState(self.options.data_dir)
         self.emulator = Emulator(
-            self.state, self.options.api_version, self.options.shaping, self.options.seed
+            self.state,
+            self.options.api_version,
+            self.options.shaping,
+            self.options.seed,
+            self.options.server_version,
         )
         for rule in self.options.hostile:
             self.emulator.hostile.add(rule)

@@ -20,6 +20,8 @@ from typing import Any
 
 from .data import USER_ID
 
+SESSION = "\x00session"  # the name of the ApiKey that stands for a bearer token
+
 
 def now_iso() -> str:
     """The server's timestamp format: UTC, milliseconds, ``Z``."""
@@ -52,6 +54,11 @@ class ApiKey:
     def allows(self, permission: str) -> bool:
         return "all" in self.permissions or permission in self.permissions
 
+    @property
+    def is_session(self) -> bool:
+        """A login's bearer token, not an API key: it may do everything its user may."""
+        return self.name == SESSION
+
 
 @dataclass
 class Asset:
@@ -74,6 +81,9 @@ class Asset:
     is_trashed: bool = False
     sidecar: str | None = None  # the XMP text, when one was sent
     fields: dict[str, str] = field(default_factory=dict)  # every text field as received
+    width: int | None = None  # of a PNG, read from its header (what the thumbnail job learns)
+    height: int | None = None
+    file_id: str = ""  # Immich 3 names the stored file by an id of its own
 
     @property
     def checksum_b64(self) -> str:
@@ -123,6 +133,7 @@ class Stats:
 class ServerState:
     def __init__(self, data_dir: Path | None = None) -> None:
         self.keys: dict[str, ApiKey] = {}
+        self.sessions: dict[str, ApiKey] = {}  # bearer token -> its stand-in key
         self.assets: dict[str, Asset] = {}
         self.by_checksum: dict[str, str] = {}
         self.albums: dict[str, Album] = {}
@@ -191,6 +202,12 @@ class ServerState:
         )
 
     # -- keys --------------------------------------------------------------------------------
+    def create_session(self) -> str:
+        """A login: a bearer token (kept in memory only; a restart logs everyone out)."""
+        token = secrets.token_urlsafe(32)
+        self.sessions[token] = ApiKey(str(uuid.uuid4()), SESSION, token, ["all"], now_iso())
+        return token
+
     def create_api_key(
         self, permissions: list[str] | None = None, name: str = "test", secret: str | None = None
     ) -> ApiKey:
