@@ -238,8 +238,8 @@ def test_golden_data_is_copied_with_its_source() -> None:
 V3_LEFT_OUT = {
     # Not copied into tests/data (shared/immich/golden-v3 has them): admin sign-up on a server
     # that has an admin; the raw-socket captures 21e and 42 (the idle close has its own test,
-    # test_idle_keepalive_socket_is_closed_after_six_seconds); /about, /config and /storage,
-    # reference captures of that server's set-up.
+    # test_idle_keepalive_socket_is_closed_after_six_seconds); /about and /storage, reference
+    # captures of that server's set-up.
     # Copied, but needing a second user: the emulated server has one user, and these were sent
     # with the admin's key (creating the capture's user; queues, admin only):
     "00a2-admin-create-user": "needs an admin user beside the capture's user",

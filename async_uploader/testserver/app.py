@@ -32,6 +32,7 @@ from .data import (
     OWNER_V3,
     PERMISSION_NAMES,
     SERVER_CONFIG,
+    SERVER_CONFIG_V3,
     SIDECAR_EXTENSIONS,
     STATUS_REASONS,
     USER,
@@ -615,7 +616,7 @@ class Emulator:
         )
 
     async def config(self, request: web.Request) -> web.Response:
-        return _json(SERVER_CONFIG)
+        return _json(SERVER_CONFIG_V3 if self.api_version >= 3 else SERVER_CONFIG)
 
     async def features(self, request: web.Request) -> web.Response:
         return _json(

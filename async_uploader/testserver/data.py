@@ -118,6 +118,14 @@ SERVER_CONFIG: Final[dict[str, object]] = {
     "maintenanceMode": False,
 }
 
+# GET /api/server/config of 3.1.0 (golden-v3 40b): map style URLs set, and minFaces.
+SERVER_CONFIG_V3: Final[dict[str, object]] = {
+    **SERVER_CONFIG,
+    "mapDarkStyleUrl": "https://tiles.immich.cloud/v1/style/dark.json",
+    "mapLightStyleUrl": "https://tiles.immich.cloud/v1/style/light.json",
+    "minFaces": 3,
+}
+
 # The permissions a key may be made with (POST /api/api-keys): those of the routes emulated
 # ("x-immich-permission" in the OpenAPI specs), and the others an uploader's key is often given.
 PERMISSION_NAMES: Final = frozenset({
