@@ -31,6 +31,8 @@ from .data import (
     OWNER,
     OWNER_V3,
     PERMISSION_NAMES,
+    QUEUES_V2,
+    QUEUES_V3,
     SERVER_CONFIG,
     SERVER_CONFIG_V3,
     SIDECAR_EXTENSIONS,
@@ -283,6 +285,7 @@ class Emulator:
         v3 = api_version >= 3
         self.user, self.owner = (USER_V3, OWNER_V3) if v3 else (USER, OWNER)
         self.user_id = USER_ID_V3 if v3 else USER_ID
+        self.queues = QUEUES_V3 if v3 else QUEUES_V2
         self.faults = FaultPlan(seed)
         self._idle_since: dict[int, float] = {}  # connection -> when its last answer went out
         self.shaping = Shaping()
@@ -329,11 +332,18 @@ class Emulator:
         r.add_get("/api/api-keys/me", self.api_keys_me)
         r.add_post("/api/api-keys", self.api_key_create)
         r.add_post("/api/auth/login", self.login)
+        r.add_get("/api/jobs", self.jobs_list)
+        r.add_put("/api/jobs/{name}", self.job_command)
+        if self.api_version >= 3:
+            r.add_get("/api/queues", self.queues_list)
+            r.add_get("/api/queues/{name}", self.queue_get)
+            r.add_put("/api/queues/{name}", self.queue_update)
         r.add_get("/api/albums", self.albums_list)
         r.add_post("/api/albums", self.album_create)
         r.add_put("/api/albums/assets", self.albums_bulk_add)
         r.add_get("/api/albums/{id}", self.album_get)
         r.add_put("/api/albums/{id}/assets", self.album_add)
+        r.add_delete("/api/albums/{id}/assets", self.album_remove)
         r.add_post("/api/assets", self.upload)
         r.add_delete("/api/assets", self.assets_delete)
         r.add_post("/api/assets/bulk-upload-check", self.bulk_check)
@@ -633,9 +643,76 @@ class Emulator:
         return _json(self.types)
 
     async def users_me(self, request: web.Request) -> web.Response:
-        self.auth(request, "user.read")
+        key = self.auth(request, "user.read")
+        if key.admin:
+            return _json(USER)  # the admin (the 2.7.5 capture's user), who owns nothing here
         used = sum(a.size for a in self.state.assets.values())  # trashed ones count too
         return _json({**self.user, "quotaUsageInBytes": used})
+
+    # -- queues and jobs (admin only) ---------------------------------------------------------
+    def _admin(self, request: web.Request, permission: str) -> None:
+        key = self.auth(request, permission)
+        if not key.admin:
+            raise ApiError(403, "Forbidden")
+
+    def _queue_name(self, request: web.Request) -> str:
+        name = request.match_info["name"]
+        if name not in self.queues:
+            raise invalid(
+                [f"name must be one of the following values: {', '.join(self.queues)}"],
+                [zod.not_one_of(["name"], list(self.queues))],
+            )
+        return name
+
+    @staticmethod
+    def _counts() -> dict[str, int]:
+        return {"active": 0, "completed": 0, "failed": 0, "delayed": 0, "waiting": 0, "paused": 0}
+
+    def _queue_json(self, name: str) -> dict[str, Any]:
+        return {"name": name, "isPaused": name in self.state.paused_queues, "statistics": self._counts()}  # fmt: skip
+
+    def _job_json(self, name: str) -> dict[str, Any]:
+        status = {"isPaused": name in self.state.paused_queues, "isActive": False}
+        return {"queueStatus": status, "jobCounts": self._counts()}
+
+    async def queues_list(self, request: web.Request) -> web.Response:
+        """GET /api/queues (3.x, golden-v3 45)."""
+        self._admin(request, "queue.read")
+        return _json([self._queue_json(q) for q in self.queues])
+
+    async def queue_get(self, request: web.Request) -> web.Response:
+        self._admin(request, "queue.read")
+        return _json(self._queue_json(self._queue_name(request)))
+
+    async def queue_update(self, request: web.Request) -> web.Response:
+        """PUT /api/queues/{name} {"isPaused": bool} (3.x, golden-v3 45b, 45d, 45e)."""
+        self._admin(request, "queue.update")
+        name = self._queue_name(request)
+        body = await self.read_json(request, "queue")
+        paused = body.get("isPaused") if isinstance(body, dict) else None
+        if paused is not None:
+            if not isinstance(paused, bool):
+                raise invalid(["isPaused must be a boolean value"], [zod.invalid_type(["isPaused"], "boolean", paused)])  # fmt: skip
+            self.state.pause_queue(name, paused)
+        return _json(self._queue_json(name))
+
+    async def jobs_list(self, request: web.Request) -> web.Response:
+        """GET /api/jobs (2.x; kept in 3.x as a legacy route, golden 45, golden-v3 45f)."""
+        self._admin(request, "job.read")
+        return _json({q: self._job_json(q) for q in self.queues})
+
+    async def job_command(self, request: web.Request) -> web.Response:
+        """PUT /api/jobs/{name} {"command": "pause"|"resume", "force": bool} (2.x, golden 45b)."""
+        self._admin(request, "job.create")
+        name = self._queue_name(request)
+        body = await self.read_json(request, "queue")
+        command = body.get("command") if isinstance(body, dict) else None
+        commands = ["start", "pause", "resume", "empty", "clear-failed"]
+        if command not in commands:
+            raise invalid([f"command must be one of the following values: {', '.join(commands)}"], [zod.not_one_of(["command"], commands)])  # fmt: skip
+        if command in ("pause", "resume"):
+            self.state.pause_queue(name, command == "pause")
+        return _json(self._job_json(name))
 
     async def api_keys_me(self, request: web.Request) -> web.Response:
         key = self.auth(request, "")
@@ -786,6 +863,30 @@ class Emulator:
                 added.append(asset_id)
                 results.append({"id": asset_id, "success": True})
         self.state.add_to_album(album, added)
+        return _json(results)
+
+    async def album_remove(self, request: web.Request) -> web.Response:
+        """DELETE /api/albums/{id}/assets: a result per id, "not_found" for one not in it
+        (golden-v3 46b)."""
+        self.auth(request, "albumAsset.delete")
+        album_id = request.match_info["id"]
+        self._path_uuid(album_id)
+        body = await self.read_json(request, "album-remove")
+        ids = self._ids(body, "ids")
+        album = self.state.albums.get(album_id)
+        if album is None:
+            raise ApiError(400, "Album not found")
+        present = set(album.asset_ids)
+        results: list[dict[str, Any]] = []
+        removed: list[str] = []
+        for asset_id in ids:
+            if asset_id in present:
+                present.discard(asset_id)
+                removed.append(asset_id)
+                results.append({"id": asset_id, "success": True})
+            else:
+                results.append({"id": asset_id, "success": False, "error": "not_found"})
+        self.state.remove_from_album(album, removed)
         return _json(results)
 
     async def albums_bulk_add(self, request: web.Request) -> web.Response:

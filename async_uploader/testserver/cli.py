@@ -140,6 +140,7 @@ async def serve(options: ServerOptions) -> None:
     print(f"Immich test server (Immich {version}) listening on {server.url}", flush=True)
     print(f"URL:     {server.url}/api", flush=True)
     print(f"API key: {server.api_key}", flush=True)
+    print(f"Admin API key: {server.admin_key} (for the job queues)", flush=True)
     if options.data_dir:
         print(f"Data:    {options.data_dir}", flush=True)
     for rule in options.hostile:

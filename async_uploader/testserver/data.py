@@ -118,6 +118,20 @@ SERVER_CONFIG: Final[dict[str, object]] = {
     "maintenanceMode": False,
 }
 
+# The job queues, in each server's order (golden 45, golden-v3 45 and 45f).
+QUEUES_V2: Final[tuple[str, ...]] = (
+    "thumbnailGeneration", "metadataExtraction", "videoConversion", "smartSearch",
+    "storageTemplateMigration", "migration", "backgroundTask", "search", "duplicateDetection",
+    "faceDetection", "facialRecognition", "sidecar", "library", "notifications", "backupDatabase",
+    "ocr", "workflow", "editor",
+)  # fmt: skip
+QUEUES_V3: Final[tuple[str, ...]] = (
+    "thumbnailGeneration", "metadataExtraction", "videoConversion", "faceDetection",
+    "facialRecognition", "smartSearch", "duplicateDetection", "backgroundTask",
+    "storageTemplateMigration", "migration", "search", "sidecar", "library", "notifications",
+    "backupDatabase", "ocr", "workflow", "integrityCheck", "editor",
+)  # fmt: skip
+
 # GET /api/server/config of 3.1.0 (golden-v3 40b): map style URLs set, and minFaces.
 SERVER_CONFIG_V3: Final[dict[str, object]] = {
     **SERVER_CONFIG,

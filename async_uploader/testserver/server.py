@@ -64,6 +64,13 @@ class TestServer:
         self.api_key = secret
         if secret not in self.state.keys:
             self.state.create_api_key(["all"], name="test-server", secret=secret)
+        # The admin's key, for what only an admin may do (the job queues).
+        admins = [k for k in self.state.keys.values() if k.admin]
+        self.admin_key = (
+            admins[0].secret
+            if admins
+            else self.state.create_api_key(["all"], name="admin", admin=True).secret
+        )
         self._runner: web.AppRunner | None = None
         self._aliases: dict[str, web.AppRunner] = {}
         self.port = self.options.port
@@ -229,6 +236,11 @@ class ServerThread:
     def api_key(self) -> str:
         assert self.server is not None
         return self.server.api_key
+
+    @property
+    def admin_key(self) -> str:
+        assert self.server is not None
+        return self.server.admin_key
 
     def stats(self) -> dict[str, Any]:
         return self.call(lambda s: s.stats())

@@ -50,6 +50,7 @@ class ApiKey:
     secret: str
     permissions: list[str]
     created_at: str
+    admin: bool = False  # the admin's key (the queues and jobs need it), not the user's
 
     def allows(self, permission: str) -> bool:
         return "all" in self.permissions or permission in self.permissions
@@ -134,6 +135,7 @@ class ServerState:
     def __init__(self, data_dir: Path | None = None) -> None:
         self.keys: dict[str, ApiKey] = {}
         self.sessions: dict[str, ApiKey] = {}  # bearer token -> its stand-in key
+        self.paused_queues: set[str] = set()
         self.assets: dict[str, Asset] = {}
         self.by_checksum: dict[str, str] = {}
         self.albums: dict[str, Album] = {}
@@ -177,12 +179,19 @@ class ServerState:
                     album = self.albums[event["album_id"]]
                     album.asset_ids.extend(event["asset_ids"])
                     album.updated_at = event["at"]
+                elif kind == "album-remove":
+                    album = self.albums[event["album_id"]]
+                    gone = set(event["asset_ids"])
+                    album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
+                    album.updated_at = event["at"]
                 elif kind == "trash":
                     for asset_id in event["ids"]:
                         self.assets[asset_id].is_trashed = True
                 elif kind == "delete":
                     for asset_id in event["ids"]:
                         self._forget(asset_id)
+                elif kind == "queue":
+                    (self.paused_queues.add if event["paused"] else self.paused_queues.discard)(event["name"])  # fmt: skip
 
     def close(self) -> None:
         if self._journal is not None:
@@ -208,8 +217,16 @@ class ServerState:
         self.sessions[token] = ApiKey(str(uuid.uuid4()), SESSION, token, ["all"], now_iso())
         return token
 
+    def pause_queue(self, name: str, paused: bool) -> None:
+        (self.paused_queues.add if paused else self.paused_queues.discard)(name)
+        self._log("queue", name=name, paused=paused)
+
     def create_api_key(
-        self, permissions: list[str] | None = None, name: str = "test", secret: str | None = None
+        self,
+        permissions: list[str] | None = None,
+        name: str = "test",
+        secret: str | None = None,
+        admin: bool = False,
     ) -> ApiKey:
         key = ApiKey(
             id=str(uuid.uuid4()),
@@ -217,6 +234,7 @@ class ServerState:
             secret=secret or secrets.token_urlsafe(32),
             permissions=list(permissions or ["all"]),
             created_at=now_iso(),
+            admin=admin,
         )
         self.keys[key.secret] = key
         self._log("key", **asdict(key))
@@ -269,6 +287,14 @@ class ServerState:
         album.asset_ids.extend(ids)
         album.updated_at = now_iso()
         self._log("album-add", album_id=album.id, asset_ids=ids, at=album.updated_at)
+
+    def remove_from_album(self, album: Album, ids: list[str]) -> None:
+        if not ids:
+            return
+        gone = set(ids)
+        album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
+        album.updated_at = now_iso()
+        self._log("album-remove", album_id=album.id, asset_ids=ids, at=album.updated_at)
 
     # -- views for tests -----------------------------------------------------------------------
     def album_by_name(self, name: str) -> list[Album]:
