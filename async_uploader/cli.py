@@ -8,6 +8,7 @@ usage error; 3 no server reachable or API key rejected; 4 another run is active;
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import logging
@@ -278,13 +279,10 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
-        lock = RunLock(config.history_file)
-        if not config.dry_run:
-            lock.acquire()  # before anything is read: one run at a time, reading included
-        try:
+        with contextlib.ExitStack() as held:
+            if not config.dry_run:  # before anything is read: one run at a time, reading too
+                held.enter_context(RunLock(config.history_file))
             return _sync_locked(args, config, secrets, control)
-        finally:
-            lock.release()
     except UploaderError as exc:
         if args.debug:
             log.exception("error")

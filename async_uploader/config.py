@@ -70,6 +70,155 @@ def redact(text: str, secrets: list[str]) -> str:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One setting: its variable, its flag, its default and what the docs say of them. The one
+    table of them (``SETTINGS``) is where every default lives: ``Config`` and ``load_config``
+    read it, and tests/test_architecture.py checks .env.example and the README against it."""
+
+    env: str
+    flag: str  # as the README's table shows it ("" for none)
+    default: Any  # None: no default (required, or unset)
+    shown: str  # the default as the README's table shows it
+    help: str
+    low: float | None = None  # a number's range
+    high: float | None = None
+
+
+# One row a line, so the table reads as one (the formatter would fold each row over several).
+# fmt: off
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SCREENSHOTS_PATH", "`--folder`", None, "required", "the folder to upload"),
+    Setting("IMMICH_API_KEY", "(never a flag)", None, "required", "the Immich API key"),
+    Setting("IMMICH_LOCAL_URL", "`--local-url`", None, "", "the server's LAN address, tried first"),
+    Setting("IMMICH_EXTERNAL_URL", "`--external-url`", None, "", "the server's public address"),
+    Setting("IMMICH_ALBUM_NAME", "`--album`", None, "required", "the album every file goes to"),
+    Setting(
+        "IMMICH_HISTORY_FILE",
+        "`--history`",
+        HISTORY_NAME,
+        f"`{HISTORY_NAME}` beside `.env`",
+        "the history file",
+    ),
+    Setting(
+        "IMMICH_LOG_FILE", "`--log-file`", LOG_NAME, f"`{LOG_NAME}` beside `.env`", "the log file"
+    ),
+    Setting(
+        "IMMICH_CONCURRENCY",
+        "`--concurrency`",
+        DEFAULT_CONCURRENCY,
+        str(DEFAULT_CONCURRENCY),
+        "uploads at once",
+        1,
+        MAX_CONCURRENCY,
+    ),
+    Setting(
+        "IMMICH_LOCAL_TIMEOUT",
+        "",
+        1.5,
+        "1.5",
+        "seconds the local URL has to answer the health check",
+        0.05,
+        120,
+    ),
+    Setting(
+        "IMMICH_EXTERNAL_TIMEOUT",
+        "",
+        5.0,
+        "5",
+        "seconds the external URL has to answer it",
+        0.05,
+        300,
+    ),
+    Setting("IMMICH_RECURSIVE", "`--recursive`", False, "off", "also upload files in subfolders"),
+    Setting(
+        "IMMICH_SETTLE_SECONDS",
+        "",
+        3.0,
+        "3",
+        "leave files modified this recently for the next run",
+        0,
+        3600,
+    ),
+    Setting(
+        "IMMICH_STALL_TIMEOUT",
+        "",
+        60.0,
+        "60",
+        "abort and retry an upload without progress this long",
+        1,
+        3600,
+    ),
+    Setting(
+        "IMMICH_RETRIES", "", 5, "5", "retries per request after a network or server error", 0, 100
+    ),
+    Setting(
+        "IMMICH_RETRY_MAX_WAIT",
+        "",
+        30.0,
+        "30",
+        "the longest wait between two attempts, in seconds",
+        0,
+        3600,
+    ),
+    Setting(
+        "IMMICH_REQUEST_TIMEOUT",
+        "",
+        30.0,
+        "30",
+        "seconds one API call (not an upload) may take in all",
+        1,
+        3600,
+    ),
+    Setting(
+        "IMMICH_FOLLOW_SYMLINKS",
+        "`--follow-symlinks`",
+        False,
+        "off",
+        "upload what symlinks in the folder point to",
+    ),
+    Setting(
+        "IMMICH_DEVICE_ID",
+        "",
+        None,
+        "`async-uploader-<hostname>`",
+        "the deviceId sent to Immich 2.x",
+    ),
+    Setting(
+        "IMMICH_INCLUDE",
+        "`--include GLOB`",
+        (),
+        "all",
+        "only files matching these globs, comma-separated",
+    ),
+    Setting(
+        "IMMICH_EXCLUDE",
+        "`--exclude GLOB`",
+        (),
+        "none",
+        "leave files and folders matching these globs",
+    ),
+    Setting(
+        "IMMICH_SIDECAR",
+        "`--no-sidecar`",
+        True,
+        "on",
+        "send an XMP sidecar with the local capture time",
+    ),
+)
+# fmt: on
+SETTING: dict[str, Setting] = {s.env: s for s in SETTINGS}
+VARIABLES: dict[str, str] = {s.env: s.help for s in SETTINGS}
+
+
+def default_device_id() -> str:
+    return f"async-uploader-{socket.gethostname()}"
+
+
+def _d(env: str) -> Any:
+    return SETTING[env].default
+
+
+@dataclass(frozen=True)
 class Config:
     folder: Path
     api_key: Secret
@@ -78,19 +227,19 @@ class Config:
     album: str
     history_file: Path
     log_file: Path
-    concurrency: int = DEFAULT_CONCURRENCY
-    local_timeout: float = 1.5
-    external_timeout: float = 5.0
-    recursive: bool = False
+    concurrency: int = _d("IMMICH_CONCURRENCY")
+    local_timeout: float = _d("IMMICH_LOCAL_TIMEOUT")
+    external_timeout: float = _d("IMMICH_EXTERNAL_TIMEOUT")
+    recursive: bool = _d("IMMICH_RECURSIVE")
     env_file: Path | None = None
-    settle_seconds: float = 3.0  # files modified more recently are left for the next run
-    stall_timeout: float = 60.0  # an upload with no progress for this long is aborted and retried
-    retries: int = 5  # attempts per request after the first, for retryable failures
-    retry_max_wait: float = 30.0  # the longest backoff between two attempts
-    request_timeout: float = 30.0  # the whole of one JSON call (not an upload), answer included
-    follow_symlinks: bool = False  # upload what links in the folder point to, wherever it is
-    device_id: str = "async-uploader"
-    sidecar: bool = True  # send an XMP sidecar with the capture time and local offset
+    settle_seconds: float = _d("IMMICH_SETTLE_SECONDS")  # newer files: left for the next run
+    stall_timeout: float = _d("IMMICH_STALL_TIMEOUT")  # no progress this long: abort, retry
+    retries: int = _d("IMMICH_RETRIES")  # attempts per request after the first
+    retry_max_wait: float = _d("IMMICH_RETRY_MAX_WAIT")  # the longest backoff
+    request_timeout: float = _d("IMMICH_REQUEST_TIMEOUT")  # one JSON call, answer included
+    follow_symlinks: bool = _d("IMMICH_FOLLOW_SYMLINKS")  # upload what links point to
+    device_id: str = field(default_factory=default_device_id)
+    sidecar: bool = _d("IMMICH_SIDECAR")  # an XMP sidecar with the capture time and offset
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     dry_run: bool = False
@@ -106,32 +255,6 @@ class Config:
             out.append(("external", self.external_url, self.external_timeout))
         return out
 
-
-# Every variable we read, with its meaning; .env.example and the README are written from the same
-# facts, and test_config checks that .env.example names each one.
-VARIABLES: dict[str, str] = {
-    "SCREENSHOTS_PATH": "the folder to upload (required; --folder)",
-    "IMMICH_API_KEY": "the Immich API key (required; never a flag)",
-    "IMMICH_LOCAL_URL": "the server's LAN address, tried first (--local-url)",
-    "IMMICH_EXTERNAL_URL": "the server's public address (--external-url)",
-    "IMMICH_ALBUM_NAME": "the album every file goes to (required; --album)",
-    "IMMICH_HISTORY_FILE": f"the history file (default {HISTORY_NAME} beside .env; --history)",
-    "IMMICH_LOG_FILE": f"the log file (default {LOG_NAME} beside .env; --log-file)",
-    "IMMICH_CONCURRENCY": f"uploads at once, 1-{MAX_CONCURRENCY} (default {DEFAULT_CONCURRENCY})",
-    "IMMICH_LOCAL_TIMEOUT": "seconds the local URL has to answer the health check (default 1.5)",
-    "IMMICH_EXTERNAL_TIMEOUT": "seconds for the external URL (default 5)",
-    "IMMICH_RECURSIVE": "also upload files in subfolders (default off; --recursive)",
-    "IMMICH_SETTLE_SECONDS": "leave files modified this recently for the next run (default 3)",
-    "IMMICH_STALL_TIMEOUT": "abort and retry an upload without progress this long (default 60)",
-    "IMMICH_RETRIES": "retries per request after a network or server error (default 5)",
-    "IMMICH_RETRY_MAX_WAIT": "the longest wait between two attempts, in seconds (default 30)",
-    "IMMICH_REQUEST_TIMEOUT": "seconds one API call (not an upload) may take in all (default 30)",
-    "IMMICH_FOLLOW_SYMLINKS": "upload what symlinks in the folder point to (default off; --follow-symlinks)",
-    "IMMICH_DEVICE_ID": "the deviceId sent with uploads (default async-uploader-<hostname>)",
-    "IMMICH_INCLUDE": "only files matching these globs, comma-separated (--include)",
-    "IMMICH_EXCLUDE": "leave files and folders matching these globs, comma-separated (--exclude)",
-    "IMMICH_SIDECAR": "send an XMP sidecar with the local capture time (default on; --no-sidecar)",
-}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -312,20 +435,23 @@ def load_config(
     if not album or not album.strip():
         raise ConfigError("IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album)")
 
-    def num(
-        flag: str | None, name: str, default: float, low: float, high: float, integer: bool = False
-    ) -> float:
+    def num(flag: str | None, name: str, integer: bool = False) -> float:
+        setting = SETTING[name]
+        assert setting.low is not None and setting.high is not None
+        low, high = setting.low, setting.high
         if flag and flags.get(flag) is not None:
             return _number(str(flags[flag]), f"--{flag}", low, high, integer)
         value, _ = get(name)
         if value is None or value.strip() == "":
-            return default
+            return float(setting.default)
         return _number(value.strip(), name, low, high, integer)
 
     recursive = flags.get("recursive")
     if recursive is None:
         value, _ = get("IMMICH_RECURSIVE")
-        recursive = _bool(value, "IMMICH_RECURSIVE") if value is not None else False
+        recursive = (
+            _bool(value, "IMMICH_RECURSIVE") if value is not None else _d("IMMICH_RECURSIVE")
+        )
 
     def globs(flag: str, name: str) -> tuple[str, ...]:
         if flags.get(flag):
@@ -336,12 +462,16 @@ def load_config(
     sidecar = flags.get("sidecar")
     if sidecar is None:
         value, _ = get("IMMICH_SIDECAR")
-        sidecar = _bool(value, "IMMICH_SIDECAR") if value is not None else True
+        sidecar = _bool(value, "IMMICH_SIDECAR") if value is not None else _d("IMMICH_SIDECAR")
 
     follow = flags.get("follow_symlinks")
     if follow is None:
         value, _ = get("IMMICH_FOLLOW_SYMLINKS")
-        follow = _bool(value, "IMMICH_FOLLOW_SYMLINKS") if value is not None else False
+        follow = (
+            _bool(value, "IMMICH_FOLLOW_SYMLINKS")
+            if value is not None
+            else _d("IMMICH_FOLLOW_SYMLINKS")
+        )
 
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
@@ -352,20 +482,18 @@ def load_config(
         album=album.strip(),
         history_file=src.history_file(),
         log_file=src.log_file(),
-        concurrency=int(
-            num("concurrency", "IMMICH_CONCURRENCY", DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY, True)
-        ),
-        local_timeout=num(None, "IMMICH_LOCAL_TIMEOUT", 1.5, 0.05, 120),
-        external_timeout=num(None, "IMMICH_EXTERNAL_TIMEOUT", 5.0, 0.05, 300),
+        concurrency=int(num("concurrency", "IMMICH_CONCURRENCY", integer=True)),
+        local_timeout=num(None, "IMMICH_LOCAL_TIMEOUT"),
+        external_timeout=num(None, "IMMICH_EXTERNAL_TIMEOUT"),
         recursive=bool(recursive),
         env_file=env_file,
-        settle_seconds=num(None, "IMMICH_SETTLE_SECONDS", 3.0, 0, 3600),
-        stall_timeout=num(None, "IMMICH_STALL_TIMEOUT", 60.0, 1, 3600),
-        retries=int(num(None, "IMMICH_RETRIES", 5, 0, 100, True)),
-        retry_max_wait=num(None, "IMMICH_RETRY_MAX_WAIT", 30.0, 0, 3600),
-        request_timeout=num(None, "IMMICH_REQUEST_TIMEOUT", 30.0, 1, 3600),
+        settle_seconds=num(None, "IMMICH_SETTLE_SECONDS"),
+        stall_timeout=num(None, "IMMICH_STALL_TIMEOUT"),
+        retries=int(num(None, "IMMICH_RETRIES", integer=True)),
+        retry_max_wait=num(None, "IMMICH_RETRY_MAX_WAIT"),
+        request_timeout=num(None, "IMMICH_REQUEST_TIMEOUT"),
         follow_symlinks=bool(follow),
-        device_id=(device_id or "").strip() or f"async-uploader-{socket.gethostname()}",
+        device_id=(device_id or "").strip() or default_device_id(),
         sidecar=bool(sidecar),
         include=globs("include", "IMMICH_INCLUDE"),
         exclude=globs("exclude", "IMMICH_EXCLUDE"),

@@ -9,16 +9,15 @@ from __future__ import annotations
 import logging
 import time
 
-import aiohttp
 import anyio
 
-from .errors import ApiError, ServerUnreachable, TransportError
-from .immich import ImmichClient, ping
+from .errors import ApiError, Redirected, ServerUnreachable, TransportError
+from .immich import ImmichClient, Session, ping
 
 log = logging.getLogger(__name__)
 
 
-async def choose_server(session: aiohttp.ClientSession, urls: list[tuple[str, str, float]]) -> str:
+async def choose_server(session: Session, urls: list[tuple[str, str, float]]) -> str:
     """The base URL to use. ``urls`` is (role, url, timeout), local first; raises ServerUnreachable."""
     ok: dict[str, bool] = {}
     why: dict[str, str] = {}
@@ -48,6 +47,9 @@ async def choose_server(session: aiohttp.ClientSession, urls: list[tuple[str, st
         except TransportError as exc:
             ok[role] = False
             why[role] = exc.reason
+        except Redirected as exc:  # not this URL, but the other one may do
+            ok[role] = False
+            why[role] = str(exc).removeprefix(url + " ")
         except ApiError as exc:
             ok[role] = False
             why[role] = exc.message if exc.status == 200 else f"HTTP {exc.status}"
@@ -71,7 +73,7 @@ class Failover:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: Session,
         urls: list[tuple[str, str, float]],
         client: ImmichClient,
     ) -> None:
@@ -79,7 +81,6 @@ class Failover:
         self.urls = urls
         self.client = client
         self._lock = anyio.Lock()
-        self.switches = 0
 
     async def recover(self) -> bool:
         """True when a server answers again (perhaps at another URL), False when none does."""
@@ -95,7 +96,6 @@ class Failover:
             if url != failed:
                 log.warning("server: %s stopped answering; carrying on with %s", failed, url)
                 self.client.switch(url)
-                self.switches += 1
                 return True
             return False  # the same URL answers pings: not a move, back off as usual
 

@@ -35,6 +35,7 @@ from .files import opener
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Session = aiohttp.ClientSession  # for the modules that hold one and must not import aiohttp
 
 CHUNK = 256 * 1024
 _BOUNDARY_BITS = random.Random(os.urandom(32))  # seeded once from the kernel
@@ -55,7 +56,6 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 class MediaTypes:
     image: frozenset[str]
     video: frozenset[str]
-    sidecar: frozenset[str]
 
     def accepts(self, suffix: str) -> bool:
         s = suffix.lower()
@@ -442,14 +442,14 @@ def _version(data: Any) -> tuple[int, int, int]:
 def _media_types(data: Any) -> MediaTypes:
     data = _obj(data, "the media types")
     kinds = {}
-    for kind in ("image", "video", "sidecar"):
+    for kind in ("image", "video"):
         value = data.get(kind, [])
         if not isinstance(value, list) or not all(isinstance(e, str) for e in value):
             raise _Wrong(f"{kind} is not a list of extensions")
         kinds[kind] = frozenset(e.lower() for e in value)
     if not kinds["image"] and not kinds["video"]:
         raise _Wrong("the server names no image or video types")
-    return MediaTypes(kinds["image"], kinds["video"], kinds["sidecar"])
+    return MediaTypes(kinds["image"], kinds["video"])
 
 
 def _permissions(data: Any) -> list[str]:

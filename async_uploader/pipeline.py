@@ -9,10 +9,11 @@ from __future__ import annotations
 import errno
 import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -73,6 +74,9 @@ class RunControl:
     on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
     uploading: bool = False  # set from the upload phase on (a stop then means "finish up")
     report: RunReport | None = None  # the run's report, from its start: whatever ends the run
+    # Counts that do not add up raise instead of logging an error line: the test suite runs
+    # with ASYNC_UPLOADER_STRICT=1 (tests/conftest.py).
+    strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
     # The local side, already read by the CLI (local.read_local); used by the next sync only.
     prefetched: Future[tuple[History, ScanResult]] | None = None
 
@@ -569,6 +573,23 @@ async def link_pending(
     log.info("album: linked %d assets in %s", report.album_linked, _ms(start))
 
 
+class CountsDoNotAddUp(AssertionError):
+    """A file the scan offered ended in no final state, or in two: a bug of ours."""
+
+
+def _check_counts(report: RunReport, strict: bool) -> None:
+    """scanned = done before + one final outcome for each of the rest (as immich-go checks)."""
+    missing = report.unaccounted()
+    if missing:
+        message = (
+            f"the counts do not add up: {report.scanned} scanned, {report.skipped_history} done "
+            f"before, {report.finished} with an outcome"
+        )
+        if strict:
+            raise CountsDoNotAddUp(message)
+        log.error("internal: %s (please report it)", message)
+
+
 def _log_uploads(report: RunReport, seconds: float) -> None:
     """What the upload phase sent: only files whose bytes went up and were answered."""
     left = (
@@ -744,6 +765,7 @@ async def sync(
             for error in (uploader.history_error, save_error):
                 if error is not None:
                     raise error
+            _check_counts(report, control.strict)
     finally:
         lock.release()
         report.duration_s = time.monotonic() - t0

@@ -80,6 +80,11 @@ class RunReport:
             + self.changed + self.not_started + self.empty
         )  # fmt: skip
 
+    def unaccounted(self) -> int:
+        """Files the scan offered that have no final state (0 when the books balance): every
+        scanned file is done already or ends in exactly one outcome."""
+        return self.scanned - self.skipped_history - self.finished
+
     @property
     def ok(self) -> bool:
         return self.rejected == 0 and self.failed == 0 and self.link_failed == 0

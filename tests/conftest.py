@@ -17,6 +17,13 @@ from async_uploader.testserver import ServerOptions, ServerThread
 OLD = 1714564800  # 2024-05-01T12:00:00Z: old enough never to be "still being written"
 
 
+@pytest.fixture(autouse=True)
+def strict_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run in the tests, in-process or a CLI subprocess, fails if its counts do not add
+    up (scanned = done before + one final outcome each), instead of logging an error."""
+    monkeypatch.setenv("ASYNC_UPLOADER_STRICT", "1")
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"  # aiohttp is asyncio-only

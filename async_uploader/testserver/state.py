@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .data import USER_ID
-
 SESSION = "\x00session"  # the name of the ApiKey that stands for a bearer token
 
 
@@ -295,18 +293,6 @@ class ServerState:
         album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
         album.updated_at = now_iso()
         self._log("album-remove", album_id=album.id, asset_ids=ids, at=album.updated_at)
-
-    # -- views for tests -----------------------------------------------------------------------
-    def album_by_name(self, name: str) -> list[Album]:
-        return [a for a in self.albums.values() if a.name == name]
-
-    def owner_id(self) -> str:
-        return USER_ID
-
-    def file_size_on_disk(self) -> int:
-        if self.data_dir is None:
-            return 0
-        return sum(p.stat().st_size for p in (self.data_dir / "upload").iterdir())
 
     def discard_tmp(self, path: Path | None) -> None:
         if path is not None:

@@ -1,0 +1,161 @@
+"""The module boundaries, held by a test: each module of the package may import only what is
+listed here, so a new edge (the history learning of the server, a second module importing
+aiohttp) fails until someone decides it on purpose and writes it down."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+PACKAGE = Path(__file__).parent.parent / "async_uploader"
+THIRD_PARTY = {"aiohttp", "aiofiles", "anyio", "dotenv", "watchfiles"}
+
+# module -> what it may import: our modules by name, third-party packages in <angle brackets>.
+ALLOWED: dict[str, set[str]] = {
+    # The local side: knows nothing of the server, HTTP or the pipeline.
+    "errors": set(),
+    "files": set(),
+    "capture": {"files"},
+    "config": {"<dotenv>", "errors"},
+    "history": {"errors"},
+    "report": {"files"},
+    "progress": {"report"},
+    "local": {"config", "files", "history", "report"},
+    "status": {"history", "report"},
+    "logsetup": {"config", "errors", "progress"},
+    "retry": {"<anyio>", "errors"},
+    # The one module that speaks HTTP (aiohttp, aiofiles for streamed bodies).
+    "immich": {"<aiofiles>", "<aiohttp>", "<anyio>", "config", "errors", "files"},
+    # Policy over the client's values: never aiohttp itself.
+    "connect": {"<anyio>", "errors", "immich"},
+    "pipeline": {
+        "<anyio>",
+        "capture",
+        "config",
+        "connect",
+        "errors",
+        "files",
+        "history",
+        "immich",
+        "local",
+        "progress",
+        "report",
+        "retry",
+    },
+    "check": {"<anyio>", "config", "connect", "errors", "history", "immich"},
+    "watch": {
+        "<anyio>",
+        "<watchfiles>",
+        "config",
+        "errors",
+        "files",
+        "history",
+        "pipeline",
+        "report",
+    },
+    "demo": {"<anyio>", "config", "errors", "logsetup", "pipeline", "testserver"},
+    "cli": {
+        "<anyio>",
+        "check",
+        "config",
+        "demo",
+        "errors",
+        "history",
+        "local",
+        "logsetup",
+        "pipeline",
+        "progress",
+        "report",
+        "status",
+        "testserver",
+        "watch",
+    },
+    "__main__": {"cli"},
+    "__init__": set(),
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1 and node.module:
+                found.add(node.module.split(".")[0])
+            elif node.level == 1:  # "from . import __version__"
+                found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
+            elif node.level == 0 and (node.module or "").split(".")[0] in THIRD_PARTY:
+                found.add(f"<{(node.module or '').split('.')[0]}>")
+        elif isinstance(node, ast.Import):
+            found |= {f"<{a.name.split('.')[0]}>" for a in node.names if a.name.split(".")[0] in THIRD_PARTY}  # fmt: skip
+    return found
+
+
+def test_every_module_imports_only_what_it_may() -> None:
+    modules = {p.stem: imports_of(p) for p in PACKAGE.glob("*.py")}
+    assert set(modules) == set(ALLOWED), "a module was added or removed: list what it may import"
+    extra = {m: sorted(found - ALLOWED[m]) for m, found in modules.items() if found - ALLOWED[m]}
+    assert extra == {}
+
+
+def test_only_the_client_speaks_http() -> None:
+    speakers = {p.stem for p in PACKAGE.glob("*.py") if "<aiohttp>" in imports_of(p)}
+    assert speakers == {"immich"}
+
+
+def test_the_local_side_knows_nothing_of_the_server() -> None:
+    server_side = {"immich", "connect", "pipeline", "check", "watch"}
+    for name in ("files", "capture", "history", "local", "status", "report", "config", "errors"):
+        assert not imports_of(PACKAGE / f"{name}.py") & server_side, name
+
+
+def test_env_example_and_readme_name_exactly_the_settings_table() -> None:
+    """.env.example and the README's configuration table name exactly the variables of
+    config.SETTINGS, with the same flags and defaults: one place for every default."""
+    import re
+
+    from async_uploader.config import SETTINGS
+
+    root = PACKAGE.parent
+    table = {s.env: s for s in SETTINGS}
+    readme = (root / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| `")
+    ]
+    assert [r[0].strip("`") for r in rows] == list(table)  # the same variables, same order
+    for env, flag, shown, *_ in rows:
+        setting = table[env.strip("`")]
+        assert (flag, shown) == (setting.flag, setting.shown), env
+    example = (root / ".env.example").read_text()
+    named = dict(re.findall(r"^#? ?((?:IMMICH|SCREENSHOTS)_[A-Z_]+)=(.*)$", example, re.M))
+    assert set(named) == set(table)
+    for env, value in named.items():
+        default = table[env].default
+        if isinstance(default, bool):
+            assert value == str(default).lower(), env
+        elif isinstance(default, int | float):
+            assert float(value) == float(default), env
+        elif isinstance(default, str):
+            assert value == default, env
+
+
+def test_the_end_of_run_check_catches_counts_that_do_not_add_up(caplog: Any) -> None:
+    """Every sync ends with scanned = done before + one final outcome each; a gap raises in the
+    tests (ASYNC_UPLOADER_STRICT) and is one error line otherwise."""
+    import pytest
+
+    from async_uploader.pipeline import CountsDoNotAddUp, _check_counts
+    from async_uploader.report import RunReport
+
+    balanced = RunReport(scanned=4, skipped_history=1, created=2, empty=1)
+    assert balanced.unaccounted() == 0
+    _check_counts(balanced, strict=True)
+    short = RunReport(scanned=4, skipped_history=1, created=2)
+    assert short.unaccounted() == 1
+    with pytest.raises(CountsDoNotAddUp, match="4 scanned, 1 done before, 2 with an outcome"):
+        _check_counts(short, strict=True)
+    _check_counts(short, strict=False)
+    assert "the counts do not add up" in caplog.text
