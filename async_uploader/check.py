@@ -19,6 +19,7 @@ from .errors import (
     EXIT_UNREACHABLE,
     ApiError,
     AuthRejected,
+    BadAnswer,
     TransportError,
     UploaderError,
 )
@@ -63,8 +64,14 @@ async def _url_rows(config: Config, session: Any) -> list[Row]:
         except TimeoutError:
             rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: timed out",
                             "check the address, and that this machine can reach it"))  # fmt: skip
-        except (TransportError, ApiError) as exc:
-            reason = exc.reason if isinstance(exc, TransportError) else exc.message
+        except UploaderError as exc:  # refused, reset, a redirect, an answer not Immich's
+            reason = (
+                exc.reason
+                if isinstance(exc, TransportError)
+                else exc.message
+                if isinstance(exc, ApiError)
+                else str(exc)
+            )
             fix = ("check the certificate (a self-signed one needs the LAN http:// address)"
                    if "TLS" in reason else "check the address and that the server is running")  # fmt: skip
             rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: {reason}", fix))
@@ -82,7 +89,7 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         if await client.maintenance_mode():
             rows.append(Row("server mode", Level.FAIL, "the server is in maintenance mode",
                             "wait for the administrator to end it"))  # fmt: skip
-    except (ApiError, TransportError):
+    except UploaderError:
         pass  # older servers: no maintenanceMode
     try:
         me = await client.check_key()
@@ -90,18 +97,23 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
     except AuthRejected as exc:
         rows.append(Row("API key", Level.FAIL, str(exc), KEY_FIX))
         return rows
+    except UploaderError as exc:  # not a verdict on the key: the server answered something else
+        rows.append(Row("server", Level.FAIL, str(exc), "check the URL and what answers there"))
+        return rows
     missing: list[str] = []
     try:
         perms = await client.key_permissions()
         missing = [] if "all" in perms else [p for p in NEEDED if p not in perms]
-    except ApiError as exc:
-        rows.append(Row("permissions", Level.WARN, f"cannot list them ({exc.message}); "
+    except (ApiError, BadAnswer) as exc:
+        reason = exc.message if isinstance(exc, ApiError) else exc.what
+        rows.append(Row("permissions", Level.WARN, f"cannot list them ({reason}); "
                         "servers before 1.139 cannot", ""))  # fmt: skip
     albums: list[Any] | None = None
     try:
         albums = [a for a in await client.list_albums() if a.name == config.album]
-    except ApiError as exc:
-        rows.append(Row("album", Level.FAIL, f"cannot list albums: {exc.message}", KEY_FIX))
+    except UploaderError as exc:
+        reason = exc.message if isinstance(exc, ApiError) else str(exc)
+        rows.append(Row("album", Level.FAIL, f"cannot list albums: {reason}", KEY_FIX))
     if albums is not None:
         if albums:
             oldest = min(albums, key=lambda a: a.created_at)

@@ -518,3 +518,17 @@ def test_an_empty_file_is_skipped_not_failed_and_sent_once_it_has_content(tmp_pa
         r = run_cli(["--json"], env, tmp_path)
         assert r.returncode == 0 and json.loads(r.stdout)["created"] == 1
         assert "empty.png" in assets_by_name(srv) and album_sizes(srv) == [3]
+
+
+@pytest.mark.parametrize(("rule", "row"), [("ping=redirect:301", "answered 301 to"), ("users-me=html-200", "the answer is not JSON"), ("albums=wrong-shape", "expected a list of albums"), ("api-keys-me=missing-fields", "")])  # fmt: skip
+def test_check_names_what_a_hostile_server_did(tmp_path: Path, rule: str, row: str) -> None:
+    """`check` against each misbehaviour: a table row that names it, never a traceback."""
+    folder = tmp_path / "shots"
+    make_files(folder, ["a.png"])
+    with hostile_server(rule) as srv:
+        r = run_cli(["check"], cli_env(srv, folder, **quick()), tmp_path)
+    no_crash(r)
+    assert r.stdout.splitlines()[-1].startswith("Usable: "), r.stdout + r.stderr
+    assert row in r.stdout
+    if row:
+        assert r.returncode != 0 and "FAIL" in r.stdout

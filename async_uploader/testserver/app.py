@@ -841,15 +841,21 @@ class Emulator:
             raise invalid([f"each value in {field} must be a UUID"], self._uuid_list_issues(ids, field))  # fmt: skip
         return ids
 
-    async def album_add(self, request: web.Request) -> web.Response:
-        self.auth(request, "albumAsset.create")
+    async def _album_and_ids(
+        self, request: web.Request, permission: str, route: str
+    ) -> tuple[Album, list[str]]:
+        """The album of the path and the ids of the body, of an album's assets route."""
+        self.auth(request, permission)
         album_id = request.match_info["id"]
         self._path_uuid(album_id)
-        body = await self.read_json(request, "album-add")
-        ids = self._ids(body, "ids")
+        ids = self._ids(await self.read_json(request, route), "ids")
         album = self.state.albums.get(album_id)
         if album is None:
             raise ApiError(400, "Album not found")
+        return album, ids
+
+    async def album_add(self, request: web.Request) -> web.Response:
+        album, ids = await self._album_and_ids(request, "albumAsset.create", "album-add")
         present = set(album.asset_ids)
         results: list[dict[str, Any]] = []
         added: list[str] = []
@@ -868,14 +874,7 @@ class Emulator:
     async def album_remove(self, request: web.Request) -> web.Response:
         """DELETE /api/albums/{id}/assets: a result per id, "not_found" for one not in it
         (golden-v3 46b)."""
-        self.auth(request, "albumAsset.delete")
-        album_id = request.match_info["id"]
-        self._path_uuid(album_id)
-        body = await self.read_json(request, "album-remove")
-        ids = self._ids(body, "ids")
-        album = self.state.albums.get(album_id)
-        if album is None:
-            raise ApiError(400, "Album not found")
+        album, ids = await self._album_and_ids(request, "albumAsset.delete", "album-remove")
         present = set(album.asset_ids)
         results: list[dict[str, Any]] = []
         removed: list[str] = []
