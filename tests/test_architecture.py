@@ -25,8 +25,11 @@ ALLOWED: dict[str, set[str]] = {
     "status": {"history", "report"},
     "logsetup": {"config", "errors", "progress"},
     "retry": {"<anyio>", "errors"},
-    # The one module that speaks HTTP (aiohttp, aiofiles for streamed bodies).
-    "immich": {"<aiofiles>", "<aiohttp>", "<anyio>", "config", "errors", "files"},
+    # Talking to Immich: the API (paths, statuses, fields; aiofiles for streamed bodies) over
+    # the transport, the one module that imports aiohttp. The rest import the package only.
+    "immich": {"immich.api", "immich.transport"},
+    "immich.api": {"<aiofiles>", "<anyio>", "config", "errors", "files", "immich.transport"},
+    "immich.transport": {"<aiohttp>", "errors"},
     # Policy over the client's values: never aiohttp itself.
     "connect": {"<anyio>", "errors", "immich"},
     "pipeline": {
@@ -76,14 +79,27 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+def module_name(path: Path) -> str:
+    """ "files", or "immich.api" for a module of a subpackage, "immich" for its __init__."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
 def imports_of(path: Path) -> set[str]:
     found: set[str] = set()
+    inside = path.parent.relative_to(PACKAGE).parts  # () at the top, ("immich",) below it
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                found.add(node.module.split(".")[0])
-            elif node.level == 1:  # "from . import __version__"
-                found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
+            if node.level >= 1:
+                base = list(inside[: len(inside) - (node.level - 1)])
+                if node.module:
+                    name = ".".join([*base, *node.module.split(".")])
+                    top = name.split(".")[0]
+                    found.add(name if top == "immich" else top)
+                else:  # "from . import __version__"
+                    found |= {a.name for a in node.names if (PACKAGE / f"{a.name}.py").exists()}
             elif node.level == 0 and (node.module or "").split(".")[0] in THIRD_PARTY:
                 found.add(f"<{(node.module or '').split('.')[0]}>")
         elif isinstance(node, ast.Import):
@@ -91,16 +107,22 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
+def sources() -> list[Path]:
+    return [*PACKAGE.glob("*.py"), *PACKAGE.glob("immich/*.py")]
+
+
 def test_every_module_imports_only_what_it_may() -> None:
-    modules = {p.stem: imports_of(p) for p in PACKAGE.glob("*.py")}
+    modules = {module_name(p): imports_of(p) for p in sources()}
     assert set(modules) == set(ALLOWED), "a module was added or removed: list what it may import"
     extra = {m: sorted(found - ALLOWED[m]) for m, found in modules.items() if found - ALLOWED[m]}
     assert extra == {}
 
 
-def test_only_the_client_speaks_http() -> None:
-    speakers = {p.stem for p in PACKAGE.glob("*.py") if "<aiohttp>" in imports_of(p)}
-    assert speakers == {"immich"}
+def test_only_the_transport_speaks_http() -> None:
+    speakers = {module_name(p) for p in sources() if "<aiohttp>" in imports_of(p)}
+    assert speakers == {"immich.transport"}
+    outside = [p for p in sources() if not module_name(p).startswith("immich")]
+    assert not any(i.startswith("immich.") for p in outside for i in imports_of(p))
 
 
 def test_the_local_side_knows_nothing_of_the_server() -> None:

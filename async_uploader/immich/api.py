@@ -1,7 +1,8 @@
-"""The Immich HTTP client: the only module of the uploader that imports aiohttp.
+"""The Immich API: every path, status code and field an uploader uses, as typed calls.
 
-It turns HTTP into plain values (``Album``, ``UploadAnswer``, ``LinkResult``) and aiohttp's errors
-into ``TransportError`` / ``ApiError``; callers never see a status code, header or URL path.
+It turns answers into plain values (``Album``, ``UploadAnswer``, ``LinkResult``) and error answers
+into ``ApiError`` / ``AuthRejected`` / ``Redirected`` / ``BadAnswer``; callers never see a status
+code, header or URL path. The bytes move through ``transport`` (the only aiohttp user).
 Uploads are multipart bodies we write ourselves, streamed from disk: text fields first (the server's
 type check only sees fields that arrived before the file part), the exact local name in a
 ``filename`` field, a Content-Length, and SHA-1 computed on the way.
@@ -11,14 +12,12 @@ from __future__ import annotations
 
 import email.utils
 import enum
-import errno
 import hashlib
 import json
 import logging
 import os
 import random
 import re
-import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,24 +25,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiofiles
-import aiohttp
 import anyio
 
-from .config import Secret
-from .errors import ApiError, AuthRejected, BadAnswer, Redirected, TransportError
-from .files import opener
+from ..config import Secret
+from ..errors import ApiError, AuthRejected, BadAnswer, Redirected, TransportError
+from ..files import opener
+from .transport import Answer, Session, exchange
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-Session = aiohttp.ClientSession  # for the modules that hold one and must not import aiohttp
 
 CHUNK = 256 * 1024
 _BOUNDARY_BITS = random.Random(os.urandom(32))  # seeded once from the kernel
 SMALL_FILE = 1024 * 1024  # read whole in one go: concurrency x this at most in memory
-# The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
-# that has been idle for longer than this.
-KEEPALIVE_SECONDS = 3.0
-USER_AGENT = "async-uploader/0.1"
 # The largest JSON answer read: an album list of ~16,000 albums. A bigger one is no Immich
 # answer we need, and reading it whole could take the machine's memory.
 MAX_JSON_ANSWER = 16 * 1024 * 1024
@@ -115,60 +109,6 @@ class FileChanged(Exception):
         self.asset_id = asset_id  # what the server made of the mixed bytes, if it answered
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, user-facing reason for a transport failure."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"TLS certificate error: {exc.certificate_error}"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        return f"TLS error: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return "cannot resolve host name"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if exc.os_error.errno == errno.ECONNREFUSED:
-            return "connection refused"
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection"
-    if isinstance(exc, aiohttp.ClientOSError):
-        if exc.errno == errno.ECONNRESET:
-            return "connection reset by peer"
-        return f"connection error: {exc.strerror or exc}"
-    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "response cut short"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _is_server_gone(exc: BaseException) -> bool:
-    return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerTimeoutError | TimeoutError)
-
-
-def _transport_error(method: str, endpoint: str, exc: BaseException) -> TransportError:
-    return TransportError(
-        method,
-        endpoint,
-        _reason(exc),
-        idle_close=_is_idle_close(exc),
-        server_gone=_is_server_gone(exc),
-    )
-
-
-def _is_idle_close(exc: BaseException) -> bool:
-    """The ways a request on a socket the server was closing fails: disconnected before any
-    answer, reset, or the body write refused ("Can not write request body")."""
-    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError | BrokenPipeError):
-        return True
-    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (
-        errno.ECONNRESET,
-        errno.EPIPE,
-        None,
-    ):
-        return True
-    cause = exc.__cause__ or exc.__context__
-    return isinstance(cause, ConnectionResetError | BrokenPipeError)
-
-
 def _error_message(body: bytes, reason: str) -> str:
     """The server's own message: a string or list in JSON; a proxy's HTML page reduced to text."""
     try:
@@ -205,32 +145,10 @@ def _issues(errors: Any) -> str:
     return "; ".join(parts)[:500]
 
 
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int, method: str, endpoint: str) -> bytes:
-    """The (decompressed) body, never more than ``cap`` bytes of it in memory: a bigger answer
-    is a BadAnswer, whatever its Content-Length said."""
-    declared = resp.content_length
-    if declared is not None and declared > cap:
-        raise BadAnswer(method, endpoint, f"an answer of {declared:,} bytes is over the {cap:,}-byte limit")  # fmt: skip
-    body = bytearray()
-    while chunk := await resp.content.read(64 * 1024):
-        body += chunk
-        if len(body) > cap:
-            raise BadAnswer(method, endpoint, f"the answer is over the {cap:,}-byte limit")
-    return bytes(body)
-
-
-async def _read_error(resp: aiohttp.ClientResponse) -> bytes:
-    """The start of an error answer (its message is all we want of it)."""
-    body = bytearray()
-    while len(body) < MAX_ERROR_BODY and (chunk := await resp.content.read(16 * 1024)):
-        body += chunk
-    return bytes(body[:MAX_ERROR_BODY])
-
-
-def _correlation_id(resp: aiohttp.ClientResponse) -> str:
+def _correlation_id(answer: Answer) -> str:
     """The server's id of this request, for a --debug line that a server log can be matched to
     (Immich 3: X-Correlation-ID; 2.x: x-immich-cid)."""
-    cid = resp.headers.get("X-Correlation-ID") or resp.headers.get("x-immich-cid")
+    cid = answer.headers.get("x-correlation-id") or answer.headers.get("x-immich-cid")
     return f" [cid {cid[:32]}]" if cid else ""
 
 
@@ -320,38 +238,17 @@ class Progress:
         self.scope.deadline = anyio.current_time() + self.stall_timeout
 
 
-def open_session(concurrency: int, stall_timeout: float) -> aiohttp.ClientSession:
-    """One session per run. No total timeout: a big video on a slow link must finish; instead a
-    connect timeout, and an inactivity timeout on reading (the body side has its own watchdog)."""
-    connector = aiohttp.TCPConnector(
-        limit=concurrency + 4, keepalive_timeout=KEEPALIVE_SECONDS, ttl_dns_cache=60
-    )
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=None, sock_connect=10, sock_read=stall_timeout
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        headers={"User-Agent": USER_AGENT},
-        # Never follow a redirect with our key in the headers to another host.
-        auto_decompress=True,
-    )
-
-
-async def ping(session: aiohttp.ClientSession, base_url: str) -> None:
-    """GET /api/server/ping; raises TransportError or ApiError. No key is sent."""
+async def ping(session: Session, base_url: str) -> None:
+    """GET /api/server/ping; raises TransportError, Redirected or ApiError. No key is sent."""
     endpoint = "/api/server/ping"
+    answer = await exchange(session, "GET", base_url + endpoint, endpoint,
+                            cap=MAX_ERROR_BODY, error_cap=MAX_ERROR_BODY, ok=frozenset({200}))  # fmt: skip
+    if answer.status in REDIRECTS:
+        raise Redirected(base_url, answer.status, answer.headers.get("location", ""))
+    if answer.status != 200:
+        raise ApiError("GET", endpoint, answer.status, f"HTTP {answer.status}")
     try:
-        async with session.get(base_url + endpoint, allow_redirects=False) as resp:
-            if resp.status in REDIRECTS:
-                raise Redirected(base_url, resp.status, resp.headers.get("Location", ""))
-            body = await _read_error(resp)
-            if resp.status != 200:
-                raise ApiError("GET", endpoint, resp.status, f"HTTP {resp.status}")
-    except aiohttp.ClientError as exc:
-        raise _transport_error("GET", endpoint, exc) from exc
-    try:
-        data = json.loads(body)
+        data = json.loads(answer.body)
         ok = isinstance(data, dict) and data.get("res") == "pong"
     except ValueError:
         ok = False
@@ -484,7 +381,7 @@ class ImmichClient:
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        session: Session,
         base_url: str,
         api_key: Secret,
         stall_timeout: float = 60.0,
@@ -542,28 +439,19 @@ class ImmichClient:
             raise BadAnswer(method, endpoint, f"the answer is not JSON: {text!r}") from None
 
     async def _exchange(self, method: str, endpoint: str, payload: Any) -> tuple[int, bytes]:
-        try:
-            async with self.session.request(
-                method,
-                self.base_url + endpoint,
-                json=payload,
-                headers=self._headers(),
-                allow_redirects=False,
-            ) as resp:
-                if resp.status in REDIRECTS:
-                    location = self._api_key.scrub(resp.headers.get("Location", ""))
-                    raise Redirected(self.base_url, resp.status, location)
-                cid = _correlation_id(resp)
-                if resp.status >= 400:
-                    body = await _read_error(resp)
-                    log.debug("%s %s -> %s%s", method, endpoint, resp.status, cid)
-                    raise self._api_error(method, endpoint, resp.status, body, resp.reason or "",
-                                          resp.headers.get("Retry-After"))  # fmt: skip
-                body = await _read_capped(resp, MAX_JSON_ANSWER, method, endpoint)
-                log.debug("%s %s -> %s (%d bytes)%s", method, endpoint, resp.status, len(body), cid)
-                return resp.status, body
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(method, endpoint, exc) from exc
+        answer = await exchange(self.session, method, self.base_url + endpoint, endpoint,
+                                headers=self._headers(), json=payload,
+                                cap=MAX_JSON_ANSWER, error_cap=MAX_ERROR_BODY)  # fmt: skip
+        cid = _correlation_id(answer)
+        if answer.status in REDIRECTS:
+            location = self._api_key.scrub(answer.headers.get("location", ""))
+            raise Redirected(self.base_url, answer.status, location)
+        if answer.status >= 300:
+            log.debug("%s %s -> %s%s", method, endpoint, answer.status, cid)
+            raise self._api_error(method, endpoint, answer.status, answer.body, answer.reason,
+                                  answer.headers.get("retry-after"))  # fmt: skip
+        log.debug("%s %s -> %s (%d bytes)%s", method, endpoint, answer.status, len(answer.body), cid)  # fmt: skip
+        return answer.status, answer.body
 
     async def _call(
         self, method: str, endpoint: str, read: Callable[[Any], T], payload: Any = None
@@ -732,51 +620,32 @@ class ImmichClient:
             progress.touch()
 
         log.debug("POST %s %s (%s bytes)", endpoint, req.filename, headers["Content-Length"])
-        status = 0
-        raw = b""
-        answered = False  # the whole answer read
-        retry_after = None
-        location = ""
-        reason = ""
+        answer: Answer | None = None
         failure: list[Exception] = []
         # aiohttp's sock_read only starts once the body is sent: the scope's moving deadline
         # (see Progress) aborts an upload that moves no byte for stall_timeout, body or answer.
         with scope:
             try:
-                async with self.session.post(
-                    self.base_url + endpoint,
-                    data=body(),
-                    headers=headers,
-                    allow_redirects=False,
-                    compress=False,
-                ) as resp:
-                    status = resp.status
-                    reason = resp.reason or ""
-                    retry_after = resp.headers.get("Retry-After")
-                    location = resp.headers.get("Location", "")
-                    if status in (200, 201):
-                        raw = await _read_capped(resp, MAX_ERROR_BODY, "POST", endpoint)
-                    else:
-                        raw = await _read_error(resp)
-                    answered = True
-            except Exception as error:  # translated below
+                answer = await exchange(self.session, "POST", self.base_url + endpoint, endpoint,
+                                        headers=headers, data=body(), cap=MAX_ERROR_BODY,
+                                        error_cap=MAX_ERROR_BODY, ok=frozenset({200, 201}))  # fmt: skip
+            except Exception as error:  # raised below, once we know whether the file changed
                 failure.append(error)
         stalled = scope.cancelled_caught
         if changed:
             raise FileChanged(str(req.path))
         if failure:
-            exc = failure[0]
-            if isinstance(exc, aiohttp.ClientError | TimeoutError):
-                raise _transport_error("POST", endpoint, exc) from exc
-            raise exc
-        if stalled or not answered:
+            raise failure[0]
+        if stalled or answer is None:
             reason = f"no progress for {self.stall_timeout:g} s"
             raise TransportError("POST", endpoint, reason, server_gone=True)
+        status, raw = answer.status, answer.body
         log.debug("POST %s %s -> %s", endpoint, req.filename, status)
         digest = (
             (sha1.hexdigest() if hashing else req.checksum) if progress.sent == req.size else None
         )
         if status in REDIRECTS:
+            location = answer.headers.get("location", "")
             raise Redirected(self.base_url, status, self._api_key.scrub(location))
         if status in (200, 201):
             try:
@@ -797,7 +666,9 @@ class ImmichClient:
                 # Rewritten in place while we read it: what the server got may mix old and new.
                 raise FileChanged(str(req.path), asset_id)
             return UploadAnswer(outcome, asset_id, checksum=digest)
-        refusal = self._api_error("POST", endpoint, status, raw, reason, retry_after)
+        refusal = self._api_error(
+            "POST", endpoint, status, raw, answer.reason, answer.headers.get("retry-after")
+        )
         if status >= 500 or status in (408, 429) or status < 400:
             # Retried (5xx, 408, 429), or a status no Immich server answers an upload with: the
             # file failed this run and is not recorded.
