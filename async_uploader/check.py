@@ -11,7 +11,6 @@ from typing import Any
 import anyio
 
 from .config import Config
-from .connect import choose_server
 from .errors import (
     EXIT_CONFIG,
     EXIT_OK,
@@ -25,6 +24,7 @@ from .errors import (
 )
 from .history import History, RunLock
 from .immich import ImmichClient, open_session, ping
+from .phases.connect import choose_server
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
 KEY_FIX = (

@@ -39,7 +39,7 @@ from .progress import BarAwareHandler, TerminalBar
 from .report import RunReport
 
 if TYPE_CHECKING:
-    from .pipeline import RunControl
+    from .run import RunControl
 
 log = logging.getLogger("async_uploader")
 START = time.monotonic()
@@ -210,7 +210,7 @@ async def _run_with_signals(
 
 def _progress_control(args: argparse.Namespace, console: BarAwareHandler) -> RunControl:
     """A bar on a terminal; a log line every 5 s otherwise; nothing with --no-progress/--quiet."""
-    from .pipeline import RunControl
+    from .run import RunControl
 
     if args.no_progress or args.quiet:
         return RunControl(progress_seconds=0)
@@ -321,7 +321,7 @@ def _sync_locked(
     idle = offline_report(config, history, scanned)
     if idle is not None:
         return _finish_idle(args, config, history, secrets, scanned, *idle)
-    from .pipeline import sync
+    from .run import sync
 
     control = _progress_control(args, console)
     controls.append(control)

@@ -1,6 +1,6 @@
 """Configuration: built-in defaults < ``.env`` file < environment < command-line flags.
 
-Owns reading and checking every setting; knows nothing of HTTP or the pipeline. The ``.env`` file is
+Owns reading and checking every setting; knows nothing of HTTP or of the run. The ``.env`` file is
 read with ``dotenv_values`` and never exported into ``os.environ``. The API key comes only from the
 environment or ``.env`` (flags show in ``ps`` and shell history) and is wrapped in ``Secret`` so that
 no repr, log line or traceback can show it.

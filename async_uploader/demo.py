@@ -20,7 +20,7 @@ import anyio
 from .config import Config, Secret, load_config
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError
 from .logsetup import setup_logging
-from .pipeline import RunControl, sync
+from .run import RunControl, sync
 from .testserver import ServerOptions, TestServer
 
 SAMPLE_NAMES = [

@@ -1,6 +1,6 @@
 """The local side of a run: the history and the folder, read before anything of the network.
 
-Kept apart from the pipeline (and so from aiohttp) so that the CLI can settle an idle run without
+Kept apart from the run (and so from aiohttp) so that the CLI can settle an idle run without
 even importing the HTTP machinery: an idle run over 100,000 files is a directory scan and nothing
 more. The server is asked only when there is something for it: a file the history does not
 account for, or an album link still pending.
@@ -72,7 +72,7 @@ def warn_symlinks(scanned: ScanResult, report: RunReport) -> None:
 
 
 def done(value: tuple[History, ScanResult]) -> Future[tuple[History, ScanResult]]:
-    """An already-read local side, in the form the pipeline collects it."""
+    """An already-read local side, in the form the run collects it."""
     future: Future[tuple[History, ScanResult]] = Future()
     future.set_result(value)
     return future

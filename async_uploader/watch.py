@@ -22,8 +22,8 @@ from .config import Config
 from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError
 from .files import is_ignored_name
 from .history import RunLock
-from .pipeline import RunControl, sync
 from .report import RunReport
+from .run import RunControl, sync
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import anyio
 
 from async_uploader.config import Config, Secret
-from async_uploader.pipeline import RunControl, sync
+from async_uploader.run import RunControl, sync
 
 SCENARIOS = [
     # name, files, bytes each, test-server shaping flags

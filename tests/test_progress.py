@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from async_uploader.config import Config, Secret
-from async_uploader.pipeline import RunControl, sync
 from async_uploader.progress import Snapshot
 from async_uploader.retry import RetryPolicy
+from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 from async_uploader.testserver.state import Asset
 

@@ -18,8 +18,8 @@ import pytest
 from async_uploader.config import Config, Secret
 from async_uploader.errors import HistoryError
 from async_uploader.immich import ImmichClient, UploadRequest, open_session
-from async_uploader.pipeline import RunControl, sync
 from async_uploader.retry import RetryPolicy, with_retries
+from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
 from .conftest import cli_env, history_records, make_files, run_cli

@@ -13,8 +13,8 @@ import pytest
 
 from async_uploader.config import Config, Secret, load_config
 from async_uploader.errors import ConfigError
-from async_uploader.pipeline import RunControl, sync
 from async_uploader.retry import RetryPolicy
+from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
 from .conftest import OLD, cli_env, history_records, make_files, run_cli

@@ -1,57 +1,35 @@
-"""One sync run, as a table of contents: connect, album, scan, upload, link, save.
-
-The pipeline decides; the Immich client moves bytes. It never sees a URL path, header or status
-code: it gets values (``UploadAnswer``, ``LinkResult``) and the project's own exceptions.
+"""The upload phase: what the history knows is hashed-from-memory, the rest hashed in threads and
+asked about in batches (the bulk upload check), then uploaded through a bounded number of
+streams; every file ends in exactly one result, recorded in the history and the report.
 """
 
 from __future__ import annotations
 
 import errno
-import functools
 import logging
-import os
 import time
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from .capture import capture_time, find_sidecar, has_own_date, make_xmp
-from .config import Config
-from .connect import Failover, choose_server
-from .errors import (
-    ApiError,
-    BadAnswer,
-    HistoryError,
-    TransportError,
-    UploaderError,
-    first_uploader_error,
-)
-from .files import LocalFile, ScanResult, iso_utc, opener, sha1_file, valid_utf8
-from .history import History, Record, RunLock
-from .immich import (
-    SMALL_FILE,
-    Album,
-    FileChanged,
-    ImmichClient,
-    MediaTypes,
-    UploadRequest,
-    UploadStatus,
-    open_session,
-    read_whole,
-)
-from .local import FACTS_KEY, read_local, server_facts, warn_symlinks
-from .progress import Snapshot
-from .report import FileResult, Outcome, RunReport, human_bytes
-from .retry import RetryPolicy, with_retries
+from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
+from ..config import Config
+from ..errors import ApiError, BadAnswer, HistoryError, TransportError
+from ..files import LocalFile, iso_utc, opener, sha1_file, valid_utf8
+from ..history import History, Record
+from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, UploadStatus, read_whole
+from ..progress import Snapshot
+from ..report import FileResult, Outcome, RunReport, human_bytes
+from ..retry import RetryPolicy, with_retries
+from .connect import Failover
+
+if TYPE_CHECKING:
+    from ..run import RunControl
 
 log = logging.getLogger(__name__)
 
-LINK_BATCH = 10_000  # ids per album request; split only past this
 CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
 FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
 HASH_THREADS = 2
@@ -59,116 +37,10 @@ HASH_GROUP = 32  # files hashed per worker-thread call
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
 
 
-@dataclass
-class RunControl:
-    """The edges a caller (the CLI, a test) injects into a run."""
-
-    retry: RetryPolicy | None = (
-        None  # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
-    )
-    stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
-    abort: anyio.Event | None = None  # set it to cut in-flight uploads now (a second Ctrl-C)
-    grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
-    checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
-    progress_seconds: float = 5.0  # progress this often (0: none)
-    on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
-    uploading: bool = False  # set from the upload phase on (a stop then means "finish up")
-    report: RunReport | None = None  # the run's report, from its start: whatever ends the run
-    # Counts that do not add up raise instead of logging an error line: the test suite runs
-    # with ASYNC_UPLOADER_STRICT=1 (tests/conftest.py).
-    strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
-    # The local side, already read by the CLI (local.read_local); used by the next sync only.
-    prefetched: Future[tuple[History, ScanResult]] | None = None
-
-
 def _unreadable(exc: OSError) -> str:
     if exc.errno == errno.ELOOP:
         return "it became a symlink since the scan; not followed (see --follow-symlinks)"
     return f"cannot read: {exc.strerror or exc}"
-
-
-def _names(rels: list[str], most: int = 5) -> str:
-    """A few names for a log line; many identical files share one asset."""
-    shown = ", ".join(rels[:most])
-    return shown + (f" and {len(rels) - most} more" if len(rels) > most else "")
-
-
-def _ms(start: float) -> str:
-    return f"{(time.monotonic() - start) * 1000:.0f} ms"
-
-
-async def resolve_album(client: ImmichClient, name: str, create: bool) -> Album | None:
-    """The album with exactly this name (the oldest if several); created when missing."""
-    albums = [a for a in await client.list_albums() if a.name == name]
-    if albums:
-        albums.sort(key=lambda a: a.created_at)
-        if len(albums) > 1:
-            log.warning(
-                "%d albums are named %r; using the oldest (%s, created %s)",
-                len(albums),
-                name,
-                albums[0].id,
-                albums[0].created_at,
-            )
-        return albums[0]
-    if not create:
-        return None
-    album = await client.create_album(name)
-    log.info("created album %r (%s)", name, album.id)
-    return album
-
-
-async def connect_phase(
-    session: Any, config: Config, retry: RetryPolicy, report: RunReport
-) -> tuple[ImmichClient, Failover, MediaTypes, Album | None]:
-    """The health race, the key, the server's file types, the album."""
-    start = time.monotonic()
-    base_url = await choose_server(session, config.urls)
-    role = "local" if base_url == config.local_url else "external"
-    log.info("server: %s (%s) answered in %s", base_url, role, _ms(start))
-    report.server_url = base_url
-    client = ImmichClient(
-        session, base_url, config.api_key, config.stall_timeout, config.request_timeout
-    )
-    failover = Failover(session, config.urls, client)
-    # The key, the file types, the version (what uploads send) and the album at once: one round
-    # trip of latency, not four.
-    start = time.monotonic()
-    media: list[MediaTypes] = []
-    albums: list[Album | None] = []
-
-    async def key() -> None:
-        await with_retries(retry, "check key", client.check_key, failover.recover)
-
-    async def types() -> None:
-        media.append(await with_retries(retry, "media types", client.media_types, failover.recover))  # fmt: skip
-
-    async def version() -> None:
-        major, minor, patch = await with_retries(retry, "version", client.version, failover.recover)  # fmt: skip
-        log.info("server: Immich %d.%d.%d", major, minor, patch)
-
-    async def find_album() -> None:
-        find = functools.partial(resolve_album, client, config.album, create=not config.dry_run)
-        albums.append(await with_retries(retry, "album", find, failover.recover))
-
-    try:
-        async with anyio.create_task_group() as tg:
-            for step in (key, types, version, find_album):
-                tg.start_soon(step)
-    except BaseExceptionGroup as group:
-        # A rejected key says so, whichever of the three requests noticed first; any other
-        # error says what it is (a redirect, a page that is not Immich's, a timeout).
-        error = first_uploader_error(group)
-        if error is None:
-            raise
-        raise error from None
-    album = albums[0]
-    if album is None:
-        log.info("album: %r does not exist yet (a real run creates it)", config.album)
-    else:
-        report.album_id = album.id
-        log.info("album: %r is %s (%s)", config.album, album.id, _ms(start))
-    return client, failover, media[0], album
 
 
 class Uploader:
@@ -515,261 +387,3 @@ class Uploader:
         for f in todo:
             if f.rel not in self.finished:
                 self.report.add(FileResult(f, Outcome.NOT_STARTED))
-
-
-async def link_pending(
-    client: ImmichClient,
-    history: History,
-    album_id: str,
-    report: RunReport,
-    retry: RetryPolicy,
-    recover: Callable[[], Awaitable[bool]] | None = None,
-) -> None:
-    """Every recorded asset not yet in the album, in batches of LINK_BATCH ids."""
-    pending = history.pending_links(album_id)
-    if not pending:
-        return
-    start = time.monotonic()
-    by_id: dict[str, list[str]] = {}
-    for rel, asset_id in pending.items():
-        by_id.setdefault(asset_id, []).append(rel)
-    ids = list(by_id)
-    for i in range(0, len(ids), LINK_BATCH):
-        batch = ids[i : i + LINK_BATCH]
-        try:
-            results = await with_retries(
-                retry,
-                "add to album",
-                functools.partial(client.add_to_album, album_id, batch),
-                recover,
-            )
-        except (TransportError, ApiError, BadAnswer) as exc:
-            report.link_failed += len(batch)
-            log.error("album: could not add %d assets: %s (the next run retries)", len(batch), exc)
-            continue
-        for res in results:
-            rels = by_id.get(res.asset_id, [])
-            if res.linked:
-                history.mark_linked(rels, album_id)
-                report.album_linked += len(rels)
-            elif res.error in ("no_permission", "not_found"):
-                # The asset is gone from the server (deleted, or another user's): forget it, so the
-                # next run sends the file again instead of skipping it forever.
-                for rel in rels:
-                    history.forget(rel)
-                report.link_failed += len(rels)
-                log.error(
-                    "album: asset %s of %s is not on the server any more (%s); "
-                    "the next run uploads it again",
-                    res.asset_id,
-                    _names(rels),
-                    res.error,
-                )
-            else:
-                report.link_failed += len(rels)
-                log.error(
-                    "album: %s not linked: %s (the next run retries)", _names(rels), res.error
-                )
-    log.info("album: linked %d assets in %s", report.album_linked, _ms(start))
-
-
-class CountsDoNotAddUp(AssertionError):
-    """A file the scan offered ended in no final state, or in two: a bug of ours."""
-
-
-def _check_counts(report: RunReport, strict: bool) -> None:
-    """scanned = done before + one final outcome for each of the rest (as immich-go checks)."""
-    missing = report.unaccounted()
-    if missing:
-        message = (
-            f"the counts do not add up: {report.scanned} scanned, {report.skipped_history} done "
-            f"before, {report.finished} with an outcome"
-        )
-        if strict:
-            raise CountsDoNotAddUp(message)
-        log.error("internal: %s (please report it)", message)
-
-
-def _log_uploads(report: RunReport, seconds: float) -> None:
-    """What the upload phase sent: only files whose bytes went up and were answered."""
-    left = (
-        f"; interrupted, {report.not_started} left for the next run" if report.interrupted else ""
-    )
-    log.info(
-        "uploads: %d %s sent (%s) in %.2f s%s",
-        report.files_sent,
-        "file" if report.files_sent == 1 else "files",
-        human_bytes(report.bytes_uploaded),
-        seconds,
-        left,
-    )
-
-
-async def _link_for_a_while(
-    client: ImmichClient,
-    history: History,
-    album_id: str,
-    report: RunReport,
-    retry: RetryPolicy,
-    control: RunControl,
-    failover: Failover,
-) -> None:
-    """The album links, bounded in time (shorter after a stop, shortest after a second one);
-    a failure is logged and left for the next run, never raised past the save."""
-    hurry = control.abort is not None and control.abort.is_set()
-    limit = 5 if hurry else 15 if report.interrupted else 60
-    with anyio.move_on_after(limit) as scope:
-        try:
-            await link_pending(client, history, album_id, report, retry, failover.recover)
-        except UploaderError as exc:
-            log.error("album: %s; the next run links what is left", exc)
-            report.link_failed = len(history.pending_links(album_id))
-    if scope.cancelled_caught:
-        log.warning("album: linking took over %d s; the next run links what is left", limit)
-        report.link_failed = len(history.pending_links(album_id))
-
-
-def _save(
-    history: History, report: RunReport, config: Config, album_id: str, media: MediaTypes
-) -> HistoryError | None:
-    """The history, then ``<history>.last-run``: each tried whatever the other did. The first
-    failure is returned, for the run to end with (and the CLI to say, once)."""
-    failure = None
-    try:
-        if history.dirty:
-            history.save()
-    except HistoryError as exc:
-        failure = exc
-    try:
-        history.save_last_run(
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                **report.to_json(),
-                "ok": report.ok and not report.interrupted,
-                "interrupted": report.interrupted,
-                FACTS_KEY: server_facts(config, album_id, media.image | media.video),
-            }
-        )
-    except HistoryError as exc:
-        failure = failure or exc
-    return failure
-
-
-async def sync(
-    config: Config, control: RunControl | None = None, *, locked: bool = False
-) -> RunReport:
-    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the
-    report, which ``control.report`` holds from the start (for a caller whose run was cut)."""
-    control = control or RunControl()
-    retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
-    report = control.report = RunReport(dry_run=config.dry_run)
-    t0 = time.monotonic()
-    lock = RunLock(config.history_file)
-    if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
-        lock.acquire()
-    try:
-        # The history and the folder are read in a thread (the CLI may have started it before
-        # importing aiohttp) while the network phase runs.
-        prefetched, control.prefetched = control.prefetched, None
-
-        def local_side() -> tuple[History, ScanResult]:
-            return prefetched.result() if prefetched is not None else read_local(config)
-
-        async with open_session(config.concurrency, config.stall_timeout) as session:
-            start = time.monotonic()
-            local: list[tuple[History, ScanResult]] = []
-
-            async def in_thread() -> None:
-                local.append(await anyio.to_thread.run_sync(local_side))
-
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(in_thread)
-                    client, failover, media, album = await connect_phase(
-                        session, config, retry, report
-                    )
-            except BaseExceptionGroup as group:
-                if (error := first_uploader_error(group)) is None:
-                    raise
-                raise error from None
-            history, everything = local[0]
-            scanned = everything.only(media.accepts)
-            todo, done = scanned.files, scanned.done
-            report.scanned = len(todo) + done
-            report.skipped_history = done
-            report.settling = len(scanned.settling)
-            for problem in scanned.errors:
-                log.warning("scan: %s", problem)
-            warn_symlinks(scanned, report)
-            if scanned.settling:
-                log.info(
-                    "scan: %d files changed in the last %g s; left for the next run",
-                    len(scanned.settling),
-                    config.settle_seconds,
-                )
-            empty = sum(1 for f in todo if not f.size)
-            log.info(
-                "scan: %d files, %d already done, %d to send (%s)%s, %d of other types ignored, in %s",
-                report.scanned,
-                done,
-                len(todo) - empty,
-                human_bytes(sum(f.size for f in todo)),
-                f", {empty} empty" if empty else "",
-                len(scanned.unsupported),
-                _ms(start),
-            )
-
-            if config.dry_run:
-                report.would_upload = [f.rel for f in todo if f.size]
-                report.empty = len(todo) - len(report.would_upload)
-                pending = len(history.pending_links(album.id)) if album else 0
-                for f in todo:
-                    if f.size:
-                        log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
-                    else:
-                        log.info("would skip %s: empty", f.rel)
-                log.info(
-                    "dry run: would upload %d files and link %d earlier uploads; nothing changed",
-                    len(report.would_upload),
-                    pending,
-                )
-                return report
-
-            assert album is not None
-            start = time.monotonic()
-            uploader = Uploader(client, config, history, report, control, retry, failover)
-            control.uploading = True  # from here on a stop means "finish up", never "cancel"
-            try:
-                if todo:
-                    try:
-                        await uploader.run(todo)
-                    except BaseExceptionGroup as group:
-                        # A run-stopping error in one upload (the key revoked mid-run, say)
-                        # comes out of the task group wrapped; the CLI wants it plain.
-                        if (error := first_uploader_error(group)) is None:
-                            raise
-                        raise error from None
-                    finally:
-                        uploader.close(todo)
-                        _log_uploads(report, time.monotonic() - start)
-            finally:
-                # Link what was uploaded and save, whatever ended the uploads; shielded, so a
-                # second Ctrl-C cannot leave the history unsaved, and nothing the linking does
-                # (a hostile answer, a bug) can skip the save.
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await _link_for_a_while(client, history, album.id, report, retry, control, failover)  # fmt: skip
-                    finally:
-                        report.server_url = client.base_url
-                        save_error = _save(history, report, config, album.id, media)
-            for error in (uploader.history_error, save_error):
-                if error is not None:
-                    raise error
-            _check_counts(report, control.strict)
-    finally:
-        lock.release()
-        report.duration_s = time.monotonic() - t0
-    return report
-
-
-__all__ = ["RunControl", "UploaderError", "sync"]

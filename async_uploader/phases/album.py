@@ -1,0 +1,106 @@
+"""Linking: every recorded asset not yet in the album, in batches; an asset the server lost is
+forgotten so that the next run sends the file again.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ..errors import ApiError, BadAnswer, TransportError, UploaderError
+from ..history import History
+from ..immich import ImmichClient
+from ..report import RunReport
+from ..retry import RetryPolicy, with_retries
+from . import ms_since, names
+from .connect import Failover
+
+if TYPE_CHECKING:
+    from ..run import RunControl
+
+log = logging.getLogger(__name__)
+
+LINK_BATCH = 10_000  # ids per album request; split only past this
+
+
+async def link_pending(
+    client: ImmichClient,
+    history: History,
+    album_id: str,
+    report: RunReport,
+    retry: RetryPolicy,
+    recover: Callable[[], Awaitable[bool]] | None = None,
+) -> None:
+    """Every recorded asset not yet in the album, in batches of LINK_BATCH ids."""
+    pending = history.pending_links(album_id)
+    if not pending:
+        return
+    start = time.monotonic()
+    by_id: dict[str, list[str]] = {}
+    for rel, asset_id in pending.items():
+        by_id.setdefault(asset_id, []).append(rel)
+    ids = list(by_id)
+    for i in range(0, len(ids), LINK_BATCH):
+        batch = ids[i : i + LINK_BATCH]
+        try:
+            results = await with_retries(
+                retry,
+                "add to album",
+                functools.partial(client.add_to_album, album_id, batch),
+                recover,
+            )
+        except (TransportError, ApiError, BadAnswer) as exc:
+            report.link_failed += len(batch)
+            log.error("album: could not add %d assets: %s (the next run retries)", len(batch), exc)
+            continue
+        for res in results:
+            rels = by_id.get(res.asset_id, [])
+            if res.linked:
+                history.mark_linked(rels, album_id)
+                report.album_linked += len(rels)
+            elif res.error in ("no_permission", "not_found"):
+                # The asset is gone from the server (deleted, or another user's): forget it, so the
+                # next run sends the file again instead of skipping it forever.
+                for rel in rels:
+                    history.forget(rel)
+                report.link_failed += len(rels)
+                log.error(
+                    "album: asset %s of %s is not on the server any more (%s); "
+                    "the next run uploads it again",
+                    res.asset_id,
+                    names(rels),
+                    res.error,
+                )
+            else:
+                report.link_failed += len(rels)
+                log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
+    log.info("album: linked %d assets in %s", report.album_linked, ms_since(start))
+
+
+async def link_for_a_while(
+    client: ImmichClient,
+    history: History,
+    album_id: str,
+    report: RunReport,
+    retry: RetryPolicy,
+    control: RunControl,
+    failover: Failover,
+) -> None:
+    """The album links, bounded in time (shorter after a stop, shortest after a second one);
+    a failure is logged and left for the next run, never raised past the save."""
+    hurry = control.abort is not None and control.abort.is_set()
+    limit = 5 if hurry else 15 if report.interrupted else 60
+    with anyio.move_on_after(limit) as scope:
+        try:
+            await link_pending(client, history, album_id, report, retry, failover.recover)
+        except UploaderError as exc:
+            log.error("album: %s; the next run links what is left", exc)
+            report.link_failed = len(history.pending_links(album_id))
+    if scope.cancelled_caught:
+        log.warning("album: linking took over %d s; the next run links what is left", limit)
+        report.link_failed = len(history.pending_links(album_id))

@@ -1,0 +1,269 @@
+"""One sync run, as a table of contents: lock, local side, connect, upload, link, save.
+
+The phases (``phases/``) decide; the Immich client (``immich``) moves bytes. Nothing here sees a
+URL path, header or status code: it gets values and the project's own exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import anyio
+
+from .config import Config
+from .errors import HistoryError, UploaderError, first_uploader_error
+from .files import LocalFile, ScanResult
+from .history import History, RunLock
+from .immich import Album, ImmichClient, MediaTypes, Session, open_session
+from .local import FACTS_KEY, read_local, server_facts, warn_symlinks
+from .phases.album import link_for_a_while
+from .phases.connect import Failover, connect_phase
+from .phases.upload import Uploader
+from .progress import Snapshot
+from .report import RunReport, human_bytes
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+class Connected(NamedTuple):
+    """What the connect phase found: the client, its failover, the server's types, the album
+    (None in a dry run when it does not exist yet)."""
+
+    client: ImmichClient
+    failover: Failover
+    media: MediaTypes
+    album: Album | None
+
+
+@dataclass
+class RunControl:
+    """The edges a caller (the CLI, a test) injects into a run."""
+
+    retry: RetryPolicy | None = (
+        None  # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
+    )
+    stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
+    abort: anyio.Event | None = None  # set it to cut in-flight uploads now (a second Ctrl-C)
+    grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
+    checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
+    progress_seconds: float = 5.0  # progress this often (0: none)
+    on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
+    uploading: bool = False  # set from the upload phase on (a stop then means "finish up")
+    report: RunReport | None = None  # the run's report, from its start: whatever ends the run
+    # Counts that do not add up raise instead of logging an error line: the test suite runs
+    # with ASYNC_UPLOADER_STRICT=1 (tests/conftest.py).
+    strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
+    # The local side, already read by the CLI (local.read_local); used by the next sync only.
+    prefetched: Future[tuple[History, ScanResult]] | None = None
+
+
+class CountsDoNotAddUp(AssertionError):
+    """A file the scan offered ended in no final state, or in two: a bug of ours."""
+
+
+def _check_counts(report: RunReport, strict: bool) -> None:
+    """scanned = done before + one final outcome for each of the rest (as immich-go checks)."""
+    missing = report.unaccounted()
+    if missing:
+        message = (
+            f"the counts do not add up: {report.scanned} scanned, {report.skipped_history} done "
+            f"before, {report.finished} with an outcome"
+        )
+        if strict:
+            raise CountsDoNotAddUp(message)
+        log.error("internal: %s (please report it)", message)
+
+
+def _log_uploads(report: RunReport, seconds: float) -> None:
+    """What the upload phase sent: only files whose bytes went up and were answered."""
+    left = (
+        f"; interrupted, {report.not_started} left for the next run" if report.interrupted else ""
+    )
+    log.info(
+        "uploads: %d %s sent (%s) in %.2f s%s",
+        report.files_sent,
+        "file" if report.files_sent == 1 else "files",
+        human_bytes(report.bytes_uploaded),
+        seconds,
+        left,
+    )
+
+
+def _save(
+    history: History, report: RunReport, config: Config, album_id: str, media: MediaTypes
+) -> HistoryError | None:
+    """The history, then ``<history>.last-run``: each tried whatever the other did. The first
+    failure is returned, for the run to end with (and the CLI to say, once)."""
+    failure = None
+    try:
+        if history.dirty:
+            history.save()
+    except HistoryError as exc:
+        failure = exc
+    try:
+        history.save_last_run(
+            {
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                **report.to_json(),
+                "ok": report.ok and not report.interrupted,
+                "interrupted": report.interrupted,
+                FACTS_KEY: server_facts(config, album_id, media.image | media.video),
+            }
+        )
+    except HistoryError as exc:
+        failure = failure or exc
+    return failure
+
+
+async def sync(
+    config: Config, control: RunControl | None = None, *, locked: bool = False
+) -> RunReport:
+    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the
+    report, which ``control.report`` holds from the start (for a caller whose run was cut)."""
+    control = control or RunControl()
+    retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
+    report = control.report = RunReport(dry_run=config.dry_run)
+    t0 = time.monotonic()
+    with contextlib.ExitStack() as held:
+        if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
+            held.enter_context(RunLock(config.history_file))
+        try:
+            async with open_session(config.concurrency, config.stall_timeout) as session:
+                (history, scanned), server = await _local_and_connect(session, config, control, retry, report)  # fmt: skip
+                todo = _take_stock(scanned, server.media, config, report)
+                if config.dry_run:
+                    return _dry_run(todo, history, server, report)
+                await _upload_link_save(todo, history, server, config, control, retry, report)
+                _check_counts(report, control.strict)
+        finally:
+            report.duration_s = time.monotonic() - t0
+    return report
+
+
+async def _local_and_connect(
+    session: Session, config: Config, control: RunControl, retry: RetryPolicy, report: RunReport
+) -> tuple[tuple[History, ScanResult], Connected]:
+    """The history and the folder, read in a thread (the CLI may have read them already, before
+    importing aiohttp), while the health race and the first requests run."""
+    prefetched, control.prefetched = control.prefetched, None
+
+    def local_side() -> tuple[History, ScanResult]:
+        return prefetched.result() if prefetched is not None else read_local(config)
+
+    local: list[tuple[History, ScanResult]] = []
+
+    async def in_thread() -> None:
+        local.append(await anyio.to_thread.run_sync(local_side))
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(in_thread)
+            server = Connected(*await connect_phase(session, config, retry, report))
+    except BaseExceptionGroup as group:
+        if (error := first_uploader_error(group)) is None:
+            raise
+        raise error from None
+    return local[0], server
+
+
+def _take_stock(
+    everything: ScanResult, media: MediaTypes, config: Config, report: RunReport
+) -> list[LocalFile]:
+    """The files of the types the server takes that the history does not account for; the
+    scan's counts into the report, and its problems into the log."""
+    scanned = everything.only(media.accepts)
+    todo, done = scanned.files, scanned.done
+    report.scanned = len(todo) + done
+    report.skipped_history = done
+    report.settling = len(scanned.settling)
+    for problem in scanned.errors:
+        log.warning("scan: %s", problem)
+    warn_symlinks(scanned, report)
+    if scanned.settling:
+        log.info(
+            "scan: %d files changed in the last %g s; left for the next run",
+            len(scanned.settling),
+            config.settle_seconds,
+        )
+    empty = sum(1 for f in todo if not f.size)
+    log.info(
+        "scan: %d files, %d already done, %d to send (%s)%s, %d of other types ignored",
+        report.scanned,
+        done,
+        len(todo) - empty,
+        human_bytes(sum(f.size for f in todo)),
+        f", {empty} empty" if empty else "",
+        len(scanned.unsupported),
+    )
+    return todo
+
+
+def _dry_run(todo: list[LocalFile], history: History, server: Connected, report: RunReport) -> RunReport:  # fmt: skip
+    """What a run would send and link; nothing is changed anywhere."""
+    report.would_upload = [f.rel for f in todo if f.size]
+    report.empty = len(todo) - len(report.would_upload)
+    pending = len(history.pending_links(server.album.id)) if server.album else 0
+    for f in todo:
+        if f.size:
+            log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+        else:
+            log.info("would skip %s: empty", f.rel)
+    log.info(
+        "dry run: would upload %d files and link %d earlier uploads; nothing changed",
+        len(report.would_upload),
+        pending,
+    )
+    return report
+
+
+async def _upload_link_save(
+    todo: list[LocalFile],
+    history: History,
+    server: Connected,
+    config: Config,
+    control: RunControl,
+    retry: RetryPolicy,
+    report: RunReport,
+) -> None:
+    """Upload, then link what was uploaded and save, whatever ended the uploads: shielded, so a
+    second Ctrl-C cannot leave the history unsaved, and nothing the linking does (a hostile
+    answer, a bug) can skip the save."""
+    client, album = server.client, server.album
+    assert album is not None
+    start = time.monotonic()
+    uploader = Uploader(client, config, history, report, control, retry, server.failover)
+    control.uploading = True  # from here on a stop means "finish up", never "cancel"
+    try:
+        if todo:
+            try:
+                await uploader.run(todo)
+            except BaseExceptionGroup as group:
+                # A run-stopping error in one upload (the key revoked mid-run, say) comes out of
+                # the task group wrapped; the CLI wants it plain.
+                if (error := first_uploader_error(group)) is None:
+                    raise
+                raise error from None
+            finally:
+                uploader.close(todo)
+                _log_uploads(report, time.monotonic() - start)
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await link_for_a_while(client, history, album.id, report, retry, control, server.failover)  # fmt: skip
+            finally:
+                report.server_url = client.base_url
+                save_error = _save(history, report, config, album.id, server.media)
+    for error in (uploader.history_error, save_error):
+        if error is not None:
+            raise error
+
+
+__all__ = ["RunControl", "UploaderError", "sync"]
