@@ -1,46 +1,36 @@
-"""The upload phase: what the history knows is hashed-from-memory, the rest hashed in threads and
-asked about in batches (the bulk upload check), then uploaded through a bounded number of
-streams; every file ends in exactly one result, recorded in the history and the report.
+"""The upload phase: the files the pre-check (``precheck``) sends on are uploaded through a
+bounded number of streams; every file ends in exactly one result, recorded in the history and the
+report; checkpoints save the history meanwhile, and a stop or an abort ends the phase.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
-from anyio.streams.memory import MemoryObjectSendStream
 
 from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
 from ..config import Config
 from ..errors import ApiError, BadAnswer, HistoryError, TransportError
-from ..files import LocalFile, iso_utc, opener, sha1_file, valid_utf8
+from ..files import LocalFile, iso_utc, opener, valid_utf8
 from ..history import History, Record
 from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, UploadStatus, read_whole
 from ..progress import Snapshot
 from ..report import FileResult, Outcome, RunReport, human_bytes
 from ..retry import RetryPolicy, with_retries
+from . import unreadable
 from .connect import Failover
+from .precheck import CHECK_BATCH, Precheck
 
 if TYPE_CHECKING:
     from ..run import RunControl
 
 log = logging.getLogger(__name__)
 
-CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
-FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
-HASH_THREADS = 2
-HASH_GROUP = 32  # files hashed per worker-thread call
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
-
-
-def _unreadable(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "it became a symlink since the scan; not followed (see --follow-symlinks)"
-    return f"cannot read: {exc.strerror or exc}"
 
 
 class Uploader:
@@ -69,114 +59,13 @@ class Uploader:
         self.total_files = 0
         self.finished: set[str] = set()
         self.history_error: HistoryError | None = None
-        self.precheck = True  # off once the server shows it has no bulk upload check
+
+    def _skip(self, f: LocalFile) -> None:
+        self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
 
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
         self.report.bytes_uploaded += n
-
-    def known_sha1(self, f: LocalFile) -> str | None:
-        """The hash of these exact bytes, if the history has it (a rejected or stale record)."""
-        rec = self.history.get(f.rel)
-        return rec.sha1 if rec and rec.matches(f.size, f.mtime_ns) else None
-
-    async def _hash_group(
-        self, group: list[LocalFile], limiter: anyio.CapacityLimiter, out: dict[str, str]
-    ) -> None:
-        """SHA-1 of a group of files in one worker-thread call (a call per file costs more in
-        thread hand-offs than hashing a 30 kB screenshot)."""
-        follow = self.config.follow_symlinks
-
-        def hash_all() -> list[str | OSError]:
-            results: list[str | OSError] = []
-            for f in group:
-                try:
-                    results.append(sha1_file(f.path, follow_symlinks=follow))
-                except OSError as exc:
-                    results.append(exc)
-            return results
-
-        for f, result in zip(group, await anyio.to_thread.run_sync(hash_all, limiter=limiter), strict=True):  # fmt: skip
-            if isinstance(result, str):
-                out[f.rel] = result
-                continue
-            self.total_bytes -= f.size
-            if isinstance(result, FileNotFoundError):
-                self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))  # fmt: skip
-            else:
-                self.record(FileResult(f, Outcome.FAILED, message=_unreadable(result)))
-
-    async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
-        """rel -> (asset id, trashed) of the files the server already has."""
-        if not self.precheck or not hashed:
-            return {}
-        # Each file is asked about by its place in the batch, not its path: no local path goes
-        # to the server, and a name that is not UTF-8 needs no encoding.
-        items = [(str(i), sha) for i, (_, sha) in enumerate(hashed)]
-        try:
-            known = await with_retries(
-                self.retry,
-                "bulk upload check",
-                lambda: self.client.bulk_check(items),
-                self.failover.recover,
-            )
-            return {hashed[int(i)][0].rel: answer for i, answer in known.items()}
-        except ApiError as exc:
-            if exc.status in (404, 405):
-                log.info("the server has no bulk upload check; relying on the checksum header")
-            else:
-                log.warning("bulk upload check failed (%s); uploading and letting the server "
-                            "spot duplicates", exc)  # fmt: skip
-            self.precheck = False
-        except (TransportError, BadAnswer) as exc:
-            log.warning("bulk upload check failed (%s); uploading instead", exc)
-            if isinstance(exc, BadAnswer):
-                self.precheck = False  # it will say the same garbage again
-        return {}
-
-    async def precheck_and_queue(
-        self,
-        todo: list[LocalFile],
-        out: MemoryObjectSendStream[tuple[LocalFile, str | None]],
-        stop: anyio.Event,
-    ) -> None:
-        """Hash what has no known hash (in threads), ask the server about it in batches; what it
-        already has is recorded (and linked later) without its bytes, the rest goes to upload."""
-        limiter = anyio.CapacityLimiter(HASH_THREADS)
-        batch = FIRST_CHECK_BATCH
-        start = 0
-        async with out:
-            while start < len(todo) and not stop.is_set():
-                chunk = todo[start : start + batch]
-                start += len(chunk)
-                batch = min(batch * 4, CHECK_BATCH)
-                hashes: dict[str, str] = {}
-                unknown = []
-                for f in chunk:
-                    if (sha := self.known_sha1(f)) is not None:
-                        hashes[f.rel] = sha
-                    else:
-                        unknown.append(f)
-                # Groups small enough that both threads get work even in the first batch.
-                size = max(1, min(HASH_GROUP, -(-len(unknown) // HASH_THREADS)))
-                async with anyio.create_task_group() as tg:
-                    for i in range(0, len(unknown), size):
-                        tg.start_soon(self._hash_group, unknown[i : i + size], limiter, hashes)
-                hashed = [(f, hashes[f.rel]) for f in chunk if f.rel in hashes]
-                on_server = await self._ask_server(hashed)
-                for f, sha in hashed:
-                    if f.rel in on_server:
-                        asset_id, trashed = on_server[f.rel]
-                        self.total_bytes -= f.size
-                        note = (
-                            " (in the Immich trash: restore it there to see it)" if trashed else ""
-                        )
-                        self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
-                        continue
-                    try:
-                        await out.send((f, sha))
-                    except anyio.BrokenResourceError:
-                        return  # the uploads stopped taking files
 
     def _prepare(self, f: LocalFile, when: datetime) -> tuple[tuple[str, bytes] | None, bytes | None]:  # fmt: skip
         """In a worker thread, what an upload needs from the disk: its sidecar (the user's own;
@@ -214,7 +103,7 @@ class Uploader:
         except FileChanged:
             return FileResult(f, Outcome.CHANGED, message="modified since the scan")
         except OSError as exc:
-            return FileResult(f, Outcome.FAILED, message=_unreadable(exc))
+            return FileResult(f, Outcome.FAILED, message=unreadable(exc))
         req = UploadRequest(
             path=f.path,
             filename=f.upload_name,
@@ -242,7 +131,7 @@ class Uploader:
             kept = f"; the server kept what it got as asset {exc.asset_id}" if exc.asset_id else ""
             return FileResult(f, Outcome.CHANGED, message=f"modified while being sent{kept}")
         except OSError as exc:
-            return FileResult(f, Outcome.FAILED, message=_unreadable(exc))
+            return FileResult(f, Outcome.FAILED, message=unreadable(exc))
         except (TransportError, ApiError, BadAnswer) as exc:
             # Not recorded: only what the server confirmed goes into the history.
             return FileResult(f, Outcome.FAILED, message=str(exc))
@@ -367,7 +256,9 @@ class Uploader:
             )
             with uploads:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(self.precheck_and_queue, sendable, send, stop)
+                    precheck = Precheck(self.client, self.config, self.history, self.retry,
+                                        self.failover, self.record, self._skip)  # fmt: skip
+                    tg.start_soon(precheck.run, sendable, send, stop)
                     async with receive:
                         async for f, sha in receive:
                             token = object()

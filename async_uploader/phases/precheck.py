@@ -1,0 +1,158 @@
+"""The pre-check: hash what the history has no hash for (in worker threads, in groups), ask the
+server about it in batches (the bulk upload check), and record what it already has without its
+bytes; the rest goes on, with its hash, to the uploads, through a bounded stream (backpressure:
+hashing runs at most a batch or so ahead of the uploads).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from ..config import Config
+from ..errors import ApiError, BadAnswer, TransportError
+from ..files import LocalFile, sha1_file
+from ..history import History
+from ..immich import ImmichClient
+from ..report import FileResult, Outcome
+from ..retry import RetryPolicy, with_retries
+from . import unreadable
+from .connect import Failover
+
+log = logging.getLogger(__name__)
+
+CHECK_BATCH = 5_000  # checksums per bulk-upload-check, as the official CLI
+FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
+HASH_THREADS = 2
+HASH_GROUP = 32  # files hashed per worker-thread call
+
+
+class Precheck:
+    """Feeds the uploads: each file either recorded here (on the server already, vanished,
+    unreadable) through ``record``, or sent on with its SHA-1; ``skip`` is told of each file
+    that will not be uploaded (for the progress totals)."""
+
+    def __init__(
+        self,
+        client: ImmichClient,
+        config: Config,
+        history: History,
+        retry: RetryPolicy,
+        failover: Failover,
+        record: Callable[[FileResult], None],
+        skip: Callable[[LocalFile], None],
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.history = history
+        self.retry = retry
+        self.failover = failover
+        self.record = record
+        self.skip = skip
+        self.precheck = True  # off once the server shows it has no bulk upload check
+
+    def known_sha1(self, f: LocalFile) -> str | None:
+        """The hash of these exact bytes, if the history has it (a rejected or stale record)."""
+        rec = self.history.get(f.rel)
+        return rec.sha1 if rec and rec.matches(f.size, f.mtime_ns) else None
+
+    async def _hash_group(
+        self, group: list[LocalFile], limiter: anyio.CapacityLimiter, out: dict[str, str]
+    ) -> None:
+        """SHA-1 of a group of files in one worker-thread call (a call per file costs more in
+        thread hand-offs than hashing a 30 kB screenshot)."""
+        follow = self.config.follow_symlinks
+
+        def hash_all() -> list[str | OSError]:
+            results: list[str | OSError] = []
+            for f in group:
+                try:
+                    results.append(sha1_file(f.path, follow_symlinks=follow))
+                except OSError as exc:
+                    results.append(exc)
+            return results
+
+        for f, result in zip(group, await anyio.to_thread.run_sync(hash_all, limiter=limiter), strict=True):  # fmt: skip
+            if isinstance(result, str):
+                out[f.rel] = result
+                continue
+            self.skip(f)
+            if isinstance(result, FileNotFoundError):
+                self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))  # fmt: skip
+            else:
+                self.record(FileResult(f, Outcome.FAILED, message=unreadable(result)))
+
+    async def _ask_server(self, hashed: list[tuple[LocalFile, str]]) -> dict[str, tuple[str, bool]]:
+        """rel -> (asset id, trashed) of the files the server already has."""
+        if not self.precheck or not hashed:
+            return {}
+        # Each file is asked about by its place in the batch, not its path: no local path goes
+        # to the server, and a name that is not UTF-8 needs no encoding.
+        items = [(str(i), sha) for i, (_, sha) in enumerate(hashed)]
+        try:
+            known = await with_retries(
+                self.retry,
+                "bulk upload check",
+                lambda: self.client.bulk_check(items),
+                self.failover.recover,
+            )
+            return {hashed[int(i)][0].rel: answer for i, answer in known.items()}
+        except ApiError as exc:
+            if exc.status in (404, 405):
+                log.info("the server has no bulk upload check; relying on the checksum header")
+            else:
+                log.warning("bulk upload check failed (%s); uploading and letting the server "
+                            "spot duplicates", exc)  # fmt: skip
+            self.precheck = False
+        except (TransportError, BadAnswer) as exc:
+            log.warning("bulk upload check failed (%s); uploading instead", exc)
+            if isinstance(exc, BadAnswer):
+                self.precheck = False  # it will say the same garbage again
+        return {}
+
+    async def run(
+        self,
+        todo: list[LocalFile],
+        out: MemoryObjectSendStream[tuple[LocalFile, str | None]],
+        stop: anyio.Event,
+    ) -> None:
+        """Hash what has no known hash (in threads), ask the server about it in batches; what it
+        already has is recorded (and linked later) without its bytes, the rest goes to upload."""
+        limiter = anyio.CapacityLimiter(HASH_THREADS)
+        batch = FIRST_CHECK_BATCH
+        start = 0
+        async with out:
+            while start < len(todo) and not stop.is_set():
+                chunk = todo[start : start + batch]
+                start += len(chunk)
+                batch = min(batch * 4, CHECK_BATCH)
+                hashes: dict[str, str] = {}
+                unknown = []
+                for f in chunk:
+                    if (sha := self.known_sha1(f)) is not None:
+                        hashes[f.rel] = sha
+                    else:
+                        unknown.append(f)
+                # Groups small enough that both threads get work even in the first batch.
+                size = max(1, min(HASH_GROUP, -(-len(unknown) // HASH_THREADS)))
+                async with anyio.create_task_group() as tg:
+                    for i in range(0, len(unknown), size):
+                        tg.start_soon(self._hash_group, unknown[i : i + size], limiter, hashes)
+                hashed = [(f, hashes[f.rel]) for f in chunk if f.rel in hashes]
+                on_server = await self._ask_server(hashed)
+                for f, sha in hashed:
+                    if f.rel in on_server:
+                        asset_id, trashed = on_server[f.rel]
+                        self.skip(f)
+                        note = (
+                            " (in the Immich trash: restore it there to see it)" if trashed else ""
+                        )
+                        self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
+                        continue
+                    try:
+                        await out.send((f, sha))
+                    except anyio.BrokenResourceError:
+                        return  # the uploads stopped taking files
