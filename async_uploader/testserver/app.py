@@ -458,21 +458,7 @@ class Emulator:
         out["deviceId"] = asset.device_id
         out.update(
             {
-                "libraryId": None,
-                "type": asset.type,
-                "originalPath": f"/data/upload/{self.user_id}/{asset.id[:2]}/{asset.id[2:4]}/"
-                f"{asset.id}{Path(asset.original_file_name).suffix.lower()}",
-                "originalFileName": asset.original_file_name,
-                "originalMimeType": asset.mime_type,
-                "thumbhash": None,
-                "fileCreatedAt": asset.file_created_at,
-                "fileModifiedAt": asset.file_modified_at,
-                "localDateTime": asset.local_date_time,
-                "updatedAt": asset.updated_at,
-                "isFavorite": asset.is_favorite,
-                "isArchived": asset.visibility == "archive",
-                "isTrashed": asset.is_trashed,
-                "visibility": asset.visibility,
+                **self._asset_core(asset, asset.id),
                 "duration": "0:00:00.00000",
                 "exifInfo": {
                     "dateTimeOriginal": asset.file_created_at.replace("Z", "+00:00"),
@@ -495,6 +481,26 @@ class Emulator:
         )
         return out
 
+    def _asset_core(self, asset: Asset, file_id: str) -> dict[str, Any]:
+        """The keys both versions show alike, in the servers' order (from libraryId on)."""
+        return {
+            "libraryId": None,
+            "type": asset.type,
+            "originalPath": f"/data/upload/{self.user_id}/{file_id[:2]}/{file_id[2:4]}/"
+            f"{file_id}{Path(asset.original_file_name).suffix.lower()}",
+            "originalFileName": asset.original_file_name,
+            "originalMimeType": asset.mime_type,
+            "thumbhash": None,  # made from the pixels by the thumbnail job: not emulated
+            "fileCreatedAt": asset.file_created_at,
+            "fileModifiedAt": asset.file_modified_at,
+            "localDateTime": asset.local_date_time,
+            "updatedAt": asset.updated_at,
+            "isFavorite": asset.is_favorite,
+            "isArchived": asset.visibility == "archive",
+            "isTrashed": asset.is_trashed,
+            "visibility": asset.visibility,
+        }
+
     def _asset_json_v3(self, asset: Asset, in_search: bool) -> dict[str, Any]:
         file_id = asset.file_id or asset.id
         out: dict[str, Any] = {
@@ -506,21 +512,7 @@ class Emulator:
             out["owner"] = self.owner
         out.update(
             {
-                "libraryId": None,
-                "type": asset.type,
-                "originalPath": f"/data/upload/{self.user_id}/{file_id[:2]}/{file_id[2:4]}/"
-                f"{file_id}{Path(asset.original_file_name).suffix.lower()}",
-                "originalFileName": asset.original_file_name,
-                "originalMimeType": asset.mime_type,
-                "thumbhash": None,  # made from the pixels by the thumbnail job: not emulated
-                "fileCreatedAt": asset.file_created_at,
-                "fileModifiedAt": asset.file_modified_at,
-                "localDateTime": asset.local_date_time,
-                "updatedAt": asset.updated_at,
-                "isFavorite": asset.is_favorite,
-                "isArchived": asset.visibility == "archive",
-                "isTrashed": asset.is_trashed,
-                "visibility": asset.visibility,
+                **self._asset_core(asset, file_id),
                 "duration": None,  # metadata extraction sets it to null for a still image
             }
         )
