@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import functools
 import json
 import logging
@@ -314,7 +315,7 @@ def _sync_locked(
         debug=args.debug,
     )
     for warning in config.warnings:
-        log.warning("warning: %s", warning)
+        log.warning("%s", warning)
     # The history and the folder first: when nothing is new, the run ends here, without the
     # server and without importing the HTTP side at all.
     history, scanned = read_local(config)
@@ -389,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
             return run_server(server_args)
         except KeyboardInterrupt:
             return EXIT_INTERRUPTED
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        # "async-uploader stauts": a command mistyped, not a sync with a stray word.
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        say(f"async-uploader: unknown command {argv[0]!r}{hint} (commands: {', '.join(COMMANDS)})", err=True)  # fmt: skip
+        return EXIT_CONFIG
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "sync")
     try:
@@ -419,7 +426,7 @@ def run_watch(args: argparse.Namespace) -> int:
             log_file=config.log_file, secrets=secrets, quiet=args.quiet, debug=args.debug
         )
         for warning in config.warnings:
-            log.warning("warning: %s", warning)
+            log.warning("%s", warning)
         control = _progress_control(args, console)
 
         async def until_stopped(config: Config, control: RunControl) -> WatchTotals:
@@ -450,6 +457,8 @@ def run_status(args: argparse.Namespace) -> int:
         # it) holds it, status must not be the one to print it.
         key, _ = sources.get("IMMICH_API_KEY")
         secrets += [key.strip()] if key and key.strip() else []
+        for warning in sources.warnings:
+            say(f"async-uploader: warning: {warning}", secrets, err=True)
         say(status(sources.history_file(), args.json), secrets)
     except UploaderError as exc:
         say(f"async-uploader: error: {exc}", secrets, err=True)

@@ -8,6 +8,7 @@ no repr, log line or traceback can show it.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import socket
@@ -314,6 +315,33 @@ def _one_line(value: str, name: str, where: str) -> str:
     return value
 
 
+def unknown_names(
+    file_values: Mapping[str, str], environ: Mapping[str, str], env_file: Path | None
+) -> list[str]:
+    """A warning for each name that looks like one of ours and is not: every IMMICH_/SCREENSHOTS
+    name in .env that no setting has, and one in the environment when it is close to a setting's
+    (other tools use IMMICH_ names there too: the official CLI's IMMICH_INSTANCE_URL, say)."""
+    known = list(SETTING)
+    out = []
+    for where, names, always in ((str(env_file), file_values, True), ("the environment", environ, False)):  # fmt: skip
+        for name in names:
+            if not name.startswith(("IMMICH_", "SCREENSHOT")) or name in SETTING:
+                continue
+            close = _closest(name, known)
+            if close:
+                out.append(f"{name} (in {where}) is not a setting; did you mean {close[0]}? It is ignored")  # fmt: skip
+            elif always:
+                out.append(f"{name} (in {where}) is not a setting of async-uploader; it is ignored")  # fmt: skip
+    return out
+
+
+def _closest(name: str, known: list[str]) -> list[str]:
+    """The setting a name is a typo of, judged without the prefix they all share."""
+    stem = name.removeprefix("IMMICH_")
+    stems = {k.removeprefix("IMMICH_"): k for k in known}
+    return [stems[m] for m in difflib.get_close_matches(stem, list(stems), n=1, cutoff=0.75)]
+
+
 def find_env_file(explicit: Path | None, cwd: Path) -> Path | None:
     if explicit is not None:
         if not explicit.is_file():
@@ -357,6 +385,14 @@ class Sources:
             self.warnings += _env_file_warnings(self.env_file)
         # Relative paths in .env are relative to its folder; history and log live beside it.
         self.base_dir = self.env_file.parent.resolve() if self.env_file else self.cwd
+        self.warnings += unknown_names(self.file_values, self.environ, self.env_file)
+
+    def read_from(self) -> str:
+        """Which .env was read, for an error about a missing setting (run from another folder,
+        there is none, and that is most often why)."""
+        if self.env_file is not None:
+            return f"read {self.env_file}"
+        return f"no .env found in {self.cwd} (run from the folder of your .env, or --env-file)"
 
     def get(self, name: str) -> tuple[str | None, Path]:
         """The value of a variable and the folder its relative paths are relative to."""
@@ -396,7 +432,9 @@ def load_config(
 
     folder = path_of("folder", "SCREENSHOTS_PATH", None)
     if folder is None:
-        raise ConfigError("SCREENSHOTS_PATH is not set (in .env, the environment, or --folder)")
+        raise ConfigError(
+            f"SCREENSHOTS_PATH is not set (in .env, the environment, or --folder); {src.read_from()}"
+        )
     if not folder.exists():
         raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} does not exist")
     if not folder.is_dir():
@@ -407,7 +445,8 @@ def load_config(
     key, _ = get("IMMICH_API_KEY")
     if not key or not key.strip():
         raise ConfigError(
-            "IMMICH_API_KEY is not set (in .env or the environment; it is never taken from a flag)"
+            "IMMICH_API_KEY is not set (in .env or the environment; it is never taken from a "
+            f"flag); {src.read_from()}"
         )
 
     urls: dict[str, str | None] = {}
@@ -433,7 +472,9 @@ def load_config(
     if album is None:
         album, _ = get("IMMICH_ALBUM_NAME")
     if not album or not album.strip():
-        raise ConfigError("IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album)")
+        raise ConfigError(
+            f"IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album); {src.read_from()}"
+        )
 
     def num(flag: str | None, name: str, integer: bool = False) -> float:
         setting = SETTING[name]

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from .errors import HistoryError
 from .history import History
 from .report import human_bytes
 
@@ -79,5 +80,12 @@ def render(info: dict[str, Any]) -> str:
 
 
 def status(history_file: Path, as_json: bool) -> str:
+    """What the history holds; HistoryError when there is none at that path (a status run from
+    another folder than the .env's reads as a lost history otherwise)."""
+    if not history_file.exists():
+        raise HistoryError(
+            f"no history at {history_file}: no run has recorded anything there yet (run from the "
+            "folder of your .env, or set IMMICH_HISTORY_FILE)"
+        )
     info = summarize(History.load(history_file, repair=False))
     return json.dumps(info) if as_json else render(info)

@@ -77,8 +77,36 @@ def test_status_in_words_and_json(server: ServerThread, tmp_path: Path) -> None:
 def test_status_without_history_and_with_corrupt_one(tmp_path: Path) -> None:
     env = cli_env(None, tmp_path)
     r = run_cli(["status"], env, tmp_path)
-    assert r.returncode == 0 and "no run has recorded anything yet" in r.stdout
+    assert r.returncode == 1 and "no history at" in r.stderr
+    assert str(tmp_path / "immich_upload_history.json") in r.stderr
     (tmp_path / "immich_upload_history.json").write_text("{nope")
     r = run_cli(["status"], env, tmp_path)
     assert r.returncode == 1 and "corrupt" in r.stderr
     assert (tmp_path / "immich_upload_history.json").read_text() == "{nope"  # left as it was
+
+
+def test_unknown_settings_and_commands_get_a_did_you_mean(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+    """A typo in a setting is a warning naming the closest one (in the run's log and as a
+    check row), not a silent default; a mistyped command is exit 2 with the closest command."""
+    (tmp_path / ".env").write_text("IMMICH_CONCURENCY=4\nIMMICH_COLOUR=blue\n")
+    env = cli_env(server, shots, IMMICH_LOCAL_ULR="http://127.0.0.1:1", IMMICH_INSTANCE_URL="x")
+    r = run_cli(["--no-progress"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "IMMICH_CONCURENCY (in " in r.stderr and "did you mean IMMICH_CONCURRENCY?" in r.stderr
+    assert "IMMICH_COLOUR (in " in r.stderr and "not a setting of async-uploader" in r.stderr
+    assert "IMMICH_LOCAL_ULR (in the environment) is not a setting; did you mean IMMICH_LOCAL_URL?" in r.stderr  # fmt: skip
+    assert "IMMICH_INSTANCE_URL" not in r.stderr  # another tool's, far from any of ours
+    assert "WARNING warning" not in (tmp_path / "immich_backup.log").read_text()
+    r = run_cli(["check"], env, tmp_path)
+    assert "warn  configuration  IMMICH_CONCURENCY" in r.stdout
+    r = run_cli(["stauts"], env, tmp_path)
+    assert r.returncode == 2 and "unknown command 'stauts'; did you mean 'status'?" in r.stderr
+
+
+def test_a_missing_setting_says_which_env_was_read(tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env(None, tmp_path).items() if k != "SCREENSHOTS_PATH"}
+    r = run_cli([], env, tmp_path)
+    assert r.returncode == 2 and f"no .env found in {tmp_path}" in r.stderr
+    (tmp_path / ".env").write_text("IMMICH_ALBUM_NAME=Screens\n")
+    r = run_cli([], env, tmp_path)
+    assert r.returncode == 2 and f"read {tmp_path / '.env'}" in r.stderr
