@@ -23,7 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": {"files"},
     "progress": {"report"},
     "local": {"config", "files", "history", "report"},
-    "status": {"history", "report"},
+    "status": {"errors", "history", "report"},
     "logsetup": {"config", "errors", "progress"},
     "retry": {"<anyio>", "errors"},
     # Talking to Immich: the API (paths, statuses, fields; aiofiles for streamed bodies) over
