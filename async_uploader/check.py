@@ -25,6 +25,7 @@ from .errors import (
 from .history import History, RunLock
 from .immich import ImmichClient, open_session, ping
 from .phases.connect import choose_server
+from .report import counted
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
 KEY_FIX = (
@@ -121,7 +122,7 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
                 f" ({len(albums)} share the name: the oldest is used)" if len(albums) > 1 else ""
             )
             rows.append(Row("album", Level.WARN if extra else Level.OK,
-                            f"{config.album!r} exists, {oldest.asset_count} assets{extra}",
+                            f"{config.album!r} exists, {counted(oldest.asset_count, 'asset')}{extra}",
                             "rename the others in Immich" if extra else ""))  # fmt: skip
         else:
             if "album.create" in missing:
@@ -142,14 +143,16 @@ def _local_rows(config: Config) -> list[Row]:
     rows = []
     try:
         count = sum(1 for e in config.folder.iterdir() if e.is_file())
-        rows.append(Row("folder", Level.OK, f"{config.folder}: {count} files at the top level"))
+        rows.append(
+            Row("folder", Level.OK, f"{config.folder}: {counted(count, 'file')} at the top level")
+        )
     except OSError as exc:
         rows.append(Row("folder", Level.FAIL, f"{config.folder}: {exc.strerror}",
                         "fix SCREENSHOTS_PATH or the folder's permissions"))  # fmt: skip
     try:
         history = History.load(config.history_file, repair=False)
         history.check_writable()
-        rows.append(Row("history", Level.OK, f"{config.history_file}: {len(history.records)} files recorded"))  # fmt: skip
+        rows.append(Row("history", Level.OK, f"{config.history_file}: {counted(len(history.records), 'file')} recorded"))  # fmt: skip
     except UploaderError as exc:
         rows.append(Row("history", Level.FAIL, str(exc),
                         "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside"))  # fmt: skip

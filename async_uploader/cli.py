@@ -37,7 +37,7 @@ from .errors import (
 from .history import History, RunLock
 from .logsetup import log_to_file, one_line, setup_logging
 from .progress import BarAwareHandler, TerminalBar
-from .report import RunReport
+from .report import RunReport, counted
 
 if TYPE_CHECKING:
     from .run import RunControl
@@ -240,7 +240,9 @@ def _print_report(
     if args.quiet and report.ok and not report.interrupted and not stopped:
         return
     if report.dry_run:
-        say(f"Dry run: would upload {len(report.would_upload)} files; nothing was changed.")
+        say(
+            f"Dry run: would upload {counted(len(report.would_upload), 'file')}; nothing was changed."
+        )
         return
     head = "Stopped: " if stopped else "Interrupted: " if report.interrupted else "Done: "
     lines = [head + report.summary()]
@@ -350,8 +352,8 @@ def _finish_idle(args: argparse.Namespace, config: Config, history: History, sec
 
     warn_symlinks(scanned, report)
     log.info(
-        "nothing new: %d files, all in the history and in the album%s; the server was not contacted",
-        report.scanned,
+        "nothing new: %s, all in the history and in the album%s; the server was not contacted",
+        counted(report.scanned, "file"),
         f" ({report.settling} still being written, left for the next run)"
         if report.settling
         else "",

@@ -20,6 +20,7 @@ import anyio
 from .config import Config, Secret, load_config
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError
 from .logsetup import setup_logging
+from .report import counted
 from .run import RunControl, sync
 from .testserver import ServerOptions, TestServer
 
@@ -114,15 +115,15 @@ async def _demo(folder: Path, album: str, work: Path, args: argparse.Namespace) 
         report = await sync(config, RunControl(progress_seconds=0))
         print("Done: " + report.summary(), flush=True)
         state = server.state
-        print(f"The server now holds {len(state.assets)} assets:", flush=True)
+        print(f"The server now holds {counted(len(state.assets), 'asset')}:", flush=True)
         for a in state.albums.values():
-            print(f"  album {a.name!r}: {len(a.asset_ids)} assets", flush=True)
+            print(f"  album {a.name!r}: {counted(len(a.asset_ids), 'asset')}", flush=True)
             for asset_id in a.asset_ids[:20]:
                 asset = state.assets[asset_id]
                 print(f"    {asset.original_file_name}  ({asset.size} bytes)", flush=True)
         again = await sync(config, RunControl(progress_seconds=0))
         print(
-            f"A second run found {again.skipped_history} files already done and uploaded "
+            f"A second run found {counted(again.skipped_history, 'file')} already done and uploaded "
             f"{again.created} new ones.",
             flush=True,
         )

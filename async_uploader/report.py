@@ -139,6 +139,11 @@ class RunReport:
         )
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """ "1 file", "2 files" ("1 pass", "3 passes" with the plural given)."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def human_bytes(n: float) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if abs(n) < 1000 or unit == "GB":

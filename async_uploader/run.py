@@ -27,7 +27,7 @@ from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
 from .phases.upload import Uploader
 from .progress import Snapshot
-from .report import RunReport, human_bytes
+from .report import RunReport, counted, human_bytes
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,8 @@ def _log_uploads(report: RunReport, seconds: float) -> None:
         f"; interrupted, {report.not_started} left for the next run" if report.interrupted else ""
     )
     log.info(
-        "uploads: %d %s sent (%s) in %.2f s%s",
-        report.files_sent,
-        "file" if report.files_sent == 1 else "files",
+        "uploads: %s sent (%s) in %.2f s%s",
+        counted(report.files_sent, "file"),
         human_bytes(report.bytes_uploaded),
         seconds,
         left,
@@ -189,14 +188,14 @@ def _take_stock(
     warn_symlinks(scanned, report)
     if scanned.settling:
         log.info(
-            "scan: %d files changed in the last %g s; left for the next run",
-            len(scanned.settling),
+            "scan: %s changed in the last %g s; left for the next run",
+            counted(len(scanned.settling), "file"),
             config.settle_seconds,
         )
     empty = sum(1 for f in todo if not f.size)
     log.info(
-        "scan: %d files, %d already done, %d to send (%s)%s, %d of other types ignored",
-        report.scanned,
+        "scan: %s, %d already done, %d to send (%s)%s, %d of other types ignored",
+        counted(report.scanned, "file"),
         done,
         len(todo) - empty,
         human_bytes(sum(f.size for f in todo)),
@@ -217,9 +216,9 @@ def _dry_run(todo: list[LocalFile], history: History, server: Connected, report:
         else:
             log.info("would skip %s: empty", f.rel)
     log.info(
-        "dry run: would upload %d files and link %d earlier uploads; nothing changed",
-        len(report.would_upload),
-        pending,
+        "dry run: would upload %s and link %s; nothing changed",
+        counted(len(report.would_upload), "file"),
+        counted(pending, "earlier upload"),
     )
     return report
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from .errors import HistoryError
 from .history import History
-from .report import human_bytes
+from .report import counted, human_bytes
 
 
 def summarize(history: History) -> dict[str, Any]:
@@ -49,7 +49,7 @@ def render(info: dict[str, Any]) -> str:
         lines.append("  empty: no run has recorded anything yet")
         return "\n".join(lines)
     outcomes = ", ".join(f"{n} {k}" for k, n in info["outcomes"].items()) or "none"
-    lines.append(f"  {info['files']} files recorded ({outcomes}); {human_bytes(info['bytes'])} on the server")  # fmt: skip
+    lines.append(f"  {counted(info['files'], 'file')} recorded ({outcomes}); {human_bytes(info['bytes'])} on the server")  # fmt: skip
     if info["pending_album_links"]:
         lines.append(f"  {info['pending_album_links']} not yet in the album (the next run links them)")  # fmt: skip
     else:

@@ -22,7 +22,7 @@ from .config import Config
 from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError
 from .files import is_ignored_name
 from .history import RunLock
-from .report import RunReport
+from .report import RunReport, counted
 from .run import RunControl, sync
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class WatchTotals:
 
     def summary(self) -> str:
         return (
-            f"{self.passes} passes, {self.created} created, {self.duplicates} duplicates, "
+            f"{counted(self.passes, 'pass', 'passes')}, {self.created} created, {self.duplicates} duplicates, "
             f"{self.rejected} rejected, {self.album_linked} linked to the album"
         )
 

@@ -91,9 +91,9 @@ ALLOWED: dict[str, set[str]] = {
         "retry",
     },
     # The commands.
-    "check": {"<anyio>", "config", "errors", "history", "immich", "phases.connect"},
+    "check": {"<anyio>", "config", "errors", "history", "immich", "phases.connect", "report"},
     "watch": {"<anyio>", "<watchfiles>", "config", "errors", "files", "history", "report", "run"},
-    "demo": {"<anyio>", "config", "errors", "logsetup", "run", "testserver"},
+    "demo": {"<anyio>", "config", "errors", "logsetup", "report", "run", "testserver"},
     "cli": {
         "<anyio>",
         "check",

@@ -110,3 +110,18 @@ def test_a_missing_setting_says_which_env_was_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("IMMICH_ALBUM_NAME=Screens\n")
     r = run_cli([], env, tmp_path)
     assert r.returncode == 2 and f"read {tmp_path / '.env'}" in r.stderr
+
+
+def test_plurals_are_right(server: ServerThread, tmp_path: Path) -> None:
+    from async_uploader.report import counted
+
+    from .conftest import make_files
+
+    assert (counted(1, "file"), counted(2, "file"), counted(0, "asset")) == ("1 file", "2 files", "0 assets")  # fmt: skip
+    assert counted(1, "pass", "passes") == "1 pass" and counted(3, "pass", "passes") == "3 passes"
+    folder = tmp_path / "one"
+    make_files(folder, ["a.png"])
+    r = run_cli(["--no-progress"], cli_env(server, folder), tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "scan: 1 file," in r.stderr and "uploads: 1 file sent" in r.stderr
+    assert "album: linked 1 asset in" in r.stderr and "1 files" not in r.stderr

@@ -15,7 +15,7 @@ import anyio
 from ..errors import ApiError, BadAnswer, TransportError, UploaderError
 from ..history import History
 from ..immich import ImmichClient
-from ..report import RunReport
+from ..report import RunReport, counted
 from ..retry import RetryPolicy, with_retries
 from . import ms_since, names
 from .connect import Failover
@@ -56,7 +56,11 @@ async def link_pending(
             )
         except (TransportError, ApiError, BadAnswer) as exc:
             report.link_failed += len(batch)
-            log.error("album: could not add %d assets: %s (the next run retries)", len(batch), exc)
+            log.error(
+                "album: could not add %s: %s (the next run retries)",
+                counted(len(batch), "asset"),
+                exc,
+            )
             continue
         for res in results:
             rels = by_id.get(res.asset_id, [])
@@ -79,7 +83,7 @@ async def link_pending(
             else:
                 report.link_failed += len(rels)
                 log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
-    log.info("album: linked %d assets in %s", report.album_linked, ms_since(start))
+    log.info("album: linked %s in %s", counted(report.album_linked, "asset"), ms_since(start))
 
 
 async def link_for_a_while(
