@@ -72,7 +72,8 @@ def test_watch_uploads_complete_files_once_and_survives_the_server_going_away(tm
             time.sleep(3)
             srv.start()
             assert wait_for(lambda: "while-away.png" in assets(), timeout=40)
-            assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [3]
+            # Linked right after its upload answer: wait for it rather than race it.
+            assert wait_for(lambda: srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [3], timeout=10)  # fmt: skip
         finally:
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=30)
