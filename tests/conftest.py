@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,6 +86,25 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """The CLI in the background, its output captured (for a test that interrupts it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "async_uploader", *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_created(srv: ServerThread, n: int, timeout: float = 30) -> None:
+    """Until the server has created ``n`` assets: a run's moment to be interrupted."""
+    deadline = time.monotonic() + timeout
+    while srv.stats()["created"] < n and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def history_records(path: Path) -> dict[str, dict[str, object]]:

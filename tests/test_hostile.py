@@ -21,7 +21,7 @@ import pytest
 
 from async_uploader.testserver import HostileRule, ServerOptions, ServerThread, Shaping
 
-from .conftest import OLD, cli_env, history_records, make_files, run_cli
+from .conftest import OLD, cli_env, history_records, make_files, run_cli, start_cli, wait_created
 
 HISTORY = "immich_upload_history.json"
 
@@ -343,11 +343,8 @@ def test_an_interrupted_run_says_what_it_sent(tmp_path: Path, signum: int, times
     make_files(folder, [f"s{i:03d}.png" for i in range(100)], size=40_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="4")
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while srv.stats()["created"] < 8 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        proc = start_cli([], env, tmp_path)
+        wait_created(srv, 8)
         for _ in range(times):
             proc.send_signal(signum)
             time.sleep(0.3)
@@ -408,11 +405,8 @@ def test_a_full_disk_gives_one_error_line_and_a_summary(tmp_path: Path, small_di
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="2", **extra)
         if small_disk is not None:
-            proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "--quiet"], env=env, cwd=tmp_path,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-            deadline = time.monotonic() + 30
-            while srv.stats()["created"] < 4 and time.monotonic() < deadline:
-                time.sleep(0.05)
+            proc = start_cli(["--quiet"], env, tmp_path)
+            wait_created(srv, 4)
             _fill(small_disk)  # the disk fills up mid-run
             out, err = proc.communicate(timeout=90)
             code = proc.returncode

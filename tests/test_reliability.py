@@ -22,7 +22,7 @@ from async_uploader.retry import RetryPolicy, with_retries
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import cli_env, history_records, make_files, run_cli
+from .conftest import cli_env, history_records, make_files, run_cli, start_cli, wait_created
 
 
 def config_for(srv_url: str, key: str, folder: Path, tmp: Path, **kw: Any) -> Config:
@@ -224,11 +224,8 @@ def test_signal_exit_codes(tmp_path: Path, signum: int, code: int) -> None:
     folder = tmp_path / "f"
     make_files(folder, [f"s{i}.png" for i in range(6)], size=200_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader"], env=cli_env(srv, folder, IMMICH_CONCURRENCY="1"),
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while srv.stats()["created"] < 1 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        proc = start_cli([], cli_env(srv, folder, IMMICH_CONCURRENCY="1"), tmp_path)
+        wait_created(srv, 1)
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
@@ -315,11 +312,8 @@ def test_key_revoked_mid_run_exits_3_and_keeps_what_was_done(tmp_path: Path) -> 
     make_files(folder, [f"s{i}.png" for i in range(8)], size=100_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="1")
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while srv.stats()["created"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        proc = start_cli([], env, tmp_path)
+        wait_created(srv, 2)
         srv.call(lambda s: s.state.keys.clear())
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 3, err

@@ -17,7 +17,7 @@ from async_uploader.retry import RetryPolicy
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import OLD, cli_env, history_records, make_files, run_cli
+from .conftest import OLD, cli_env, history_records, make_files, run_cli, start_cli, wait_created
 
 JSON_KEYS = {"server_url", "album_id", "scanned", "skipped_history", "created", "duplicates",
              "rejected", "failed", "vanished", "changed", "empty", "not_started",
@@ -313,19 +313,13 @@ def test_demo_runs_against_the_builtin_server(tmp_path: Path) -> None:
 def test_ctrl_c_finishes_up_links_saves_and_exits_130(tmp_path: Path) -> None:
     """First SIGINT: no new uploads, in-flight ones get their grace, uploaded ones are linked."""
     import signal
-    import subprocess
-    import sys
-    import time
 
     folder = tmp_path / "f"
     make_files(folder, [f"s{i:02d}.png" for i in range(20)], size=200_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=2_000))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="2")
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "--json"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-        deadline = time.monotonic() + 30
-        while srv.stats()["created"] < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        proc = start_cli(["--json"], env, tmp_path)
+        wait_created(srv, 2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
