@@ -25,18 +25,42 @@ _D = r"(?P<y>(?:19|20)\d\d)"
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # macOS in any language: "Screenshot 2024-05-01 at 12.00.00", "Screen Shot 2024-05-07 at
     # 9.41.00 PM", "Bildschirmfoto 2024-05-04 um 08.15.00", "スクリーンショット 2024-05-06 11.11.11"
-    ("macOS", re.compile(_D + r"-(?P<mo>\d\d)-(?P<d>\d\d)\D{1,6}?(?P<h>\d{1,2})[.:](?P<mi>\d\d)[.:](?P<s>\d\d)(?:\s?(?P<ampm>[AaPp][Mm]))?")),
+    (
+        "macOS",
+        re.compile(
+            _D
+            + r"-(?P<mo>\d\d)-(?P<d>\d\d)\D{1,6}?(?P<h>\d{1,2})[.:](?P<mi>\d\d)[.:](?P<s>\d\d)(?:\s?(?P<ampm>[AaPp][Mm]))?"
+        ),
+    ),
     # GNOME "Screenshot from 2024-05-03 18-22-04", Flameshot "2024-05-03_18-22-04", MIUI
     # "Screenshot_2024-05-03-18-22-04-123_com.app"
-    ("GNOME", re.compile(_D + r"-(?P<mo>\d\d)-(?P<d>\d\d)[ _-](?P<h>\d\d)-(?P<mi>\d\d)-(?P<s>\d\d)")),
+    (
+        "GNOME",
+        re.compile(_D + r"-(?P<mo>\d\d)-(?P<d>\d\d)[ _-](?P<h>\d\d)-(?P<mi>\d\d)-(?P<s>\d\d)"),
+    ),
     # Windows 11 Snipping Tool "Screenshot 2024-05-03 182204"
-    ("Windows", re.compile(_D + r"-(?P<mo>\d\d)-(?P<d>\d\d) (?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?!\d)")),
+    (
+        "Windows",
+        re.compile(_D + r"-(?P<mo>\d\d)-(?P<d>\d\d) (?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?!\d)"),
+    ),
     # Android "Screenshot_20240502-093012", KDE Spectacle "Screenshot_20240503_182204",
     # ShareX "Screenshot_20240503-182204"
-    ("Android/KDE", re.compile(r"(?<!\d)" + _D + r"(?P<mo>\d\d)(?P<d>\d\d)[-_](?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?!\d)")),
+    (
+        "Android/KDE",
+        re.compile(
+            r"(?<!\d)" + _D + r"(?P<mo>\d\d)(?P<d>\d\d)[-_](?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?!\d)"
+        ),
+    ),
     # Steam "20240503182204_1"
-    ("Steam", re.compile(r"(?<!\d)" + _D + r"(?P<mo>\d\d)(?P<d>\d\d)(?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?:_\d+)?(?!\d)")),
-]  # fmt: skip
+    (
+        "Steam",
+        re.compile(
+            r"(?<!\d)"
+            + _D
+            + r"(?P<mo>\d\d)(?P<d>\d\d)(?P<h>\d\d)(?P<mi>\d\d)(?P<s>\d\d)(?:_\d+)?(?!\d)"
+        ),
+    ),
+]
 
 
 def time_from_name(name: str) -> datetime | None:
@@ -50,7 +74,9 @@ def time_from_name(name: str) -> datetime | None:
                     continue
                 hour = hour % 12 + (12 if ampm.lower() == "pm" else 0)
             try:
-                naive = datetime(int(m["y"]), int(m["mo"]), int(m["d"]), hour, int(m["mi"]), int(m["s"]))  # fmt: skip
+                naive = datetime(
+                    int(m["y"]), int(m["mo"]), int(m["d"]), hour, int(m["mi"]), int(m["s"])
+                )
             except ValueError:
                 continue  # 2024-13-45: not a date
             return naive.astimezone()  # the local zone, with its offset on that date
@@ -70,8 +96,12 @@ def capture_time(f: LocalFile) -> tuple[datetime, str]:
 def find_sidecar(path: Path) -> Path | None:
     """A user's own sidecar: ``name.xmp`` or ``name.ext.xmp`` (either case); a symlink is
     returned as one (not followed here), for the caller to decide on."""
-    for candidate in (path.with_suffix(".xmp"), path.with_suffix(".XMP"),
-                      path.with_name(path.name + ".xmp"), path.with_name(path.name + ".XMP")):  # fmt: skip
+    for candidate in (
+        path.with_suffix(".xmp"),
+        path.with_suffix(".XMP"),
+        path.with_name(path.name + ".xmp"),
+        path.with_name(path.name + ".XMP"),
+    ):
         try:
             mode = os.lstat(candidate).st_mode
         except OSError:  # none, or a name too long for the file system (a 255-byte name + .xmp)

@@ -22,10 +22,10 @@ from .errors import (
     TransportError,
     UploaderError,
 )
-from .history import History, RunLock
 from .immich import ImmichClient, open_session, ping
+from .outcomes import counted
 from .phases.connect import choose_server
-from .report import counted
+from .store import History, RunLock
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
 KEY_FIX = (
@@ -59,12 +59,25 @@ async def _url_rows(config: Config, session: Any) -> list[Row]:
             ms = (time.monotonic() - t0) * 1000
             tls = ", TLS ok" if url.startswith("https://") else ""
             slow = ms > timeout * 1000
-            rows.append(Row(f"{role} URL", Level.WARN if slow else Level.OK,
-                            f"{url}: Immich v{major}.{minor}.{patch}, {ms:.0f} ms{tls}",
-                            f"it answered slower than IMMICH_{role.upper()}_TIMEOUT ({timeout:g} s)" if slow else ""))  # fmt: skip
+            rows.append(
+                Row(
+                    f"{role} URL",
+                    Level.WARN if slow else Level.OK,
+                    f"{url}: Immich v{major}.{minor}.{patch}, {ms:.0f} ms{tls}",
+                    f"it answered slower than IMMICH_{role.upper()}_TIMEOUT ({timeout:g} s)"
+                    if slow
+                    else "",
+                )
+            )
         except TimeoutError:
-            rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: timed out",
-                            "check the address, and that this machine can reach it"))  # fmt: skip
+            rows.append(
+                Row(
+                    f"{role} URL",
+                    Level.FAIL,
+                    f"{url}: timed out",
+                    "check the address, and that this machine can reach it",
+                )
+            )
         except UploaderError as exc:  # refused, reset, a redirect, an answer not Immich's
             reason = (
                 exc.reason
@@ -73,8 +86,11 @@ async def _url_rows(config: Config, session: Any) -> list[Row]:
                 if isinstance(exc, ApiError)
                 else str(exc)
             )
-            fix = ("check the certificate (a self-signed one needs the LAN http:// address)"
-                   if "TLS" in reason else "check the address and that the server is running")  # fmt: skip
+            fix = (
+                "check the certificate (a self-signed one needs the LAN http:// address)"
+                if "TLS" in reason
+                else "check the address and that the server is running"
+            )
             rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: {reason}", fix))
     return rows
 
@@ -88,8 +104,14 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
     rows = [Row("server", Level.OK, f"a run would use {base}")]
     try:
         if await client.maintenance_mode():
-            rows.append(Row("server mode", Level.FAIL, "the server is in maintenance mode",
-                            "wait for the administrator to end it"))  # fmt: skip
+            rows.append(
+                Row(
+                    "server mode",
+                    Level.FAIL,
+                    "the server is in maintenance mode",
+                    "wait for the administrator to end it",
+                )
+            )
     except UploaderError:
         pass  # older servers: no maintenanceMode
     try:
@@ -107,8 +129,14 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         missing = [] if "all" in perms else [p for p in NEEDED if p not in perms]
     except (ApiError, BadAnswer) as exc:
         reason = exc.message if isinstance(exc, ApiError) else exc.what
-        rows.append(Row("permissions", Level.WARN, f"cannot list them ({reason}); "
-                        "servers before 1.139 cannot", ""))  # fmt: skip
+        rows.append(
+            Row(
+                "permissions",
+                Level.WARN,
+                f"cannot list them ({reason}); servers before 1.139 cannot",
+                "",
+            )
+        )
     albums: list[Any] | None = None
     try:
         albums = [a for a in await client.list_albums() if a.name == config.album]
@@ -121,17 +149,42 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
             extra = (
                 f" ({len(albums)} share the name: the oldest is used)" if len(albums) > 1 else ""
             )
-            rows.append(Row("album", Level.WARN if extra else Level.OK,
-                            f"{config.album!r} exists, {counted(oldest.asset_count, 'asset')}{extra}",
-                            "rename the others in Immich" if extra else ""))  # fmt: skip
+            rows.append(
+                Row(
+                    "album",
+                    Level.WARN if extra else Level.OK,
+                    f"{config.album!r} exists, {counted(oldest.asset_count, 'asset')}{extra}",
+                    "rename the others in Immich" if extra else "",
+                )
+            )
         else:
             if "album.create" in missing:
-                rows.append(Row("album", Level.FAIL, f"{config.album!r} does not exist, and the key may not create it", KEY_FIX))  # fmt: skip
+                rows.append(
+                    Row(
+                        "album",
+                        Level.FAIL,
+                        f"{config.album!r} does not exist, and the key may not create it",
+                        KEY_FIX,
+                    )
+                )
             else:
-                rows.append(Row("album", Level.OK, f"{config.album!r} does not exist yet; the first run creates it"))  # fmt: skip
+                rows.append(
+                    Row(
+                        "album",
+                        Level.OK,
+                        f"{config.album!r} does not exist yet; the first run creates it",
+                    )
+                )
     if albums and "album.create" in missing:
         missing.remove("album.create")  # not needed while the album exists
-        rows.append(Row("permissions", Level.WARN, "the key lacks album.create (needed only if the album is deleted)", KEY_FIX))  # fmt: skip
+        rows.append(
+            Row(
+                "permissions",
+                Level.WARN,
+                "the key lacks album.create (needed only if the album is deleted)",
+                KEY_FIX,
+            )
+        )
     if missing:
         rows.append(Row("permissions", Level.FAIL, "the key lacks " + ", ".join(missing), KEY_FIX))
     elif not any(r.item == "permissions" for r in rows):
@@ -147,22 +200,45 @@ def _local_rows(config: Config) -> list[Row]:
             Row("folder", Level.OK, f"{config.folder}: {counted(count, 'file')} at the top level")
         )
     except OSError as exc:
-        rows.append(Row("folder", Level.FAIL, f"{config.folder}: {exc.strerror}",
-                        "fix SCREENSHOTS_PATH or the folder's permissions"))  # fmt: skip
+        rows.append(
+            Row(
+                "folder",
+                Level.FAIL,
+                f"{config.folder}: {exc.strerror}",
+                "fix SCREENSHOTS_PATH or the folder's permissions",
+            )
+        )
     try:
         history = History.load(config.history_file, repair=False)
         history.check_writable()
-        rows.append(Row("history", Level.OK, f"{config.history_file}: {counted(len(history.records), 'file')} recorded"))  # fmt: skip
+        rows.append(
+            Row(
+                "history",
+                Level.OK,
+                f"{config.history_file}: {counted(len(history.records), 'file')} recorded",
+            )
+        )
     except UploaderError as exc:
-        rows.append(Row("history", Level.FAIL, str(exc),
-                        "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside"))  # fmt: skip
-    lock = RunLock(config.history_file)
-    if lock.path.exists():  # only look: check creates nothing
-        try:
-            lock.acquire()
-            lock.release()
-        except UploaderError as exc:
-            rows.append(Row("lock", Level.WARN, str(exc), "a run is active now; that is fine"))
+        rows.append(
+            Row(
+                "history",
+                Level.FAIL,
+                str(exc),
+                "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside",
+            )
+        )
+    holder = RunLock.holder(config.history_file)  # only look: check creates nothing
+    if holder is not None:
+        who = f" ({holder})" if holder else ""
+        rows.append(
+            Row(
+                "lock",
+                Level.WARN,
+                f"another async-uploader run is active on this history{who}; "
+                f"lock file {RunLock(config.history_file).path}",
+                "a run is active now; that is fine",
+            )
+        )
     return rows
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import difflib
-import functools
 import json
 import logging
 import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +34,10 @@ from .errors import (
     first_cause,
     first_uploader_error,
 )
-from .history import History, RunLock
 from .logsetup import log_to_file, one_line, setup_logging
+from .outcomes import RunReport, counted
 from .progress import BarAwareHandler, TerminalBar
-from .report import RunReport, counted
+from .store import History, RunLock, save_last_run
 
 if TYPE_CHECKING:
     from .run import RunControl
@@ -99,15 +99,32 @@ def _add_sync_flags(p: argparse.ArgumentParser) -> None:
         default=None,
         help="include subfolders (IMMICH_RECURSIVE)",
     )
-    p.add_argument("--include", action="append", metavar="GLOB",
-                   help="only files matching this glob (repeatable; IMMICH_INCLUDE)")  # fmt: skip
-    p.add_argument("--exclude", action="append", metavar="GLOB",
-                   help="leave files and folders matching this glob (repeatable; IMMICH_EXCLUDE)")  # fmt: skip
-    p.add_argument("--no-sidecar", dest="sidecar", action="store_false", default=None,
-                   help="send no generated XMP sidecar (IMMICH_SIDECAR=false)")  # fmt: skip
-    p.add_argument("--follow-symlinks", action=argparse.BooleanOptionalAction, default=None,
-                   help="upload what symlinks in the folder point to, even outside it "
-                        "(IMMICH_FOLLOW_SYMLINKS; default: skipped and named)")  # fmt: skip
+    p.add_argument(
+        "--include",
+        action="append",
+        metavar="GLOB",
+        help="only files matching this glob (repeatable; IMMICH_INCLUDE)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        metavar="GLOB",
+        help="leave files and folders matching this glob (repeatable; IMMICH_EXCLUDE)",
+    )
+    p.add_argument(
+        "--no-sidecar",
+        dest="sidecar",
+        action="store_false",
+        default=None,
+        help="send no generated XMP sidecar (IMMICH_SIDECAR=false)",
+    )
+    p.add_argument(
+        "--follow-symlinks",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="upload what symlinks in the folder point to, even outside it "
+        "(IMMICH_FOLLOW_SYMLINKS; default: skipped and named)",
+    )
     p.add_argument(
         "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
     )
@@ -129,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"async-uploader {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     _add_sync_flags(sub.add_parser("sync", help="upload new files (the default command)"))
-    _add_sync_flags(sub.add_parser("watch", help="keep running; upload each new file once it is complete"))  # fmt: skip
+    _add_sync_flags(
+        sub.add_parser("watch", help="keep running; upload each new file once it is complete")
+    )
     _add_sync_flags(sub.add_parser("check", help="is the configuration usable? what to fix"))
     status = sub.add_parser("status", help="what the history holds; changes nothing")
     status.add_argument("--env-file", type=Path, help="read settings from this .env file")
@@ -272,6 +291,18 @@ def _fail(
     return code
 
 
+@contextlib.contextmanager
+def one_run_at_a_time(config: Config) -> Iterator[None]:
+    """The one place the history's lock is taken, for sync and watch alike: before anything is
+    read, so that one run at a time reads it too. A dry run changes nothing and takes none;
+    ``check`` only looks (``RunLock.holder``)."""
+    if config.dry_run:
+        yield
+        return
+    with RunLock(config.history_file):
+        yield
+
+
 def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
     secrets: list[str] = []
     control: list[RunControl] = []  # the run's, once it has one: its report outlives an error
@@ -282,9 +313,7 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
-        with contextlib.ExitStack() as held:
-            if not config.dry_run:  # before anything is read: one run at a time, reading too
-                held.enter_context(RunLock(config.history_file))
+        with one_run_at_a_time(config):
             return _sync_locked(args, config, secrets, control)
     except UploaderError as exc:
         if args.debug:
@@ -329,16 +358,17 @@ def _sync_locked(
     control = _progress_control(args, console)
     controls.append(control)
     control.prefetched = done((history, scanned))
-    run = functools.partial(sync, locked=True)  # the lock is held by run_sync
     try:
-        report, signum = anyio.run(_run_with_signals, config, control, run, backend="asyncio")
+        report, signum = anyio.run(_run_with_signals, config, control, sync, backend="asyncio")
     finally:
         if console.bar is not None:
             console.bar.close()
             console.bar = None
     if report is None:
         log.warning("interrupted before the uploads began; nothing was uploaded")
-        return _fail(args, "interrupted before the uploads began", _exit_for_signal(signum), secrets)  # fmt: skip
+        return _fail(
+            args, "interrupted before the uploads began", _exit_for_signal(signum), secrets
+        )
     code = (
         _exit_for_signal(signum) if report.interrupted else EXIT_OK if report.ok else EXIT_PARTIAL
     )
@@ -346,9 +376,17 @@ def _sync_locked(
     return code
 
 
-def _finish_idle(args: argparse.Namespace, config: Config, history: History, secrets: list[str], scanned: Any, report: RunReport, facts: dict[str, Any]) -> int:  # fmt: skip
+def _finish_idle(
+    args: argparse.Namespace,
+    config: Config,
+    history: History,
+    secrets: list[str],
+    scanned: Any,
+    report: RunReport,
+    facts: dict[str, Any],
+) -> int:
     """A run with nothing for the server: say so, keep the history's bookkeeping, exit 0."""
-    from .local import FACTS_KEY, warn_symlinks
+    from .local import warn_symlinks
 
     warn_symlinks(scanned, report)
     log.info(
@@ -362,15 +400,7 @@ def _finish_idle(args: argparse.Namespace, config: Config, history: History, sec
         if history.dirty:  # sizes and times learnt for records imported from an older history
             history.save()
         report.duration_s = time.monotonic() - START
-        history.save_last_run(
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                **report.to_json(),
-                "ok": True,
-                "interrupted": False,
-                FACTS_KEY: facts,  # carried over unchanged: this run learnt nothing new
-            }
-        )
+        save_last_run(history.path, report, facts)  # the facts unchanged: nothing new learnt
     report.duration_s = time.monotonic() - START
     _print_report(report, args, secrets, EXIT_OK)
     return EXIT_OK
@@ -396,7 +426,10 @@ def main(argv: list[str] | None = None) -> int:
         # "async-uploader stauts": a command mistyped, not a sync with a stray word.
         close = difflib.get_close_matches(argv[0], COMMANDS, n=1, cutoff=0.6)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        say(f"async-uploader: unknown command {argv[0]!r}{hint} (commands: {', '.join(COMMANDS)})", err=True)  # fmt: skip
+        say(
+            f"async-uploader: unknown command {argv[0]!r}{hint} (commands: {', '.join(COMMANDS)})",
+            err=True,
+        )
         return EXIT_CONFIG
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "sync")
@@ -435,7 +468,10 @@ def run_watch(args: argparse.Namespace) -> int:
             return await watch(config, control, totals)
 
         try:
-            _, signum = anyio.run(_run_with_signals, config, control, until_stopped, backend="asyncio")  # fmt: skip
+            with one_run_at_a_time(config):
+                _, signum = anyio.run(
+                    _run_with_signals, config, control, until_stopped, backend="asyncio"
+                )
         finally:
             if console.bar is not None:
                 console.bar.close()
@@ -465,7 +501,11 @@ def run_status(args: argparse.Namespace) -> int:
     except UploaderError as exc:
         say(f"async-uploader: error: {exc}", secrets, err=True)
         if args.json:
-            say(json.dumps({"error": one_line(redact(str(exc), secrets)), "exit_code": exc.exit_code}))  # fmt: skip
+            say(
+                json.dumps(
+                    {"error": one_line(redact(str(exc), secrets)), "exit_code": exc.exit_code}
+                )
+            )
         return exc.exit_code
     return EXIT_OK
 

@@ -323,15 +323,20 @@ def unknown_names(
     (other tools use IMMICH_ names there too: the official CLI's IMMICH_INSTANCE_URL, say)."""
     known = list(SETTING)
     out = []
-    for where, names, always in ((str(env_file), file_values, True), ("the environment", environ, False)):  # fmt: skip
+    for where, names, always in (
+        (str(env_file), file_values, True),
+        ("the environment", environ, False),
+    ):
         for name in names:
             if not name.startswith(("IMMICH_", "SCREENSHOT")) or name in SETTING:
                 continue
             close = _closest(name, known)
             if close:
-                out.append(f"{name} (in {where}) is not a setting; did you mean {close[0]}? It is ignored")  # fmt: skip
+                out.append(
+                    f"{name} (in {where}) is not a setting; did you mean {close[0]}? It is ignored"
+                )
             elif always:
-                out.append(f"{name} (in {where}) is not a setting of async-uploader; it is ignored")  # fmt: skip
+                out.append(f"{name} (in {where}) is not a setting of async-uploader; it is ignored")
     return out
 
 

@@ -20,7 +20,7 @@ import anyio
 from .config import Config, Secret, load_config
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError
 from .logsetup import setup_logging
-from .report import counted
+from .outcomes import counted
 from .run import RunControl, sync
 from .testserver import ServerOptions, TestServer
 

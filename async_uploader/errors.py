@@ -11,7 +11,7 @@
     ├── HistoryError                  1      the history cannot be written
     └── LockHeld                      4      another run holds the lock on the history
 
-Per-file failures are not exceptions: they are outcomes (``report.Outcome``). Lower-level errors
+Per-file failures are not exceptions: they are outcomes (``outcomes.Outcome``). Lower-level errors
 (aiohttp, OSError) are translated once, at the edge that sees them, and chained with ``from``.
 """
 

@@ -16,15 +16,14 @@ from typing import Any
 
 from .config import Config
 from .files import ScanResult, scan
-from .history import History
-from .report import RunReport
+from .outcomes import RunReport
+from .store import FACTS_KEY, History, read_last_run
 
 # What a run that contacted the server learnt, kept in ``<history>.last-run`` so that the next run
 # can tell, without the server, that there is nothing to send: the URLs and album it was for, the
 # album's id, and the file types the server accepts. Types are re-asked once a day when files of
 # other types lie in the folder (a server upgrade may have started accepting them).
 log = logging.getLogger(__name__)
-FACTS_KEY = "server"
 FACTS_MAX_AGE_S = 24 * 3600
 
 
@@ -42,7 +41,7 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             history.check_writable()  # before anything is sent that could not be recorded
         scanned = scan(
             config.folder,
-            None,  # any type: the server's are not known yet (the pipeline filters them)
+            None,  # any type: the server's are not known yet (the run keeps those it takes)
             recursive=config.recursive,
             settle_seconds=config.settle_seconds,
             include=config.include,
@@ -78,7 +77,9 @@ def done(value: tuple[History, ScanResult]) -> Future[tuple[History, ScanResult]
     return future
 
 
-def server_facts(config: Config, album_id: str, extensions: set[str] | frozenset[str]) -> dict[str, Any]:  # fmt: skip
+def server_facts(
+    config: Config, album_id: str, extensions: set[str] | frozenset[str]
+) -> dict[str, Any]:
     return {
         "urls": [config.local_url, config.external_url],
         "album": config.album,
@@ -102,7 +103,10 @@ def offline_report(
     if facts is None:
         return None
     try:
-        if facts["urls"] != [config.local_url, config.external_url] or facts["album"] != config.album:  # fmt: skip
+        if (
+            facts["urls"] != [config.local_url, config.external_url]
+            or facts["album"] != config.album
+        ):
             return None
         album_id = str(facts["album_id"])
         accepted = frozenset(str(e) for e in facts["extensions"])
@@ -126,5 +130,5 @@ def offline_report(
 
 
 def last_facts(history: History) -> dict[str, Any] | None:
-    facts = history.read_last_run().get(FACTS_KEY)
+    facts = read_last_run(history.path).get(FACTS_KEY)
     return facts if isinstance(facts, dict) else None

@@ -92,8 +92,12 @@ class RotatingLog(logging.handlers.RotatingFileHandler):
         reason = getattr(exc, "strerror", None) or exc
         logging.getLogger().removeHandler(self)
         with contextlib.suppress(OSError, ValueError):
-            print(f"async-uploader: cannot write the log file {self.baseFilename}: {reason}; "
-                  "logging to the console only", file=sys.stderr, flush=True)  # fmt: skip
+            print(
+                f"async-uploader: cannot write the log file {self.baseFilename}: {reason}; "
+                "logging to the console only",
+                file=sys.stderr,
+                flush=True,
+            )
         with contextlib.suppress(OSError):
             self.close()
 

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from typing import TextIO
 
-from .report import human_bytes
+from .outcomes import human_bytes
 
 
 @dataclass(frozen=True)

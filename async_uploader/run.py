@@ -6,7 +6,6 @@ URL path, header or status code: it gets values and the project's own exceptions
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -20,15 +19,15 @@ import anyio
 from .config import Config
 from .errors import HistoryError, UploaderError, first_uploader_error
 from .files import LocalFile, ScanResult
-from .history import History, RunLock
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
-from .local import FACTS_KEY, read_local, server_facts, warn_symlinks
+from .local import read_local, server_facts, warn_symlinks
+from .outcomes import RunReport, check_counts, counted, human_bytes
 from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
 from .phases.upload import Uploader
 from .progress import Snapshot
-from .report import RunReport, counted, human_bytes
 from .retry import RetryPolicy
+from .store import History, save_last_run
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +46,8 @@ class Connected(NamedTuple):
 class RunControl:
     """The edges a caller (the CLI, a test) injects into a run."""
 
-    retry: RetryPolicy | None = (
-        None  # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
-    )
+    # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
+    retry: RetryPolicy | None = None
     stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
     abort: anyio.Event | None = None  # set it to cut in-flight uploads now (a second Ctrl-C)
     grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
@@ -63,23 +61,6 @@ class RunControl:
     strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
     # The local side, already read by the CLI (local.read_local); used by the next sync only.
     prefetched: Future[tuple[History, ScanResult]] | None = None
-
-
-class CountsDoNotAddUp(AssertionError):
-    """A file the scan offered ended in no final state, or in two: a bug of ours."""
-
-
-def _check_counts(report: RunReport, strict: bool) -> None:
-    """scanned = done before + one final outcome for each of the rest (as immich-go checks)."""
-    missing = report.unaccounted()
-    if missing:
-        message = (
-            f"the counts do not add up: {report.scanned} scanned, {report.skipped_history} done "
-            f"before, {report.finished} with an outcome"
-        )
-        if strict:
-            raise CountsDoNotAddUp(message)
-        log.error("internal: %s (please report it)", message)
 
 
 def _log_uploads(report: RunReport, seconds: float) -> None:
@@ -108,42 +89,34 @@ def _save(
     except HistoryError as exc:
         failure = exc
     try:
-        history.save_last_run(
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                **report.to_json(),
-                "ok": report.ok and not report.interrupted,
-                "interrupted": report.interrupted,
-                FACTS_KEY: server_facts(config, album_id, media.image | media.video),
-            }
-        )
+        facts = server_facts(config, album_id, media.image | media.video)
+        save_last_run(history.path, report, facts)
     except HistoryError as exc:
         failure = failure or exc
     return failure
 
 
-async def sync(
-    config: Config, control: RunControl | None = None, *, locked: bool = False
-) -> RunReport:
+async def sync(config: Config, control: RunControl | None = None) -> RunReport:
     """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the
-    report, which ``control.report`` holds from the start (for a caller whose run was cut)."""
+    report, which ``control.report`` holds from the start (for a caller whose run was cut).
+    The caller holds the history's lock (``cli.one_run_at_a_time``)."""
     control = control or RunControl()
     retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
     report = control.report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
-    with contextlib.ExitStack() as held:
-        if not config.dry_run and not locked:  # locked: the caller (watch) holds it already
-            held.enter_context(RunLock(config.history_file))
-        try:
-            async with open_session(config.concurrency, config.stall_timeout) as session:
-                (history, scanned), server = await _local_and_connect(session, config, control, retry, report)  # fmt: skip
-                todo = _take_stock(scanned, server.media, config, report)
-                if config.dry_run:
-                    return _dry_run(todo, history, server, report)
-                await _upload_link_save(todo, history, server, config, control, retry, report)
-                _check_counts(report, control.strict)
-        finally:
-            report.duration_s = time.monotonic() - t0
+    try:
+        async with open_session(config.concurrency, config.stall_timeout) as session:
+            (history, scanned), server = await _local_and_connect(
+                session, config, control, retry, report
+            )
+            todo = _take_stock(scanned, server.media, config, report)
+            if config.dry_run:
+                return _dry_run(todo, history, server, report)
+            await _upload_link_save(todo, history, server, config, control, retry, report)
+            if wrong := check_counts(report, control.strict):
+                log.error("internal: %s (please report it)", wrong)
+    finally:
+        report.duration_s = time.monotonic() - t0
     return report
 
 
@@ -205,7 +178,9 @@ def _take_stock(
     return todo
 
 
-def _dry_run(todo: list[LocalFile], history: History, server: Connected, report: RunReport) -> RunReport:  # fmt: skip
+def _dry_run(
+    todo: list[LocalFile], history: History, server: Connected, report: RunReport
+) -> RunReport:
     """What a run would send and link; nothing is changed anywhere."""
     report.would_upload = [f.rel for f in todo if f.size]
     report.empty = len(todo) - len(report.would_upload)
@@ -256,7 +231,9 @@ async def _upload_link_save(
     finally:
         with anyio.CancelScope(shield=True):
             try:
-                await link_for_a_while(client, history, album.id, report, retry, control, server.failover)  # fmt: skip
+                await link_for_a_while(
+                    client, history, album.id, report, retry, control, server.failover
+                )
             finally:
                 report.server_url = client.base_url
                 save_error = _save(history, report, config, album.id, server.media)

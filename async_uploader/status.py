@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError
-from .history import History
-from .report import counted, human_bytes
+from .outcomes import counted, human_bytes
+from .store import History, read_last_run
 
 
 def summarize(history: History) -> dict[str, Any]:
     records = history.records
     outcomes = Counter(r.outcome for r in records.values())
-    last_run = history.read_last_run()
+    last_run = read_last_run(history.path)
     last_album = last_run.get("album_id")
     pending = [
         rel
@@ -49,9 +49,13 @@ def render(info: dict[str, Any]) -> str:
         lines.append("  empty: no run has recorded anything yet")
         return "\n".join(lines)
     outcomes = ", ".join(f"{n} {k}" for k, n in info["outcomes"].items()) or "none"
-    lines.append(f"  {counted(info['files'], 'file')} recorded ({outcomes}); {human_bytes(info['bytes'])} on the server")  # fmt: skip
+    lines.append(
+        f"  {counted(info['files'], 'file')} recorded ({outcomes}); {human_bytes(info['bytes'])} on the server"
+    )
     if info["pending_album_links"]:
-        lines.append(f"  {info['pending_album_links']} not yet in the album (the next run links them)")  # fmt: skip
+        lines.append(
+            f"  {info['pending_album_links']} not yet in the album (the next run links them)"
+        )
     else:
         lines.append("  every uploaded file is in the album")
     if info["rejected"]:

@@ -21,8 +21,7 @@ from watchfiles import Change, awatch
 from .config import Config
 from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError
 from .files import is_ignored_name
-from .history import RunLock
-from .report import RunReport, counted
+from .outcomes import RunReport, counted
 from .run import RunControl, sync
 
 log = logging.getLogger(__name__)
@@ -98,39 +97,35 @@ async def _watch_files(config: Config, wake: Wakeup) -> None:
 async def watch(
     config: Config, control: RunControl, totals: WatchTotals | None = None
 ) -> WatchTotals:
-    """Until cancelled (or stopped through ``control.stop``); ``totals`` outlives a cancel."""
+    """Until cancelled (or stopped through ``control.stop``); ``totals`` outlives a cancel.
+    The caller holds the history's lock for the whole watch (``cli.one_run_at_a_time``)."""
     totals = totals if totals is not None else WatchTotals()
-    lock = RunLock(config.history_file)
-    lock.acquire()
-    try:
-        wake = Wakeup()
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_watch_files, config, wake)
-            log.info("watching %s (Ctrl-C to stop)", config.folder)
-            retry = FIRST_RETRY
-            while True:
-                next_pass: float | None = None
+    wake = Wakeup()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_watch_files, config, wake)
+        log.info("watching %s (Ctrl-C to stop)", config.folder)
+        retry = FIRST_RETRY
+        while True:
+            next_pass: float | None = None
+            try:
                 try:
-                    try:
-                        report = await sync(config, control, locked=True)
-                    finally:
-                        control.uploading = False  # between passes a Ctrl-C ends the watch at once
-                    totals.add(report)
-                    retry = FIRST_RETRY
-                    if report.interrupted:
-                        break
-                    if report.settling:
-                        next_pass = config.settle_seconds + 0.2
-                    if report.failed or report.link_failed:
-                        next_pass = min(next_pass or FAILED_RETRY, FAILED_RETRY)
-                except (ServerUnreachable, TransportError, ApiError, BadAnswer) as exc:
-                    log.warning("watch: %s; trying again in %.0f s", exc, retry)
-                    next_pass = retry
-                    retry = min(retry * 2, MAX_RETRY)
-                if control.stop is not None and control.stop.is_set():
+                    report = await sync(config, control)
+                finally:
+                    control.uploading = False  # between passes a Ctrl-C ends the watch at once
+                totals.add(report)
+                retry = FIRST_RETRY
+                if report.interrupted:
                     break
-                await wake.wait(next_pass)
-            tg.cancel_scope.cancel()
-    finally:
-        lock.release()
+                if report.settling:
+                    next_pass = config.settle_seconds + 0.2
+                if report.failed or report.link_failed:
+                    next_pass = min(next_pass or FAILED_RETRY, FAILED_RETRY)
+            except (ServerUnreachable, TransportError, ApiError, BadAnswer) as exc:
+                log.warning("watch: %s; trying again in %.0f s", exc, retry)
+                next_pass = retry
+                retry = min(retry * 2, MAX_RETRY)
+            if control.stop is not None and control.stop.is_set():
+                break
+            await wake.wait(next_pass)
+        tg.cancel_scope.cancel()
     return totals

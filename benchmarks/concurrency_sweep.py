@@ -42,11 +42,20 @@ def free_port() -> int:
 async def one_run(folder: Path, concurrency: int, work: Path, shaping: list[str]) -> float:
     port = free_port()
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, "-m", "async_uploader", "test-server", "--port", str(port),
-         "--api-key", "bench", *shaping],
+        [
+            sys.executable,
+            "-m",
+            "async_uploader",
+            "test-server",
+            "--port",
+            str(port),
+            "--api-key",
+            "bench",
+            *shaping,
+        ],
         stdout=subprocess.PIPE,
         text=True,
-    )  # fmt: skip
+    )
     try:
         assert server.stdout is not None
         server.stdout.readline()  # listening

@@ -46,7 +46,10 @@ def test_time_from_name(name: str, expected: str | None) -> None:
         assert got is None
     else:
         assert got is not None and got.strftime("%Y-%m-%d %H:%M:%S") == expected
-        assert got.utcoffset() == datetime.strptime(expected, "%Y-%m-%d %H:%M:%S").astimezone().utcoffset()  # fmt: skip
+        assert (
+            got.utcoffset()
+            == datetime.strptime(expected, "%Y-%m-%d %H:%M:%S").astimezone().utcoffset()
+        )
 
 
 def test_png_metadata_detection(tmp_path: Path) -> None:
@@ -108,8 +111,18 @@ def test_no_sidecar_flag_and_user_sidecar(server: ServerThread, tmp_path: Path) 
 
 def test_include_exclude_hidden_and_junk(tmp_path: Path) -> None:
     folder = tmp_path / "f"
-    names = ["a.png", "b.jpg", "draft-c.png", "old/d.png", "new/e.png", ".hidden.png",
-             "@eaDir/f.png", ".thumbnails/g.png", "$RECYCLE.BIN/h.png", "new/.i.png"]  # fmt: skip
+    names = [
+        "a.png",
+        "b.jpg",
+        "draft-c.png",
+        "old/d.png",
+        "new/e.png",
+        ".hidden.png",
+        "@eaDir/f.png",
+        ".thumbnails/g.png",
+        "$RECYCLE.BIN/h.png",
+        "new/.i.png",
+    ]
     make_files(folder, names)
 
     def found(**kw: object) -> list[str]:

@@ -11,10 +11,16 @@ from .conftest import cli_env, make_files, run_cli
 from .test_sync import dead_url
 
 
-def test_check_reports_a_key_without_album_create_and_a_dead_local_url(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
-    key = server.call(lambda s: s.create_api_key(["asset.upload", "album.read", "albumAsset.create", "user.read"]))  # fmt: skip
+def test_check_reports_a_key_without_album_create_and_a_dead_local_url(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    key = server.call(
+        lambda s: s.create_api_key(["asset.upload", "album.read", "albumAsset.create", "user.read"])
+    )
     dead = dead_url()
-    env = cli_env(server, shots, IMMICH_API_KEY=key, IMMICH_LOCAL_URL=dead, IMMICH_EXTERNAL_URL=server.url)  # fmt: skip
+    env = cli_env(
+        server, shots, IMMICH_API_KEY=key, IMMICH_LOCAL_URL=dead, IMMICH_EXTERNAL_URL=server.url
+    )
     r = run_cli(["check"], env, tmp_path)
     assert r.returncode == 1, r.stdout
     lines = r.stdout.splitlines()
@@ -29,7 +35,9 @@ def test_check_reports_a_key_without_album_create_and_a_dead_local_url(server: S
     assert server.call(lambda s: len(s.state.albums)) == 0
 
 
-def test_check_passes_on_a_good_configuration(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_check_passes_on_a_good_configuration(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     r = run_cli(["check"], cli_env(server, shots), tmp_path)
     assert r.returncode == 0, r.stdout
     assert r.stdout.splitlines()[-1] == "Usable: yes"
@@ -85,7 +93,9 @@ def test_status_without_history_and_with_corrupt_one(tmp_path: Path) -> None:
     assert (tmp_path / "immich_upload_history.json").read_text() == "{nope"  # left as it was
 
 
-def test_unknown_settings_and_commands_get_a_did_you_mean(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_unknown_settings_and_commands_get_a_did_you_mean(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     """A typo in a setting is a warning naming the closest one (in the run's log and as a
     check row), not a silent default; a mistyped command is exit 2 with the closest command."""
     (tmp_path / ".env").write_text("IMMICH_CONCURENCY=4\nIMMICH_COLOUR=blue\n")
@@ -94,7 +104,10 @@ def test_unknown_settings_and_commands_get_a_did_you_mean(server: ServerThread, 
     assert r.returncode == 0, r.stderr
     assert "IMMICH_CONCURENCY (in " in r.stderr and "did you mean IMMICH_CONCURRENCY?" in r.stderr
     assert "IMMICH_COLOUR (in " in r.stderr and "not a setting of async-uploader" in r.stderr
-    assert "IMMICH_LOCAL_ULR (in the environment) is not a setting; did you mean IMMICH_LOCAL_URL?" in r.stderr  # fmt: skip
+    assert (
+        "IMMICH_LOCAL_ULR (in the environment) is not a setting; did you mean IMMICH_LOCAL_URL?"
+        in r.stderr
+    )
     assert "IMMICH_INSTANCE_URL" not in r.stderr  # another tool's, far from any of ours
     assert "WARNING warning" not in (tmp_path / "immich_backup.log").read_text()
     r = run_cli(["check"], env, tmp_path)
@@ -113,11 +126,15 @@ def test_a_missing_setting_says_which_env_was_read(tmp_path: Path) -> None:
 
 
 def test_plurals_are_right(server: ServerThread, tmp_path: Path) -> None:
-    from async_uploader.report import counted
+    from async_uploader.outcomes import counted
 
     from .conftest import make_files
 
-    assert (counted(1, "file"), counted(2, "file"), counted(0, "asset")) == ("1 file", "2 files", "0 assets")  # fmt: skip
+    assert (counted(1, "file"), counted(2, "file"), counted(0, "asset")) == (
+        "1 file",
+        "2 files",
+        "0 assets",
+    )
     assert counted(1, "pass", "passes") == "1 pass" and counted(3, "pass", "passes") == "3 passes"
     folder = tmp_path / "one"
     make_files(folder, ["a.png"])

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from async_uploader.history import FIELDS, History, Record
+from async_uploader.store import FIELDS, History, Record
 
 
 def test_history_saved_in_pieces_reads_back_identical(tmp_path: Path) -> None:
     path = tmp_path / "immich_upload_history.json"
-    rows = {f"old/{i:05d}.png": [i, i * 10, "created", f"a{i}", f"s{i}", "album", "t", None] for i in range(4500)}  # fmt: skip
+    rows = {
+        f"old/{i:05d}.png": [i, i * 10, "created", f"a{i}", f"s{i}", "album", "t", None]
+        for i in range(4500)
+    }
     history = History(path, rows=rows)
     history.record(
         "old/00007.png", Record(7, 70, "rejected", message='bad "file"')

@@ -93,8 +93,14 @@ def test_key_echoed_by_the_server_appears_nowhere_we_write_or_print(tmp_path: Pa
             outputs.append(r.stdout + r.stderr)
         assert "API key rejected" in outputs[-1]
         # A watch with the right key: one pass, then Ctrl-C.
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "watch", "--debug"], env=env,
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "async_uploader", "watch", "--debug"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(3)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
@@ -132,7 +138,9 @@ def test_symlinks_are_skipped_and_named_unless_followed(tmp_path: Path, recursiv
         r = run_cli(flags, cli_env(srv, folder), tmp_path)
         assert r.returncode == 0, r.stderr
         names = assets_by_name(srv)
-        assert set(names) == ({"a.png", "shot.png", "inner.png"} if recursive else {"a.png", "shot.png"})  # fmt: skip
+        assert set(names) == (
+            {"a.png", "shot.png", "inner.png"} if recursive else {"a.png", "shot.png"}
+        )
         secret = hashlib.sha1((outside / "secret.png").read_bytes()).hexdigest()
         assert secret not in {a.checksum for a in names.values()}
         assert names["shot.png"].sidecar is None  # the linked sidecar was not read
@@ -236,8 +244,14 @@ def test_a_100_mb_album_list_is_refused_with_memory_bounded(tmp_path: Path) -> N
             "sys.stderr.write(r.stderr)\n"
             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
         )
-        r = subprocess.run([sys.executable, "-c", launcher, sys.executable, "-m", "async_uploader"],
-                           env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+        r = subprocess.run(
+            [sys.executable, "-c", launcher, sys.executable, "-m", "async_uploader"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         code, peak_kb = map(int, r.stdout.split())
         assert code == 1, r.stderr
         assert "GET /api/albums" in r.stderr and "byte limit" in r.stderr
@@ -293,8 +307,13 @@ def test_an_upload_answer_without_an_id_records_nothing(tmp_path: Path) -> None:
 
 
 # -- 8: redirects and pages that are not Immich's -----------------------------------------------
-@pytest.mark.parametrize(("route", "status"), [("users-me", 301), ("albums", 302), ("users-me", 307), ("albums", 308), ("ping", 301)])  # fmt: skip
-def test_a_redirect_is_reported_as_such_and_not_followed(tmp_path: Path, route: str, status: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("route", "status"),
+    [("users-me", 301), ("albums", 302), ("users-me", 307), ("albums", 308), ("ping", 301)],
+)
+def test_a_redirect_is_reported_as_such_and_not_followed(
+    tmp_path: Path, route: str, status: int
+) -> None:
     folder = tmp_path / "shots"
     make_files(folder, ["a.png"])
     with (
@@ -337,8 +356,13 @@ def test_only_a_401_says_the_key_was_rejected(tmp_path: Path) -> None:
 
 
 # -- 9: Ctrl-C, once and twice ------------------------------------------------------------------
-@pytest.mark.parametrize(("signum", "times", "code"), [(signal.SIGINT, 1, 130), (signal.SIGINT, 2, 130), (signal.SIGTERM, 2, 143)])  # fmt: skip
-def test_an_interrupted_run_says_what_it_sent(tmp_path: Path, signum: int, times: int, code: int) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("signum", "times", "code"),
+    [(signal.SIGINT, 1, 130), (signal.SIGINT, 2, 130), (signal.SIGTERM, 2, 143)],
+)
+def test_an_interrupted_run_says_what_it_sent(
+    tmp_path: Path, signum: int, times: int, code: int
+) -> None:
     folder = tmp_path / "shots"
     make_files(folder, [f"s{i:03d}.png" for i in range(100)], size=40_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
@@ -378,8 +402,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path | None]:
     """A 256 kB tmpfs where this machine lets us mount one (root), else None."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
-                        capture_output=True).returncode == 0 if os.geteuid() == 0 else False  # fmt: skip
+    ok = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        == 0
+        if os.geteuid() == 0
+        else False
+    )
     try:
         yield mount if ok else None
     finally:
@@ -396,12 +426,17 @@ def _fill(folder: Path) -> None:
             pass  # full
 
 
-def test_a_full_disk_gives_one_error_line_and_a_summary(tmp_path: Path, small_disk: Path | None) -> None:  # fmt: skip
+def test_a_full_disk_gives_one_error_line_and_a_summary(
+    tmp_path: Path, small_disk: Path | None
+) -> None:
     folder = tmp_path / "shots"
     make_files(folder, [f"s{i:03d}.png" for i in range(60)], size=30_000)
     state = small_disk if small_disk is not None else tmp_path / "state"
     state.mkdir(exist_ok=True)
-    extra = {"IMMICH_HISTORY_FILE": str(state / "history.json"), "IMMICH_LOG_FILE": str(state / "run.log")}  # fmt: skip
+    extra = {
+        "IMMICH_HISTORY_FILE": str(state / "history.json"),
+        "IMMICH_LOG_FILE": str(state / "run.log"),
+    }
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="2", **extra)
         if small_disk is not None:
@@ -416,8 +451,15 @@ def test_a_full_disk_gives_one_error_line_and_a_summary(tmp_path: Path, small_di
                 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                 resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-            r = subprocess.run([sys.executable, "-m", "async_uploader", "--quiet"], env=env, cwd=tmp_path,
-                               capture_output=True, text=True, timeout=90, preexec_fn=limit)  # fmt: skip
+            r = subprocess.run(
+                [sys.executable, "-m", "async_uploader", "--quiet"],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=90,
+                preexec_fn=limit,
+            )
             out, err, code = r.stdout, r.stderr, r.returncode
         assert code == 1, err
         assert "Logging error" not in err and "Traceback" not in err
@@ -465,8 +507,13 @@ def test_a_value_with_a_newline_is_exit_2_naming_the_variable(tmp_path: Path) ->
             r = run_cli(flags, env, tmp_path)
             no_crash(r)
             assert r.returncode == 2, r.stderr
-            assert "IMMICH_API_KEY" in r.stdout + r.stderr and "control character" in r.stdout + r.stderr  # fmt: skip
-            assert srv.api_key not in r.stdout + r.stderr and "second-line" not in r.stdout + r.stderr  # fmt: skip
+            assert (
+                "IMMICH_API_KEY" in r.stdout + r.stderr
+                and "control character" in r.stdout + r.stderr
+            )
+            assert (
+                srv.api_key not in r.stdout + r.stderr and "second-line" not in r.stdout + r.stderr
+            )
         (tmp_path / ".env").unlink()
         r = run_cli(
             [], {**env, "IMMICH_API_KEY": srv.api_key, "IMMICH_ALBUM_NAME": "a\tb"}, tmp_path
@@ -482,9 +529,15 @@ def test_commands_survive_a_closed_pipe(tmp_path: Path) -> None:
         env = cli_env(srv, folder)
         assert run_cli([], env, tmp_path).returncode == 1  # 30 rejected: a long status
         for command in ("status", "status --json", "check", "--no-progress"):
-            script = f'"{sys.executable}" -m async_uploader {command} | head -c 10 >/dev/null; echo "${{PIPESTATUS[0]}}"'  # fmt: skip
-            r = subprocess.run(["bash", "-c", script], env=env, cwd=tmp_path, capture_output=True,
-                               text=True, timeout=60)  # fmt: skip
+            script = f'"{sys.executable}" -m async_uploader {command} | head -c 10 >/dev/null; echo "${{PIPESTATUS[0]}}"'
+            r = subprocess.run(
+                ["bash", "-c", script],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             assert "BrokenPipe" not in r.stderr and "Traceback" not in r.stderr, (command, r.stderr)
             assert r.stdout.strip() in ("0", "1"), (command, r.stdout)
 
@@ -514,7 +567,15 @@ def test_an_empty_file_is_skipped_not_failed_and_sent_once_it_has_content(tmp_pa
         assert "empty.png" in assets_by_name(srv) and album_sizes(srv) == [3]
 
 
-@pytest.mark.parametrize(("rule", "row"), [("ping=redirect:301", "answered 301 to"), ("users-me=html-200", "the answer is not JSON"), ("albums=wrong-shape", "expected a list of albums"), ("api-keys-me=missing-fields", "")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("rule", "row"),
+    [
+        ("ping=redirect:301", "answered 301 to"),
+        ("users-me=html-200", "the answer is not JSON"),
+        ("albums=wrong-shape", "expected a list of albums"),
+        ("api-keys-me=missing-fields", ""),
+    ],
+)
 def test_check_names_what_a_hostile_server_did(tmp_path: Path, rule: str, row: str) -> None:
     """`check` against each misbehaviour: a table row that names it, never a traceback."""
     folder = tmp_path / "shots"

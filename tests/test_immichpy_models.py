@@ -39,7 +39,11 @@ pytestmark = pytest.mark.anyio
 
 def upload_form(data: bytes, name: str) -> aiohttp.FormData:
     form = aiohttp.FormData()
-    for k, v in [("fileCreatedAt", "2024-05-01T12:00:00.000Z"), ("fileModifiedAt", "2024-05-01T12:00:00.000Z"), ("filename", name)]:  # fmt: skip
+    for k, v in [
+        ("fileCreatedAt", "2024-05-01T12:00:00.000Z"),
+        ("fileModifiedAt", "2024-05-01T12:00:00.000Z"),
+        ("filename", name),
+    ]:
         form.add_field(k, v)
     form.add_field("assetData", data, filename=name, content_type="application/octet-stream")
     return form
@@ -53,7 +57,9 @@ async def test_every_answer_the_uploader_reads_parses_as_immichpy_models() -> No
     try:
         async with aiohttp.ClientSession(headers={"x-api-key": server.api_key}) as http:
 
-            async def call(method: str, path: str, model: Any, golden: str | None, **kw: Any) -> Any:  # fmt: skip
+            async def call(
+                method: str, path: str, model: Any, golden: str | None, **kw: Any
+            ) -> Any:
                 async with http.request(method, api + path, **kw) as r:
                     assert r.status < 300, (path, r.status, await r.text())
                     body = await r.json()
@@ -82,21 +88,57 @@ async def test_every_answer_the_uploader_reads_parses_as_immichpy_models() -> No
                 json={"albumName": "Screens"},
             )
             first = png(16, 16, 1)
-            created = await call("POST", "/assets", m.AssetMediaResponseDto, "08-upload-first", data=upload_form(first, "a.png"))  # fmt: skip
+            created = await call(
+                "POST",
+                "/assets",
+                m.AssetMediaResponseDto,
+                "08-upload-first",
+                data=upload_form(first, "a.png"),
+            )
             assert created["status"] == "created"
             header = {"x-immich-checksum": hashlib.sha1(first).hexdigest()}
-            again = await call("POST", "/assets", m.AssetMediaResponseDto, "09-upload-duplicate-hex", data=upload_form(first, "a.png"), headers=header)  # fmt: skip
+            again = await call(
+                "POST",
+                "/assets",
+                m.AssetMediaResponseDto,
+                "09-upload-duplicate-hex",
+                data=upload_form(first, "a.png"),
+                headers=header,
+            )
             assert again["status"] == "duplicate"
-            checks = {"assets": [{"id": "0", "checksum": hashlib.sha1(first).hexdigest()}, {"id": "1", "checksum": "0" * 40}]}  # fmt: skip
-            result = await call("POST", "/assets/bulk-upload-check", m.AssetBulkUploadCheckResponseDto, "14-bulk-upload-check", json=checks)  # fmt: skip
+            checks = {
+                "assets": [
+                    {"id": "0", "checksum": hashlib.sha1(first).hexdigest()},
+                    {"id": "1", "checksum": "0" * 40},
+                ]
+            }
+            result = await call(
+                "POST",
+                "/assets/bulk-upload-check",
+                m.AssetBulkUploadCheckResponseDto,
+                "14-bulk-upload-check",
+                json=checks,
+            )
             assert [r["action"] for r in result["results"]] == ["reject", "accept"]
-            await call("PUT", f"/albums/{album['id']}/assets", m.BulkIdResponseDto, "15-album-add-assets-first", json={"ids": [created["id"]]})  # fmt: skip
+            await call(
+                "PUT",
+                f"/albums/{album['id']}/assets",
+                m.BulkIdResponseDto,
+                "15-album-add-assets-first",
+                json={"ids": [created["id"]]},
+            )
             await call(
                 "GET", "/albums", m.AlbumResponseDto, "20-albums-list-after"
             )  # with an asset
             await call("GET", f"/albums/{album['id']}", m.AlbumResponseDto, "33-album-get")
             await call("GET", f"/assets/{created['id']}", m.AssetResponseDto, "22-asset-info")
-            await call("POST", "/search/metadata", m.SearchResponseDto, "34-search-metadata-albumIds", json={"albumIds": [album["id"]]})  # fmt: skip
+            await call(
+                "POST",
+                "/search/metadata",
+                m.SearchResponseDto,
+                "34-search-metadata-albumIds",
+                json={"albumIds": [album["id"]]},
+            )
             await call("GET", "/assets/statistics", m.AssetStatsResponseDto, None)
     finally:
         await server.stop()

@@ -88,7 +88,9 @@ def _requests(srv: ServerThread) -> int:
     return sum(srv.stats()["requests"].values())
 
 
-def test_idle_run_settles_without_the_server(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_idle_run_settles_without_the_server(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     """Nothing new: the run is the scan alone. Not one request, even a health check, and it
     succeeds while the server is away; a new file or another album brings the server back in."""
     env = cli_env(server, shots)
@@ -103,8 +105,13 @@ def test_idle_run_settles_without_the_server(server: ServerThread, shots: Path, 
     status = run_cli(["status"], env, tmp_path)
     assert "nothing new, so the server was not contacted" in status.stdout
 
-    away = cli_env(None, shots, IMMICH_API_KEY=server.api_key, IMMICH_LOCAL_URL=server.url,
-                   IMMICH_EXTERNAL_URL="http://127.0.0.1:9")  # fmt: skip
+    away = cli_env(
+        None,
+        shots,
+        IMMICH_API_KEY=server.api_key,
+        IMMICH_LOCAL_URL=server.url,
+        IMMICH_EXTERNAL_URL="http://127.0.0.1:9",
+    )
     changed_urls = run_cli(["--json"], away, tmp_path)  # other URLs: the facts do not apply
     assert json.loads(changed_urls.stdout)["server_contacted"] is True
 
@@ -112,9 +119,16 @@ def test_idle_run_settles_without_the_server(server: ServerThread, shots: Path, 
     fresh = json.loads(run_cli(["--json"], env, tmp_path).stdout)
     assert (fresh["server_contacted"], fresh["created"]) == (True, 1)
 
-    other_album = json.loads(run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout)  # fmt: skip
+    other_album = json.loads(
+        run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout
+    )
     assert (other_album["server_contacted"], other_album["album_linked"]) == (True, 13)
-    assert json.loads(run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout)["server_contacted"] is False  # fmt: skip
+    assert (
+        json.loads(run_cli(["--json"], {**env, "IMMICH_ALBUM_NAME": "Other"}, tmp_path).stdout)[
+            "server_contacted"
+        ]
+        is False
+    )
 
 
 def test_idle_run_with_the_server_gone_still_succeeds(shots: Path, tmp_path: Path) -> None:
@@ -127,7 +141,9 @@ def test_idle_run_with_the_server_gone_still_succeeds(shots: Path, tmp_path: Pat
     assert run_cli([], env, tmp_path).returncode == 3  # something to send and no server: exit 3
 
 
-def test_pending_link_brings_the_server_back(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_pending_link_brings_the_server_back(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     env = cli_env(server, shots)
     assert run_cli([], env, tmp_path).returncode == 0
     path = tmp_path / "immich_upload_history.json"
@@ -138,10 +154,14 @@ def test_pending_link_brings_the_server_back(server: ServerThread, shots: Path, 
     server.call(lambda s: [a.asset_ids.clear() for a in s.state.albums.values()])
     r = json.loads(run_cli(["--json"], env, tmp_path).stdout)
     assert (r["server_contacted"], r["album_linked"]) == (True, 1)
-    assert [len(a) for a in server.call(lambda s: [a.asset_ids for a in s.state.albums.values()])] == [1]  # fmt: skip
+    assert [
+        len(a) for a in server.call(lambda s: [a.asset_ids for a in s.state.albums.values()])
+    ] == [1]
 
 
-def test_other_types_in_the_folder_are_asked_about_once_a_day(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_other_types_in_the_folder_are_asked_about_once_a_day(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     """The server's file types are remembered; a folder with other files (notes.txt) stays
     offline until that knowledge is a day old, in case an upgraded server now takes them."""
     (shots / "notes.txt").write_text("not an image")

@@ -29,8 +29,14 @@ def test_bar_on_a_terminal_and_one_json_object_on_stdout(tmp_path: Path) -> None
     make_files(folder, [f"s{i}.png" for i in range(8)], size=150_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=4_000))) as srv:
         master, slave = pty.openpty()
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "--json"], env=cli_env(srv, folder),
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "async_uploader", "--json"],
+            env=cli_env(srv, folder),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+        )
         os.close(slave)
         out, _ = proc.communicate(timeout=60)
         screen = b""
@@ -56,14 +62,27 @@ async def test_progress_counts_only_the_work_left(tmp_path: Path) -> None:
     make_files(folder, [f"s{i}.png" for i in range(10)], size=100_000)
     snaps: list[Snapshot] = []
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=4_000))) as srv:
-        config = Config(folder=folder, api_key=Secret(srv.api_key), local_url=srv.url, external_url=None,
-                        album="A", history_file=tmp_path / "h.json", log_file=tmp_path / "l",
-                        concurrency=2, settle_seconds=0)  # fmt: skip
+        config = Config(
+            folder=folder,
+            api_key=Secret(srv.api_key),
+            local_url=srv.url,
+            external_url=None,
+            album="A",
+            history_file=tmp_path / "h.json",
+            log_file=tmp_path / "l",
+            concurrency=2,
+            settle_seconds=0,
+        )
         # Half the files are already on the server: they leave the total once found.
         for p in sorted(folder.iterdir())[:5]:
             srv.call(lambda s, p=p: s.state.add_asset(_asset(p)))
         t0 = time.monotonic()
-        await sync(config, RunControl(retry=RetryPolicy.immediate(), progress_seconds=0.2, on_progress=snaps.append))  # fmt: skip
+        await sync(
+            config,
+            RunControl(
+                retry=RetryPolicy.immediate(), progress_seconds=0.2, on_progress=snaps.append
+            ),
+        )
         elapsed = time.monotonic() - t0
     assert len(snaps) >= 3 and elapsed >= 1.0
     assert all(s.files_total == 10 for s in snaps)
@@ -76,16 +95,33 @@ async def test_progress_counts_only_the_work_left(tmp_path: Path) -> None:
 def _asset(path: Path) -> Asset:
     """An asset already on the server with this file's bytes (uploaded by someone else)."""
     data = path.read_bytes()
-    return Asset(id=str(uuid.uuid4()), checksum=hashlib.sha1(data).hexdigest(),
-                 original_file_name=path.name, device_asset_id=None, device_id=None,
-                 file_created_at="2024-05-01T12:00:00.000Z", file_modified_at="2024-05-01T12:00:00.000Z",
-                 local_date_time="2024-05-01T12:00:00.000Z", time_zone=None, size=len(data), type="IMAGE",
-                 mime_type="image/png", created_at="2024-05-01T12:00:00.000Z", updated_at="2024-05-01T12:00:00.000Z")  # fmt: skip
+    return Asset(
+        id=str(uuid.uuid4()),
+        checksum=hashlib.sha1(data).hexdigest(),
+        original_file_name=path.name,
+        device_asset_id=None,
+        device_id=None,
+        file_created_at="2024-05-01T12:00:00.000Z",
+        file_modified_at="2024-05-01T12:00:00.000Z",
+        local_date_time="2024-05-01T12:00:00.000Z",
+        time_zone=None,
+        size=len(data),
+        type="IMAGE",
+        mime_type="image/png",
+        created_at="2024-05-01T12:00:00.000Z",
+        updated_at="2024-05-01T12:00:00.000Z",
+    )
 
 
 def test_no_progress_and_snapshot_text() -> None:
-    snap = Snapshot(files_done=3, files_total=10, bytes_done=3_000_000, bytes_total=10_000_000,
-                    bytes_sent=3_000_000, elapsed=3.0)  # fmt: skip
+    snap = Snapshot(
+        files_done=3,
+        files_total=10,
+        bytes_done=3_000_000,
+        bytes_total=10_000_000,
+        bytes_sent=3_000_000,
+        elapsed=3.0,
+    )
     assert snap.rate == 1_000_000 and snap.eta == 7.0
     assert snap.line() == "progress: 3/10 files, 3.0 MB of 10.0 MB, 1.0 MB/s, about 0:07 left"
     bar = snap.bar(80)
@@ -112,6 +148,11 @@ def test_log_file_rotates_at_its_size_and_keeps_three(tmp_path: Path) -> None:
         logger.removeHandler(handler)
         handler.close()
     kept = sorted(p.name for p in tmp_path.iterdir())
-    assert kept == ["immich_backup.log", "immich_backup.log.1", "immich_backup.log.2", "immich_backup.log.3"]  # fmt: skip
+    assert kept == [
+        "immich_backup.log",
+        "immich_backup.log.1",
+        "immich_backup.log.2",
+        "immich_backup.log.3",
+    ]
     assert all(p.stat().st_size <= 400 + 60 for p in tmp_path.iterdir())
     assert "line 59" in path.read_text()

@@ -174,8 +174,15 @@ async def test_idle_connection_closed_by_server_is_retried_at_once(tmp_path: Pat
             client = ImmichClient(session, srv.url, Secret(srv.api_key))
             await client.check_key()
             await anyio.sleep(0.5)  # the pooled connection is now "closing" on the server
-            req = UploadRequest(path, "a.png", path.stat().st_size, "a", "d",
-                                "2024-05-01T12:00:00.000Z", "2024-05-01T12:00:00.000Z")  # fmt: skip
+            req = UploadRequest(
+                path,
+                "a.png",
+                path.stat().st_size,
+                "a",
+                "d",
+                "2024-05-01T12:00:00.000Z",
+                "2024-05-01T12:00:00.000Z",
+            )
             answer = await with_retries(
                 RetryPolicy.immediate(0), "upload", lambda: client.upload(req)
             )
@@ -190,8 +197,13 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="2")
         history = tmp_path / "immich_upload_history.json"
         for kill_after in (0, 1, 5, 11):
-            proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "--no-progress"], env=env, cwd=tmp_path,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "async_uploader", "--no-progress"],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             deadline = time.monotonic() + 60
             while srv.stats()["created"] < kill_after and time.monotonic() < deadline:
                 time.sleep(0.01)
@@ -208,7 +220,10 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
         assert final.returncode == 0, final.stderr
         assert_exactly_once(srv, folder, history)
         again = run_cli(["--json"], env, tmp_path)
-        assert json.loads(again.stdout)["created"] == 0 and json.loads(again.stdout)["skipped_history"] == 15  # fmt: skip
+        assert (
+            json.loads(again.stdout)["created"] == 0
+            and json.loads(again.stdout)["skipped_history"] == 15
+        )
 
 
 def test_lock_left_by_a_dead_process_is_taken_over(server: ServerThread, tmp_path: Path) -> None:
@@ -234,7 +249,9 @@ def test_signal_exit_codes(tmp_path: Path, signum: int, code: int) -> None:
         assert len(history["files"]) == srv.stats()["created"]
 
 
-def test_unwritable_history_exits_1_before_sending_anything(server: ServerThread, tmp_path: Path) -> None:  # fmt: skip
+def test_unwritable_history_exits_1_before_sending_anything(
+    server: ServerThread, tmp_path: Path
+) -> None:
     folder = tmp_path / "f"
     make_files(folder, ["a.png"])
     (tmp_path / "not-a-folder").write_text("x")

@@ -19,10 +19,29 @@ from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
 from .conftest import OLD, cli_env, history_records, make_files, run_cli, start_cli, wait_created
 
-JSON_KEYS = {"server_url", "album_id", "scanned", "skipped_history", "created", "duplicates",
-             "rejected", "failed", "vanished", "changed", "empty", "not_started",
-             "symlinks_skipped", "files_sent", "album_linked", "link_failed", "bytes_uploaded",
-             "duration_s", "server_contacted", "interrupted", "exit_code"}  # fmt: skip
+JSON_KEYS = {
+    "server_url",
+    "album_id",
+    "scanned",
+    "skipped_history",
+    "created",
+    "duplicates",
+    "rejected",
+    "failed",
+    "vanished",
+    "changed",
+    "empty",
+    "not_started",
+    "symlinks_skipped",
+    "files_sent",
+    "album_linked",
+    "link_failed",
+    "bytes_uploaded",
+    "duration_s",
+    "server_contacted",
+    "interrupted",
+    "exit_code",
+}
 
 
 def dead_url() -> str:
@@ -35,7 +54,9 @@ def album_state(srv: ServerThread) -> list[tuple[str, int]]:
     return srv.call(lambda s: [(a.name, len(a.asset_ids)) for a in s.state.albums.values()])
 
 
-def test_first_run_uploads_all_and_second_run_nothing(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_first_run_uploads_all_and_second_run_nothing(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     env = cli_env(server, shots)
     first = run_cli(["--json"], env, tmp_path)
     assert first.returncode == 0, first.stderr
@@ -74,14 +95,28 @@ def test_times_and_fields_sent(tmp_path: Path, api_version: int) -> None:
     assert asset.fields["filename"] == "a.png"
     if api_version == 2:
         assert asset.device_asset_id == f"a.png-{asset.size}"
-        assert list(asset.fields)[:5] == ["deviceAssetId", "deviceId", "fileCreatedAt", "fileModifiedAt", "filename"]  # fmt: skip
+        assert list(asset.fields)[:5] == [
+            "deviceAssetId",
+            "deviceId",
+            "fileCreatedAt",
+            "fileModifiedAt",
+            "filename",
+        ]
     else:
         assert "deviceAssetId" not in asset.fields and "deviceId" not in asset.fields
         assert list(asset.fields)[:3] == ["fileCreatedAt", "fileModifiedAt", "filename"]
 
 
 def test_odd_names_are_stored_exactly(server: ServerThread, tmp_path: Path) -> None:
-    names = ["with space.png", "Écran é.png", "e\u0301cole.png", "日本語 😀.png", 'quote"semi;.png', "back\\slash.png", " lead.png"]  # fmt: skip
+    names = [
+        "with space.png",
+        "Écran é.png",
+        "e\u0301cole.png",
+        "日本語 😀.png",
+        'quote"semi;.png',
+        "back\\slash.png",
+        " lead.png",
+    ]
     folder = tmp_path / "odd"
     make_files(folder, names)
     result = run_cli([], cli_env(server, folder), tmp_path)
@@ -91,7 +126,9 @@ def test_odd_names_are_stored_exactly(server: ServerThread, tmp_path: Path) -> N
 
 
 def test_local_down_uses_external(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    env = cli_env(server, shots, IMMICH_LOCAL_URL=dead_url(), IMMICH_EXTERNAL_URL=server.url + "/api/")  # fmt: skip
+    env = cli_env(
+        server, shots, IMMICH_LOCAL_URL=dead_url(), IMMICH_EXTERNAL_URL=server.url + "/api/"
+    )
     result = run_cli(["--json"], env, tmp_path)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["server_url"] == server.url
@@ -109,7 +146,10 @@ def test_local_preferred_when_both_answer(
 
 
 def test_slow_local_loses_to_external(shots: Path, tmp_path: Path) -> None:
-    with ServerThread(ServerOptions(port=0, api_key="k", shaping=Shaping(latency_ms=1500))) as slow, ServerThread(ServerOptions(port=0, api_key="k")) as fast:  # fmt: skip
+    with (
+        ServerThread(ServerOptions(port=0, api_key="k", shaping=Shaping(latency_ms=1500))) as slow,
+        ServerThread(ServerOptions(port=0, api_key="k")) as fast,
+    ):
         env = cli_env(slow, shots, IMMICH_EXTERNAL_URL=fast.url, IMMICH_LOCAL_TIMEOUT="0.3")
         result = run_cli(["--json"], env, tmp_path)
         assert result.returncode == 0, result.stderr
@@ -124,14 +164,18 @@ def test_external_down_uses_local(server: ServerThread, shots: Path, tmp_path: P
 
 def test_both_down_exits_3_naming_each_url(shots: Path, tmp_path: Path) -> None:
     local, external = dead_url(), dead_url()
-    env = cli_env(None, shots, IMMICH_API_KEY="k", IMMICH_LOCAL_URL=local, IMMICH_EXTERNAL_URL=external)  # fmt: skip
+    env = cli_env(
+        None, shots, IMMICH_API_KEY="k", IMMICH_LOCAL_URL=local, IMMICH_EXTERNAL_URL=external
+    )
     result = run_cli([], env, tmp_path)
     assert result.returncode == 3
     line = result.stderr.strip().splitlines()[-1]
     assert local in line and external in line and "connection refused" in line
 
 
-def test_rejected_key_exits_3_and_key_never_shown(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_rejected_key_exits_3_and_key_never_shown(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     bad = "not-the-key-" + "x" * 20
     env = cli_env(server, shots, IMMICH_API_KEY=bad)
     result = run_cli(["--debug"], env, tmp_path)
@@ -141,7 +185,9 @@ def test_rejected_key_exits_3_and_key_never_shown(server: ServerThread, shots: P
     assert bad not in everything
 
 
-def test_key_appears_in_no_output_and_no_log_at_any_level(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_key_appears_in_no_output_and_no_log_at_any_level(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     env = cli_env(server, shots)
     outputs = []
     for flags in (["--debug"], [], ["--quiet"], ["--json", "--debug"]):
@@ -157,7 +203,9 @@ def test_key_appears_in_no_output_and_no_log_at_any_level(server: ServerThread, 
         assert server.api_key not in text
 
 
-def test_missing_variable_and_folder_exit_2(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_missing_variable_and_folder_exit_2(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     env = cli_env(server, shots)
     del env["IMMICH_API_KEY"]
     r = run_cli([], env, tmp_path)
@@ -171,7 +219,9 @@ def test_missing_variable_and_folder_exit_2(server: ServerThread, shots: Path, t
     assert server.stats()["requests"].get("POST /api/assets", 0) == 0
 
 
-def test_existing_album_used_and_oldest_of_duplicates(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_existing_album_used_and_oldest_of_duplicates(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     def make(s):  # type: ignore[no-untyped-def]
         older = s.state.create_album("Screens")
         older.created_at = "2020-01-01T00:00:00.000Z"
@@ -185,7 +235,9 @@ def test_existing_album_used_and_oldest_of_duplicates(server: ServerThread, shot
     assert sorted(album_state(server)) == [("Screens", 0), ("Screens", 12)]
 
 
-def test_rejected_file_exit_1_named_in_log(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_rejected_file_exit_1_named_in_log(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     (shots / "notes.txt").write_text("not media")  # another type: left alone, not rejected
     server.call(lambda s: s.script_status("upload", 413, message="Request Entity Too Large"))
     r = run_cli(["--json", "--concurrency", "1"], cli_env(server, shots), tmp_path)
@@ -218,7 +270,9 @@ def test_corrupt_history_moved_aside(server: ServerThread, shots: Path, tmp_path
 
 
 def test_seed_style_history_imported(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    (tmp_path / "immich_upload_history.json").write_text(json.dumps(["Screenshot 00.png", "Screenshot 01.png"]))  # fmt: skip
+    (tmp_path / "immich_upload_history.json").write_text(
+        json.dumps(["Screenshot 00.png", "Screenshot 01.png"])
+    )
     r = run_cli(["--json"], cli_env(server, shots), tmp_path)
     assert (json.loads(r.stdout)["created"], json.loads(r.stdout)["skipped_history"]) == (10, 2)
 
@@ -230,7 +284,9 @@ def test_dry_run_changes_nothing(server: ServerThread, shots: Path, tmp_path: Pa
     assert not (tmp_path / "immich_upload_history.json").exists()
 
 
-def test_second_run_while_one_holds_the_lock_exits_4(server: ServerThread, shots: Path, tmp_path: Path) -> None:  # fmt: skip
+def test_second_run_while_one_holds_the_lock_exits_4(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
     with open(tmp_path / "immich_upload_history.json.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         r = run_cli([], cli_env(server, shots), tmp_path)
@@ -240,7 +296,10 @@ def test_second_run_while_one_holds_the_lock_exits_4(server: ServerThread, shots
 
 def test_users_folder_unchanged(server: ServerThread, shots: Path, tmp_path: Path) -> None:
     def snapshot() -> dict[str, tuple[bytes, int, int]]:
-        return {p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode) for p in sorted(shots.iterdir())}  # fmt: skip
+        return {
+            p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
+            for p in sorted(shots.iterdir())
+        }
 
     before = snapshot()
     for flags in ([], [], ["--dry-run"]):
@@ -254,7 +313,9 @@ def test_recent_hidden_and_partial_files_left_alone(server: ServerThread, tmp_pa
     (folder / "fresh.png").write_bytes(b"x")  # modified just now
     r = run_cli(["--json"], cli_env(server, folder, IMMICH_SETTLE_SECONDS="30"), tmp_path)
     assert json.loads(r.stdout)["created"] == 1
-    r = run_cli(["--json", "--recursive"], cli_env(server, folder, IMMICH_SETTLE_SECONDS="30"), tmp_path)  # fmt: skip
+    r = run_cli(
+        ["--json", "--recursive"], cli_env(server, folder, IMMICH_SETTLE_SECONDS="30"), tmp_path
+    )
     assert json.loads(r.stdout)["created"] == 1  # sub/deep.png
 
 
@@ -263,9 +324,17 @@ async def test_file_deleted_between_scan_and_upload(tmp_path: Path) -> None:
     folder = tmp_path / "f"
     paths = make_files(folder, [f"s{i}.png" for i in range(4)])
     with ServerThread(ServerOptions(port=0, shaping=Shaping(latency_ms=300))) as srv:
-        config = Config(folder=folder, api_key=Secret(srv.api_key), local_url=srv.url, external_url=None,
-                        album="A", history_file=tmp_path / "h.json", log_file=tmp_path / "l.log",
-                        concurrency=1, settle_seconds=0)  # fmt: skip
+        config = Config(
+            folder=folder,
+            api_key=Secret(srv.api_key),
+            local_url=srv.url,
+            external_url=None,
+            album="A",
+            history_file=tmp_path / "h.json",
+            log_file=tmp_path / "l.log",
+            concurrency=1,
+            settle_seconds=0,
+        )
 
         async def delete_last() -> None:
             while srv.stats()["requests"].get("POST /api/assets", 0) == 0:  # noqa: ASYNC110
@@ -284,7 +353,9 @@ async def test_file_deleted_between_scan_and_upload(tmp_path: Path) -> None:
 def test_config_precedence_and_url_forms(tmp_path: Path) -> None:
     (tmp_path / "shots").mkdir()
     env_file = tmp_path / ".env"
-    env_file.write_text("SCREENSHOTS_PATH=shots\nIMMICH_API_KEY=from-file\nIMMICH_LOCAL_URL=http://a:2283/api/\nIMMICH_ALBUM_NAME=File\nIMMICH_CONCURRENCY=2\n")  # fmt: skip
+    env_file.write_text(
+        "SCREENSHOTS_PATH=shots\nIMMICH_API_KEY=from-file\nIMMICH_LOCAL_URL=http://a:2283/api/\nIMMICH_ALBUM_NAME=File\nIMMICH_CONCURRENCY=2\n"
+    )
     env_file.chmod(0o644)
     cfg = load_config({}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)
     assert cfg.folder == (tmp_path / "shots").resolve() and cfg.album == "Env"
@@ -292,7 +363,9 @@ def test_config_precedence_and_url_forms(tmp_path: Path) -> None:
     assert cfg.history_file == tmp_path.resolve() / "immich_upload_history.json"
     assert any("readable by other users" in w for w in cfg.warnings)
     assert "from-file" not in repr(cfg)
-    cfg = load_config({"album": "Flag", "concurrency": "8"}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)  # fmt: skip
+    cfg = load_config(
+        {"album": "Flag", "concurrency": "8"}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path
+    )
     assert (cfg.album, cfg.concurrency) == ("Flag", 8)
     with pytest.raises(ConfigError, match="IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL"):
         load_config({}, environ={"IMMICH_LOCAL_URL": ""}, cwd=tmp_path)

@@ -123,7 +123,15 @@ def blank(value: Any, key: str = "") -> Any:
     return "<varies>" if key in VARYING_KEYS else value
 
 
-async def send(session: aiohttp.ClientSession, url: str, key: str, ex: Exchange, ids: IdMap, token: str = "", files: dict[str, bytes] = FILES) -> tuple[int, dict[str, str], Any]:  # fmt: skip
+async def send(
+    session: aiohttp.ClientSession,
+    url: str,
+    key: str,
+    ex: Exchange,
+    ids: IdMap,
+    token: str = "",
+    files: dict[str, bytes] = FILES,
+) -> tuple[int, dict[str, str], Any]:
     headers = {}
     for k, v in ex.headers.items():
         if k.lower() == "x-api-key":
@@ -140,8 +148,12 @@ async def send(session: aiohttp.ClientSession, url: str, key: str, ex: Exchange,
             if value.startswith("@"):  # curl's @file[;filename=shown][;type=mime]
                 fname, *params = value[1:].split(";")
                 opts = dict(p.partition("=")[::2] for p in params)
-                form.add_field(name, files[fname], filename=opts.get("filename", fname),
-                               content_type=opts.get("type"))  # fmt: skip
+                form.add_field(
+                    name,
+                    files[fname],
+                    filename=opts.get("filename", fname),
+                    content_type=opts.get("type"),
+                )
             else:
                 form.add_field(name, value)
         data = form
@@ -218,12 +230,19 @@ async def test_other_bodies_validate_against_openapi(live: Any) -> None:
         ("POST", "/api/search/metadata", {"size": 10}, "SearchResponseDto"),
     ]
     form = aiohttp.FormData()
-    for k, v in [("deviceAssetId", "a"), ("deviceId", "b"), ("fileCreatedAt", "2024-05-01T12:00:00Z"), ("fileModifiedAt", "2024-05-01T12:00:00Z")]:  # fmt: skip
+    for k, v in [
+        ("deviceAssetId", "a"),
+        ("deviceId", "b"),
+        ("fileCreatedAt", "2024-05-01T12:00:00Z"),
+        ("fileModifiedAt", "2024-05-01T12:00:00Z"),
+    ]:
         form.add_field(k, v)
     form.add_field("assetData", FILES["screen1.png"], filename="s.png", content_type="image/png")
     async with session.post(server.url + "/api/assets", data=form, headers=h) as resp:
         asset_id = (await resp.json())["id"]
-    async with session.post(server.url + "/api/albums", json={"albumName": "A", "assetIds": [asset_id]}, headers=h) as resp:  # fmt: skip
+    async with session.post(
+        server.url + "/api/albums", json={"albumName": "A", "assetIds": [asset_id]}, headers=h
+    ) as resp:
         album = await resp.json()
         assert resp.status == 201 and album["assetCount"] == 1 and len(album["assets"]) == 1
     cases += [
@@ -280,13 +299,19 @@ async def verify_preamble(session: aiohttp.ClientSession, url: str, key: str, id
     golden_album = parse(GOLDEN_V3 / "46b-album-remove-assets.txt").path.split("/")[3]
     data = v3_files()["screen13.png"] + b"verify"
     form = aiohttp.FormData()
-    for k, v in [("fileCreatedAt", "2024-05-01T12:00:00.000Z"), ("fileModifiedAt", "2024-05-01T12:00:00.000Z"), ("filename", "verify.png")]:  # fmt: skip
+    for k, v in [
+        ("fileCreatedAt", "2024-05-01T12:00:00.000Z"),
+        ("fileModifiedAt", "2024-05-01T12:00:00.000Z"),
+        ("filename", "verify.png"),
+    ]:
         form.add_field(k, v)
     form.add_field("assetData", data, filename="verify.png", content_type="image/png")
     h = {"x-api-key": key}
     async with session.post(url + "/api/assets", data=form, headers=h) as r:
         asset = (await r.json())["id"]
-    async with session.post(url + "/api/albums", json={"albumName": "Verify", "assetIds": [asset]}, headers=h) as r:  # fmt: skip
+    async with session.post(
+        url + "/api/albums", json={"albumName": "Verify", "assetIds": [asset]}, headers=h
+    ) as r:
         album = (await r.json())["id"]
     ids.ours.update(
         {golden_asset: asset, golden_album: album, golden_checksum: hashlib.sha1(data).hexdigest()}
@@ -318,7 +343,9 @@ async def test_golden_v3_exchanges_replay_identically() -> None:
                     key = server.admin_key
                 if ex.name == "46-bulk-upload-check-before-delete":
                     await verify_preamble(session, server.url, key, ids)
-                status, headers, body = await send(session, server.url, key, ex, ids, keys["token"], files)  # fmt: skip
+                status, headers, body = await send(
+                    session, server.url, key, ex, ids, keys["token"], files
+                )
                 ids.learn(ex.body, body)
                 if ex.name.startswith("00b"):
                     keys["token"] = body["accessToken"]

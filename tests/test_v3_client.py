@@ -9,7 +9,8 @@ import pytest
 
 from async_uploader.config import Secret
 from async_uploader.demo import png
-from async_uploader.immich import ImmichClient, UploadRequest, UploadStatus, open_session
+from async_uploader.immich import ImmichClient, UploadRequest, open_session
+from async_uploader.outcomes import Outcome
 from async_uploader.testserver import ServerOptions, ServerThread
 
 from .conftest import cli_env, make_files, run_cli
@@ -25,11 +26,17 @@ async def test_a_v3_validation_error_is_one_readable_reason(tmp_path: Path) -> N
         async with open_session(2, 30) as session:
             client = ImmichClient(session, srv.url, Secret(srv.api_key))
             assert await client.version() == (3, 1, 0)
-            req = UploadRequest(path=path, filename="a.png", size=path.stat().st_size,
-                                device_asset_id="a", device_id="d",
-                                file_created_at="2024-05-01T12:00:00", file_modified_at="2024-05-01T12:00:00Z")  # fmt: skip
+            req = UploadRequest(
+                path=path,
+                filename="a.png",
+                size=path.stat().st_size,
+                device_asset_id="a",
+                device_id="d",
+                file_created_at="2024-05-01T12:00:00",
+                file_modified_at="2024-05-01T12:00:00Z",
+            )
             answer = await client.upload(req)
-    assert answer.status is UploadStatus.REJECTED
+    assert answer.status is Outcome.REJECTED
     assert answer.message == (
         "HTTP 400: fileCreatedAt: Invalid input: expected ISO 8601 datetime string, received string"
     )

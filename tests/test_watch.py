@@ -30,17 +30,27 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_watch_uploads_complete_files_once_and_survives_the_server_going_away(tmp_path: Path) -> None:  # fmt: skip
+def test_watch_uploads_complete_files_once_and_survives_the_server_going_away(
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "shots"
     make_files(folder, ["old.png"])
     with ServerThread(ServerOptions(port=0, data_dir=tmp_path / "server")) as srv:
         env = cli_env(srv, folder, IMMICH_SETTLE_SECONDS="1")
-        proc = subprocess.Popen([sys.executable, "-m", "async_uploader", "watch"], env=env, cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "async_uploader", "watch"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
 
             def assets() -> list[str]:
-                return srv.call(lambda s: sorted(a.original_file_name for a in s.state.assets.values()))  # fmt: skip
+                return srv.call(
+                    lambda s: sorted(a.original_file_name for a in s.state.assets.values())
+                )
 
             assert wait_for(lambda: assets() == ["old.png"]), "the first pass uploads what is there"
 
@@ -59,7 +69,11 @@ def test_watch_uploads_complete_files_once_and_survives_the_server_going_away(tm
                     time.sleep(0.4)
             assert wait_for(lambda: "new.png" in assets())
             time.sleep(2.5)  # any further pass would have happened by now
-            uploads = [a for a in srv.call(lambda s: list(s.state.assets.values())) if a.original_file_name == "new.png"]  # fmt: skip
+            uploads = [
+                a
+                for a in srv.call(lambda s: list(s.state.assets.values()))
+                if a.original_file_name == "new.png"
+            ]
             assert [a.checksum for a in uploads] == [hashlib.sha1(content).hexdigest()]
             assert (
                 srv.stats()["requests"]["POST /api/assets"] == 2
@@ -73,7 +87,12 @@ def test_watch_uploads_complete_files_once_and_survives_the_server_going_away(tm
             srv.start()
             assert wait_for(lambda: "while-away.png" in assets(), timeout=40)
             # Linked right after its upload answer: wait for it rather than race it.
-            assert wait_for(lambda: srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [3], timeout=10)  # fmt: skip
+            assert wait_for(
+                lambda: (
+                    srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [3]
+                ),
+                timeout=10,
+            )
         finally:
             proc.send_signal(signal.SIGINT)
             out, err = proc.communicate(timeout=30)

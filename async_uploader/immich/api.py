@@ -11,7 +11,6 @@ type check only sees fields that arrived before the file part), the exact local 
 from __future__ import annotations
 
 import email.utils
-import enum
 import hashlib
 import json
 import logging
@@ -30,6 +29,7 @@ import anyio
 from ..config import Secret
 from ..errors import ApiError, AuthRejected, BadAnswer, Redirected, TransportError
 from ..files import opener
+from ..outcomes import Outcome
 from .transport import Answer, Session, exchange
 
 log = logging.getLogger(__name__)
@@ -64,15 +64,9 @@ class Album:
     asset_count: int
 
 
-class UploadStatus(enum.Enum):
-    CREATED = "created"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
 @dataclass(frozen=True)
 class UploadAnswer:
-    status: UploadStatus
+    status: Outcome  # CREATED, DUPLICATE or REJECTED
     asset_id: str | None
     message: str = ""
     checksum: str | None = None  # hex SHA-1 of the bytes sent, when they were all read
@@ -241,8 +235,15 @@ class Progress:
 async def ping(session: Session, base_url: str) -> None:
     """GET /api/server/ping; raises TransportError, Redirected or ApiError. No key is sent."""
     endpoint = "/api/server/ping"
-    answer = await exchange(session, "GET", base_url + endpoint, endpoint,
-                            cap=MAX_ERROR_BODY, error_cap=MAX_ERROR_BODY, ok=frozenset({200}))  # fmt: skip
+    answer = await exchange(
+        session,
+        "GET",
+        base_url + endpoint,
+        endpoint,
+        cap=MAX_ERROR_BODY,
+        error_cap=MAX_ERROR_BODY,
+        ok=frozenset({200}),
+    )
     if answer.status in REDIRECTS:
         raise Redirected(base_url, answer.status, answer.headers.get("location", ""))
     if answer.status != 200:
@@ -323,9 +324,12 @@ def _album(a: Any) -> Album:
         raise _Wrong("an album without a name")
     count = a.get("assetCount", 0)
     created = a.get("createdAt", "")
-    return Album(_uuid(a.get("id"), "album id"), a["albumName"],
-                 created if isinstance(created, str) else "",
-                 count if isinstance(count, int) else 0)  # fmt: skip
+    return Album(
+        _uuid(a.get("id"), "album id"),
+        a["albumName"],
+        created if isinstance(created, str) else "",
+        count if isinstance(count, int) else 0,
+    )
 
 
 def _version(data: Any) -> tuple[int, int, int]:
@@ -411,8 +415,15 @@ class ImmichClient:
             headers.update(extra)
         return headers
 
-    def _api_error(self, method: str, endpoint: str, status: int, body: bytes, reason: str,
-                   retry_after: str | None = None) -> ApiError:  # fmt: skip
+    def _api_error(
+        self,
+        method: str,
+        endpoint: str,
+        status: int,
+        body: bytes,
+        reason: str,
+        retry_after: str | None = None,
+    ) -> ApiError:
         """An error answer as our exception: a 401 is the key refused (said once, here), and no
         server's message reaches a log or a file with the key in it, whatever it echoed."""
         message = self._api_key.scrub(_error_message(body, reason))
@@ -439,18 +450,33 @@ class ImmichClient:
             raise BadAnswer(method, endpoint, f"the answer is not JSON: {text!r}") from None
 
     async def _exchange(self, method: str, endpoint: str, payload: Any) -> tuple[int, bytes]:
-        answer = await exchange(self.session, method, self.base_url + endpoint, endpoint,
-                                headers=self._headers(), json=payload,
-                                cap=MAX_JSON_ANSWER, error_cap=MAX_ERROR_BODY)  # fmt: skip
+        answer = await exchange(
+            self.session,
+            method,
+            self.base_url + endpoint,
+            endpoint,
+            headers=self._headers(),
+            json=payload,
+            cap=MAX_JSON_ANSWER,
+            error_cap=MAX_ERROR_BODY,
+        )
         cid = _correlation_id(answer)
         if answer.status in REDIRECTS:
             location = self._api_key.scrub(answer.headers.get("location", ""))
             raise Redirected(self.base_url, answer.status, location)
         if answer.status >= 300:
             log.debug("%s %s -> %s%s", method, endpoint, answer.status, cid)
-            raise self._api_error(method, endpoint, answer.status, answer.body, answer.reason,
-                                  answer.headers.get("retry-after"))  # fmt: skip
-        log.debug("%s %s -> %s (%d bytes)%s", method, endpoint, answer.status, len(answer.body), cid)  # fmt: skip
+            raise self._api_error(
+                method,
+                endpoint,
+                answer.status,
+                answer.body,
+                answer.reason,
+                answer.headers.get("retry-after"),
+            )
+        log.debug(
+            "%s %s -> %s (%d bytes)%s", method, endpoint, answer.status, len(answer.body), cid
+        )
         return answer.status, answer.body
 
     async def _call(
@@ -494,7 +520,7 @@ class ImmichClient:
 
     # -- albums --------------------------------------------------------------------------------
     async def list_albums(self) -> list[Album]:
-        return await self._call("GET", "/albums", lambda d: [_album(a) for a in _list(d, "albums")])  # fmt: skip
+        return await self._call("GET", "/albums", lambda d: [_album(a) for a in _list(d, "albums")])
 
     async def create_album(self, name: str) -> Album:
         return await self._call("POST", "/albums", _album, {"albumName": name})
@@ -504,8 +530,11 @@ class ImmichClient:
         did not mention is simply not linked)."""
         asked = set(asset_ids)
         return await self._call(
-            "PUT", f"/albums/{album_id}/assets", lambda d: _link_results(d, asked), {"ids": asset_ids}
-        )  # fmt: skip
+            "PUT",
+            f"/albums/{album_id}/assets",
+            lambda d: _link_results(d, asked),
+            {"ids": asset_ids},
+        )
 
     # -- duplicates ---------------------------------------------------------------------------
     async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:
@@ -555,7 +584,9 @@ class ImmichClient:
                 data = await anyio.to_thread.run_sync(
                     read_whole, req.path, req.size, req.follow_symlinks
                 )
-            return await self._send_upload(req, _InMemory(req.path, data), head, tail, headers, on_bytes)  # fmt: skip
+            return await self._send_upload(
+                req, _InMemory(req.path, data), head, tail, headers, on_bytes
+            )
         fh = await aiofiles.open(req.path, "rb", opener=opener(req.follow_symlinks))
         try:
             if os.fstat(fh.fileno()).st_size != req.size:
@@ -626,9 +657,17 @@ class ImmichClient:
         # (see Progress) aborts an upload that moves no byte for stall_timeout, body or answer.
         with scope:
             try:
-                answer = await exchange(self.session, "POST", self.base_url + endpoint, endpoint,
-                                        headers=headers, data=body(), cap=MAX_ERROR_BODY,
-                                        error_cap=MAX_ERROR_BODY, ok=frozenset({200, 201}))  # fmt: skip
+                answer = await exchange(
+                    self.session,
+                    "POST",
+                    self.base_url + endpoint,
+                    endpoint,
+                    headers=headers,
+                    data=body(),
+                    cap=MAX_ERROR_BODY,
+                    error_cap=MAX_ERROR_BODY,
+                    ok=frozenset({200, 201}),
+                )
             except Exception as error:  # raised below, once we know whether the file changed
                 failure.append(error)
         stalled = scope.cancelled_caught
@@ -660,7 +699,7 @@ class ImmichClient:
                 what = self._api_key.scrub(f"unknown upload status {kind!r}"[:120])
                 raise BadAnswer("POST", endpoint, what)
             dup = kind == "duplicate" or status == 200
-            outcome = UploadStatus.DUPLICATE if dup else UploadStatus.CREATED
+            outcome = Outcome.DUPLICATE if dup else Outcome.CREATED
             after = source.stat()
             if after.st_size != req.size or (req.mtime_ns and after.st_mtime_ns != req.mtime_ns):
                 # Rewritten in place while we read it: what the server got may mix old and new.
@@ -673,6 +712,4 @@ class ImmichClient:
             # Retried (5xx, 408, 429), or a status no Immich server answers an upload with: the
             # file failed this run and is not recorded.
             raise refusal
-        return UploadAnswer(
-            UploadStatus.REJECTED, None, f"HTTP {status}: {refusal.message}", digest
-        )
+        return UploadAnswer(Outcome.REJECTED, None, f"HTTP {status}: {refusal.message}", digest)

@@ -97,7 +97,9 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int, method: str, endp
     is a BadAnswer, whatever its Content-Length said."""
     declared = resp.content_length
     if declared is not None and declared > cap:
-        raise BadAnswer(method, endpoint, f"an answer of {declared:,} bytes is over the {cap:,}-byte limit")  # fmt: skip
+        raise BadAnswer(
+            method, endpoint, f"an answer of {declared:,} bytes is over the {cap:,}-byte limit"
+        )
     body = bytearray()
     while chunk := await resp.content.read(64 * 1024):
         body += chunk

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..errors import ApiError, BadAnswer, TransportError, UploaderError
-from ..history import History
 from ..immich import ImmichClient
-from ..report import RunReport, counted
+from ..outcomes import RunReport, counted
 from ..retry import RetryPolicy, with_retries
+from ..store import History
 from . import ms_since, names
 from .connect import Failover
 

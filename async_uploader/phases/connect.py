@@ -15,7 +15,7 @@ import anyio
 from ..config import Config
 from ..errors import ApiError, Redirected, ServerUnreachable, TransportError, first_uploader_error
 from ..immich import Album, ImmichClient, MediaTypes, Session, ping
-from ..report import RunReport
+from ..outcomes import RunReport
 from ..retry import RetryPolicy, with_retries
 from . import ms_since
 
@@ -149,10 +149,10 @@ async def connect_phase(
         await with_retries(retry, "check key", client.check_key, failover.recover)
 
     async def types() -> None:
-        media.append(await with_retries(retry, "media types", client.media_types, failover.recover))  # fmt: skip
+        media.append(await with_retries(retry, "media types", client.media_types, failover.recover))
 
     async def version() -> None:
-        major, minor, patch = await with_retries(retry, "version", client.version, failover.recover)  # fmt: skip
+        major, minor, patch = await with_retries(retry, "version", client.version, failover.recover)
         log.info("server: Immich %d.%d.%d", major, minor, patch)
 
     async def find_album() -> None:

@@ -15,10 +15,10 @@ from anyio.streams.memory import MemoryObjectSendStream
 from ..config import Config
 from ..errors import ApiError, BadAnswer, TransportError
 from ..files import LocalFile, sha1_file
-from ..history import History
 from ..immich import ImmichClient
-from ..report import FileResult, Outcome
+from ..outcomes import FileResult, Outcome
 from ..retry import RetryPolicy, with_retries
+from ..store import History
 from . import unreadable
 from .connect import Failover
 
@@ -75,13 +75,17 @@ class Precheck:
                     results.append(exc)
             return results
 
-        for f, result in zip(group, await anyio.to_thread.run_sync(hash_all, limiter=limiter), strict=True):  # fmt: skip
+        for f, result in zip(
+            group, await anyio.to_thread.run_sync(hash_all, limiter=limiter), strict=True
+        ):
             if isinstance(result, str):
                 out[f.rel] = result
                 continue
             self.skip(f)
             if isinstance(result, FileNotFoundError):
-                self.record(FileResult(f, Outcome.VANISHED, message="deleted before it could be sent"))  # fmt: skip
+                self.record(
+                    FileResult(f, Outcome.VANISHED, message="deleted before it could be sent")
+                )
             else:
                 self.record(FileResult(f, Outcome.FAILED, message=unreadable(result)))
 
@@ -104,8 +108,11 @@ class Precheck:
             if exc.status in (404, 405):
                 log.info("the server has no bulk upload check; relying on the checksum header")
             else:
-                log.warning("bulk upload check failed (%s); uploading and letting the server "
-                            "spot duplicates", exc)  # fmt: skip
+                log.warning(
+                    "bulk upload check failed (%s); uploading and letting the server "
+                    "spot duplicates",
+                    exc,
+                )
             self.precheck = False
         except (TransportError, BadAnswer) as exc:
             log.warning("bulk upload check failed (%s); uploading instead", exc)

@@ -16,11 +16,11 @@ from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
 from ..config import Config
 from ..errors import ApiError, BadAnswer, HistoryError, TransportError
 from ..files import LocalFile, iso_utc, opener, valid_utf8
-from ..history import History, Record
-from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, UploadStatus, read_whole
+from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, read_whole
+from ..outcomes import FileResult, Outcome, RunReport, human_bytes
 from ..progress import Snapshot
-from ..report import FileResult, Outcome, RunReport, human_bytes
 from ..retry import RetryPolicy, with_retries
+from ..store import History, Record
 from . import unreadable
 from .connect import Failover
 from .precheck import CHECK_BATCH, Precheck
@@ -67,7 +67,9 @@ class Uploader:
         self.bytes_sent += n
         self.report.bytes_uploaded += n
 
-    def _prepare(self, f: LocalFile, when: datetime) -> tuple[tuple[str, bytes] | None, bytes | None]:  # fmt: skip
+    def _prepare(
+        self, f: LocalFile, when: datetime
+    ) -> tuple[tuple[str, bytes] | None, bytes | None]:
         """In a worker thread, what an upload needs from the disk: its sidecar (the user's own;
         else, unless the file carries its own date, one we make with the capture time and local
         offset), and a small file's bytes, read once here (a larger file is streamed)."""
@@ -79,7 +81,10 @@ class Uploader:
         if own is not None:
             shown = valid_utf8(own.name)
             if own.is_symlink() and not follow:
-                log.warning("sidecar %s is a symlink; not sent (--follow-symlinks sends what it points to)", shown)  # fmt: skip
+                log.warning(
+                    "sidecar %s is a symlink; not sent (--follow-symlinks sends what it points to)",
+                    shown,
+                )
                 return None, data
             try:
                 with open(own, "rb", opener=opener(follow)) as fh:
@@ -136,17 +141,16 @@ class Uploader:
             # Not recorded: only what the server confirmed goes into the history.
             return FileResult(f, Outcome.FAILED, message=str(exc))
         self.report.files_sent += 1
-        if answer.status is UploadStatus.REJECTED:
+        if answer.status is Outcome.REJECTED:
             return FileResult(f, Outcome.REJECTED, message=answer.message, sha1=answer.checksum)
-        outcome = Outcome.CREATED if answer.status is UploadStatus.CREATED else Outcome.DUPLICATE
-        return FileResult(f, outcome, asset_id=answer.asset_id, sha1=answer.checksum)
+        return FileResult(f, answer.status, asset_id=answer.asset_id, sha1=answer.checksum)
 
     def record(self, result: FileResult) -> None:
         f = result.file
         self.finished.add(f.rel)
         self.report.add(result)
         size = human_bytes(f.size)
-        if result.outcome in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.REJECTED, Outcome.EMPTY):
+        if result.outcome.recorded:
             self.history.record(
                 f.rel,
                 Record(
@@ -177,7 +181,9 @@ class Uploader:
         elif result.outcome is Outcome.CHANGED:
             log.warning("changed    %s: %s; the next run sends it again", f.rel, result.message)
         elif result.outcome is Outcome.EMPTY:
-            log.warning("empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel)  # fmt: skip
+            log.warning(
+                "empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel
+            )
 
     async def run(self, todo: list[LocalFile]) -> None:
         # Immich 3 answers a 0-byte file 400 "File is empty": never sent, and recorded so that
@@ -256,8 +262,15 @@ class Uploader:
             )
             with uploads:
                 async with anyio.create_task_group() as tg:
-                    precheck = Precheck(self.client, self.config, self.history, self.retry,
-                                        self.failover, self.record, self._skip)  # fmt: skip
+                    precheck = Precheck(
+                        self.client,
+                        self.config,
+                        self.history,
+                        self.retry,
+                        self.failover,
+                        self.record,
+                        self._skip,
+                    )
                     tg.start_soon(precheck.run, sendable, send, stop)
                     async with receive:
                         async for f, sha in receive:

@@ -72,31 +72,74 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--port", type=_port, default=2283, help="port (default 2283; 0 picks a free one)"
     )
     p.add_argument("--api-key", help="the API key to accept (default: a random one, printed)")
-    p.add_argument("--api-version", type=int, choices=(2, 3), default=3,
-                   help="3: behave as Immich 3.1.0 (default); 2: as Immich 2.7.5")  # fmt: skip
-    p.add_argument("--server-version", type=_version, metavar="X.Y.Z",
-                   help="what /api/server/version says, within --api-version's major (e.g. 3.2.2)")  # fmt: skip
-    p.add_argument("--latency-ms", type=_non_negative, default=0.0,
-                   help="delay every request by this many milliseconds")  # fmt: skip
-    p.add_argument("--bandwidth-kbps", type=_non_negative, default=0.0,
-                   help="cap the total upload rate over all connections (kilobits/s; 0: none)")  # fmt: skip
-    p.add_argument("--fail-rate", type=_rate, default=0.0,
-                   help="share of requests answered 500 before the body is read")  # fmt: skip
-    p.add_argument("--reset-rate", type=_rate, default=0.0,
-                   help="share of requests whose connection is dropped mid-body")  # fmt: skip
-    p.add_argument("--stall-rate", type=_rate, default=0.0,
-                   help="share of requests during which reading stops for --stall-seconds")  # fmt: skip
-    p.add_argument("--stall-seconds", type=_non_negative, default=10.0,
-                   help="length of a stall (default 10)")  # fmt: skip
-    p.add_argument("--fault-routes", type=_routes, default=frozenset({"upload"}),
-                   help=f"routes faults apply to, comma-separated (default upload; "
-                        f"known: {','.join(FAULT_ROUTES)})")  # fmt: skip
-    p.add_argument("--hostile", type=_hostile, action="append", default=[], metavar="ROUTE=KIND[:N]",
-                   help="misbehave on a route, e.g. albums=drip:1, '*=echo-key', upload=html-502 "
-                        f"(repeatable; kinds: {', '.join(k.value for k in Kind)})")  # fmt: skip
+    p.add_argument(
+        "--api-version",
+        type=int,
+        choices=(2, 3),
+        default=3,
+        help="3: behave as Immich 3.1.0 (default); 2: as Immich 2.7.5",
+    )
+    p.add_argument(
+        "--server-version",
+        type=_version,
+        metavar="X.Y.Z",
+        help="what /api/server/version says, within --api-version's major (e.g. 3.2.2)",
+    )
+    p.add_argument(
+        "--latency-ms",
+        type=_non_negative,
+        default=0.0,
+        help="delay every request by this many milliseconds",
+    )
+    p.add_argument(
+        "--bandwidth-kbps",
+        type=_non_negative,
+        default=0.0,
+        help="cap the total upload rate over all connections (kilobits/s; 0: none)",
+    )
+    p.add_argument(
+        "--fail-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests answered 500 before the body is read",
+    )
+    p.add_argument(
+        "--reset-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests whose connection is dropped mid-body",
+    )
+    p.add_argument(
+        "--stall-rate",
+        type=_rate,
+        default=0.0,
+        help="share of requests during which reading stops for --stall-seconds",
+    )
+    p.add_argument(
+        "--stall-seconds", type=_non_negative, default=10.0, help="length of a stall (default 10)"
+    )
+    p.add_argument(
+        "--fault-routes",
+        type=_routes,
+        default=frozenset({"upload"}),
+        help=f"routes faults apply to, comma-separated (default upload; "
+        f"known: {','.join(FAULT_ROUTES)})",
+    )
+    p.add_argument(
+        "--hostile",
+        type=_hostile,
+        action="append",
+        default=[],
+        metavar="ROUTE=KIND[:N]",
+        help="misbehave on a route, e.g. albums=drip:1, '*=echo-key', upload=html-502 "
+        f"(repeatable; kinds: {', '.join(k.value for k in Kind)})",
+    )
     p.add_argument("--seed", type=int, help="seed for the fault draws (repeatable runs)")
-    p.add_argument("--data-dir", type=Path,
-                   help="keep uploaded files and the server state here, across restarts")  # fmt: skip
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        help="keep uploaded files and the server state here, across restarts",
+    )
     return p
 
 
@@ -128,8 +171,10 @@ async def serve(options: ServerOptions) -> None:
     try:
         await server.start()
     except OSError as exc:
-        print(f"test-server: cannot listen on {options.host}:{options.port}: {exc.strerror}",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"test-server: cannot listen on {options.host}:{options.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -144,8 +189,11 @@ async def serve(options: ServerOptions) -> None:
     if options.data_dir:
         print(f"Data:    {options.data_dir}", flush=True)
     for rule in options.hostile:
-        print(f"Hostile: {rule.route} answers {rule.kind.value}"
-              + (f" ({rule.param:g})" if rule.param else ""), flush=True)  # fmt: skip
+        print(
+            f"Hostile: {rule.route} answers {rule.kind.value}"
+            + (f" ({rule.param:g})" if rule.param else ""),
+            flush=True,
+        )
     print("Press Ctrl-C to stop.", flush=True)
     try:
         await stop.wait()
@@ -158,7 +206,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         options = options_from_args(args)
         if options.server_version is not None and options.server_version[0] != options.api_version:
-            raise ValueError(f"--server-version {'.'.join(map(str, options.server_version))} is not a {options.api_version}.x release (--api-version {options.api_version})")  # fmt: skip
+            raise ValueError(
+                f"--server-version {'.'.join(map(str, options.server_version))} is not a {options.api_version}.x release (--api-version {options.api_version})"
+            )
     except ValueError as exc:
         print(f"test-server: {exc}", file=sys.stderr)
         return 2

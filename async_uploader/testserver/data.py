@@ -8,21 +8,25 @@ from __future__ import annotations
 
 from typing import Final
 
+
+def _words(text: str) -> list[str]:
+    """A list written as words: it keeps its shape under the formatter (one item a line otherwise)."""
+    return text.split()
+
+
 # GET /api/server/media-types of Immich 2.7.5, in the server's own order (golden 03).
 MEDIA_TYPES: Final[dict[str, list[str]]] = {
-    "video": [
-        ".3gp", ".3gpp", ".avi", ".flv", ".insv", ".m2t", ".m2ts", ".m4v", ".mkv", ".mov",
-        ".mp4", ".mpe", ".mpeg", ".mpg", ".mts", ".mxf", ".ts", ".vob", ".webm", ".wmv",
-    ],
-    "image": [
-        ".avif", ".bmp", ".gif", ".jpeg", ".jpg", ".png", ".webp", ".3fr", ".ari", ".arw",
-        ".cap", ".cin", ".cr2", ".cr3", ".crw", ".dcr", ".dng", ".erf", ".fff", ".iiq",
-        ".k25", ".kdc", ".mrw", ".nef", ".nrw", ".orf", ".ori", ".pef", ".psd", ".raf",
-        ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f", ".heic", ".heif", ".hif",
-        ".insp", ".jp2", ".jpe", ".jxl", ".svg", ".tif", ".tiff",
-    ],
+    "video": _words("""
+        .3gp .3gpp .avi .flv .insv .m2t .m2ts .m4v .mkv .mov .mp4 .mpe .mpeg .mpg .mts .mxf
+        .ts .vob .webm .wmv
+    """),
+    "image": _words("""
+        .avif .bmp .gif .jpeg .jpg .png .webp .3fr .ari .arw .cap .cin .cr2 .cr3 .crw .dcr
+        .dng .erf .fff .iiq .k25 .kdc .mrw .nef .nrw .orf .ori .pef .psd .raf .raw .rw2 .rwl
+        .sr2 .srf .srw .x3f .heic .heif .hif .insp .jp2 .jpe .jxl .svg .tif .tiff
+    """),
     "sidecar": [".xmp"],
-}  # fmt: skip
+}
 
 # Immich 3 adds .mpo (golden-v3 03), after .jxl in the server's order.
 MEDIA_TYPES_V3: Final[dict[str, list[str]]] = {
@@ -36,13 +40,15 @@ IMAGE_EXTENSIONS: Final = frozenset(MEDIA_TYPES["image"])
 VIDEO_EXTENSIONS: Final = frozenset(MEDIA_TYPES["video"])
 SIDECAR_EXTENSIONS: Final = frozenset(MEDIA_TYPES["sidecar"])
 
-MIME_TYPES: Final[dict[str, str]] = {
-    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".jpe": "image/jpeg",
-    ".gif": "image/gif", ".webp": "image/webp", ".heic": "image/heic", ".heif": "image/heif",
-    ".avif": "image/avif", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
-    ".svg": "image/svg+xml", ".jxl": "image/jxl", ".mp4": "video/mp4", ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska", ".webm": "video/webm", ".avi": "video/x-msvideo",
-}  # fmt: skip
+MIME_TYPES: Final[dict[str, str]] = dict(
+    pair.split("=")
+    for pair in _words("""
+    .png=image/png .jpg=image/jpeg .jpeg=image/jpeg .jpe=image/jpeg .gif=image/gif
+    .webp=image/webp .heic=image/heic .heif=image/heif .avif=image/avif .bmp=image/bmp
+    .tif=image/tiff .tiff=image/tiff .svg=image/svg+xml .jxl=image/jxl .mp4=video/mp4
+    .mov=video/quicktime .mkv=video/x-matroska .webm=video/webm .avi=video/x-msvideo
+    """)
+)
 
 # What /api/server/version says by default, per API version (golden 02, golden-v3 02: 3.x adds
 # "prerelease"); --server-version picks another release within the major.
@@ -119,18 +125,20 @@ SERVER_CONFIG: Final[dict[str, object]] = {
 }
 
 # The job queues, in each server's order (golden 45, golden-v3 45 and 45f).
-QUEUES_V2: Final[tuple[str, ...]] = (
-    "thumbnailGeneration", "metadataExtraction", "videoConversion", "smartSearch",
-    "storageTemplateMigration", "migration", "backgroundTask", "search", "duplicateDetection",
-    "faceDetection", "facialRecognition", "sidecar", "library", "notifications", "backupDatabase",
-    "ocr", "workflow", "editor",
-)  # fmt: skip
-QUEUES_V3: Final[tuple[str, ...]] = (
-    "thumbnailGeneration", "metadataExtraction", "videoConversion", "faceDetection",
-    "facialRecognition", "smartSearch", "duplicateDetection", "backgroundTask",
-    "storageTemplateMigration", "migration", "search", "sidecar", "library", "notifications",
-    "backupDatabase", "ocr", "workflow", "integrityCheck", "editor",
-)  # fmt: skip
+QUEUES_V2: Final[tuple[str, ...]] = tuple(
+    _words("""
+    thumbnailGeneration metadataExtraction videoConversion smartSearch
+    storageTemplateMigration migration backgroundTask search duplicateDetection faceDetection
+    facialRecognition sidecar library notifications backupDatabase ocr workflow editor
+    """)
+)
+QUEUES_V3: Final[tuple[str, ...]] = tuple(
+    _words("""
+    thumbnailGeneration metadataExtraction videoConversion faceDetection facialRecognition
+    smartSearch duplicateDetection backgroundTask storageTemplateMigration migration search
+    sidecar library notifications backupDatabase ocr workflow integrityCheck editor
+    """)
+)
 
 # GET /api/server/config of 3.1.0 (golden-v3 40b): map style URLs set, and minFaces.
 SERVER_CONFIG_V3: Final[dict[str, object]] = {
@@ -142,12 +150,13 @@ SERVER_CONFIG_V3: Final[dict[str, object]] = {
 
 # The permissions a key may be made with (POST /api/api-keys): those of the routes emulated
 # ("x-immich-permission" in the OpenAPI specs), and the others an uploader's key is often given.
-PERMISSION_NAMES: Final = frozenset({
-    "all", "apiKey.create", "apiKey.read", "asset.read", "asset.delete", "asset.statistics",
-    "asset.upload", "asset.view", "asset.download", "album.create", "album.read", "album.update",
-    "albumAsset.create", "albumAsset.delete", "user.read", "server.about", "job.read",
-    "job.create", "queue.read", "queue.update",
-})  # fmt: skip
+PERMISSION_NAMES: Final = frozenset(
+    _words("""
+    all apiKey.create apiKey.read asset.read asset.delete asset.statistics asset.upload
+    asset.view asset.download album.create album.read album.update albumAsset.create
+    albumAsset.delete user.read server.about job.read job.create queue.read queue.update
+    """)
+)
 
 STATUS_REASONS: Final[dict[int, str]] = {
     400: "Bad Request",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .app import Emulator
+    from .core import Core
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -68,8 +68,9 @@ class Kind(enum.Enum):
 
 
 # Kinds that answer without asking the server behind; the others bend its answer.
-_REPLACING = frozenset({Kind.HTML_502, Kind.HTML_200, Kind.INVALID_JSON, Kind.HANG, Kind.HUGE,
-                        Kind.REDIRECT})  # fmt: skip
+_REPLACING = frozenset(
+    {Kind.HTML_502, Kind.HTML_200, Kind.INVALID_JSON, Kind.HANG, Kind.HUGE, Kind.REDIRECT}
+)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def route_key(request: web.Request) -> str:
 class Hostile:
     """The rules in force, and the middleware that applies them."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Core) -> None:
         self.emulator = emulator
         self.rules: list[HostileRule] = []
 

@@ -189,7 +189,9 @@ class ServerState:
                     for asset_id in event["ids"]:
                         self._forget(asset_id)
                 elif kind == "queue":
-                    (self.paused_queues.add if event["paused"] else self.paused_queues.discard)(event["name"])  # fmt: skip
+                    (self.paused_queues.add if event["paused"] else self.paused_queues.discard)(
+                        event["name"]
+                    )
 
     def close(self) -> None:
         if self._journal is not None:

@@ -1,61 +1,36 @@
 """The local history: what was sent, what the server answered, what is linked to the album.
 
-A versioned JSON file keyed by the path relative to the folder. Saved atomically (temp file in the
-same folder, fsync, replace) so a crash leaves the previous version or the new one, never a torn
-file. Knows nothing of the server. A lock beside it keeps two runs from sharing it.
+A versioned JSON file keyed by the path relative to the folder. Saved atomically (``atomic``) so a
+crash leaves the previous version or the new one, never a torn file. Knows nothing of the server;
+the lock beside it (``lock``) keeps two runs from sharing it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import logging
 import os
-import sys
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import HistoryError, LockHeld
-
-if sys.platform == "win32":  # pragma: no cover - no Windows machine runs the tests
-    import msvcrt
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-            return True
-        except OSError:
-            return False
-
-    def _unlock(fd: int) -> None:
-        os.lseek(fd, 0, os.SEEK_SET)
-        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-
-else:
-    import fcntl
-
-    def _try_lock(fd: int) -> bool:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-
-    def _unlock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
+from ..errors import HistoryError
+from ..outcomes import Outcome
+from .atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
 VERSION = 1
 # Outcomes that mean "leave this file alone while it is unchanged": uploaded (or imported from an
 # older history), or empty (Immich refuses a 0-byte file; it is sent once it has content).
-DONE = ("created", "duplicate", "legacy", "empty")
+DONE = frozenset(
+    o.value for o in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.LEGACY, Outcome.EMPTY)
+)
+LEGACY, STALE = Outcome.LEGACY.value, Outcome.STALE.value
+LINKED = frozenset(o.value for o in (Outcome.CREATED, Outcome.DUPLICATE))  # an asset in the album
 # Each file's record is a list in this order ("fields" in the file says so too): a third of the
 # size of named keys, and quick to read back for 100,000 files.
 FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "message")
@@ -65,9 +40,7 @@ FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "
 class Record:
     size: int | None
     mtime_ns: int | None
-    outcome: (
-        str  # created | duplicate | rejected | empty | stale | legacy (from the seed's history)
-    )
+    outcome: str  # an Outcome's value: one of Outcome.RECORDED
     asset_id: str | None = None
     sha1: str | None = None
     album_id: str | None = None  # the album it is linked to; None while the link is pending
@@ -79,8 +52,16 @@ class Record:
 
     def to_row(self) -> list[Any]:
         # By hand, in FIELDS order: dataclasses.asdict costs seconds for 100,000 records.
-        return [self.size, self.mtime_ns, self.outcome, self.asset_id, self.sha1,
-                self.album_id, self.at, self.message]  # fmt: skip
+        return [
+            self.size,
+            self.mtime_ns,
+            self.outcome,
+            self.asset_id,
+            self.sha1,
+            self.album_id,
+            self.at,
+            self.message,
+        ]
 
 
 class History:
@@ -168,7 +149,7 @@ class History:
             names = list(data)
             if not all(isinstance(n, str) for n in names):
                 raise ValueError("not a list of file names")
-            records = {n: Record(size=None, mtime_ns=None, outcome="legacy") for n in names}
+            records = {n: Record(size=None, mtime_ns=None, outcome=LEGACY) for n in names}
             log.info("imported %d entries from an older history format", len(records))
             history = cls(path, records)
             history.dirty = True
@@ -189,7 +170,7 @@ class History:
             assert rec is not None
         if rec.size == size and rec.mtime_ns == mtime_ns:
             return rec.outcome in DONE
-        if rec.outcome == "legacy" and rec.size is None:
+        if rec.outcome == LEGACY and rec.size is None:
             # First sight since the import: remember its size and time from now on.
             rec.size, rec.mtime_ns = size, mtime_ns
             self.dirty = True
@@ -211,7 +192,7 @@ class History:
 
     def pending_links(self, album_id: str) -> dict[str, str]:
         """rel -> asset id of every recorded asset not yet linked to this album."""
-        linked = ("created", "duplicate")
+        linked = LINKED
         pending = {
             rel: row[3]  # FIELDS: outcome [2], asset_id [3], album_id [5]
             for rel, row in self._rows.items()
@@ -242,7 +223,7 @@ class History:
         """The server lost this asset: the next run sends the file again."""
         rec = self.get(rel)
         if rec is not None:
-            rec.outcome = "stale"
+            rec.outcome = STALE
             self.dirty = True
 
     def check_writable(self) -> None:
@@ -259,20 +240,9 @@ class History:
                 f"cannot write the history beside {self.path}: {exc.strerror or exc}"
             ) from None
 
-    @property
-    def last_run_path(self) -> Path:
-        return self.path.with_name(self.path.name + ".last-run")
-
-    def read_last_run(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.last_run_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
     def save(self) -> None:
         """The records, atomically. An idle run changes none and does not rewrite them."""
-        _atomic_write(self.path, self._json_pieces())
+        atomic_write(self.path, self._json_pieces())
         self.dirty = False
 
     def _json_pieces(self, per_piece: int = 2000) -> Iterator[str]:
@@ -292,95 +262,3 @@ class History:
             yield sep + json.dumps(piece, ensure_ascii=False, separators=(",", ":"))[1:-1]
             sep = ","
         yield "}}"
-
-    def save_last_run(self, info: dict[str, Any]) -> None:
-        """What the last run did, for ``status``: a small file beside the history."""
-        _atomic_write(self.last_run_path, json.dumps(info, ensure_ascii=False))
-
-
-def _private(fd: int) -> None:
-    if hasattr(os, "fchmod"):  # not on Windows, where the mode means little
-        with contextlib.suppress(OSError):  # another user's file: theirs to keep as it is
-            os.fchmod(fd, 0o600)
-
-
-def _atomic_write(path: Path, text: str | Iterable[str]) -> None:
-    """Temp file in the same folder, fsync, replace, fsync the folder: the old or the new file
-    survives a crash, never a torn one."""
-    folder = path.parent
-    tmp = folder / f".{path.name}.{os.getpid()}.tmp"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        # 0600: the history names every file and what the server said. A name that is not UTF-8
-        # is held as lone surrogates; "backslashreplace" writes them as \udcXX, which inside a
-        # JSON string is the escape that reads back as the same character: lossless, valid JSON.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        _private(fd)  # a temp file left by an older version may have another mode
-        with open(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
-            if isinstance(text, str):
-                fh.write(text)
-            else:
-                for piece in text:
-                    fh.write(piece)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise HistoryError(
-            f"cannot write history {path}: {exc.strerror or exc} (the previous history is unchanged)"
-        ) from None
-
-
-class RunLock:
-    """One run at a time per history: an flock on ``<history>.lock``.
-
-    The system drops the lock when its process dies, so a lock left by a dead run is simply taken.
-    """
-
-    def __init__(self, history_path: Path) -> None:
-        self.path = history_path.with_name(history_path.name + ".lock")
-        self._fd: int | None = None
-
-    def acquire(self) -> None:
-        folder = self.path.parent
-        if folder.exists() and not folder.is_dir():
-            raise HistoryError(f"cannot write the history in {folder}: it is a file, not a folder")
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            _private(fd)
-        except OSError as exc:
-            raise HistoryError(
-                f"cannot write the history in {folder} (lock file {self.path.name}): {exc.strerror}"
-            ) from None
-        if not _try_lock(fd):
-            words = os.read(fd, 64).decode(errors="replace").split()
-            os.close(fd)
-            holder = f" (pid {words[0]})" if words else ""
-            raise LockHeld(
-                f"another async-uploader run is active on this history{holder}; "
-                f"lock file {self.path}"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {int(time.time())}".encode())
-        self._fd = fd
-
-    def release(self) -> None:
-        if self._fd is not None:
-            _unlock(self._fd)
-            os.close(self._fd)
-            self._fd = None
-
-    def __enter__(self) -> RunLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()

@@ -1,4 +1,6 @@
-"""What happened to each file, and the run's summary: plain values, no I/O."""
+"""One vocabulary for what happened to a file: the run's report, the history and the log all say it
+with ``Outcome``. Plain values, no I/O; and the end-of-run check that every file the scan offered
+ends in exactly one final state."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from .files import LocalFile
 
 
 class Outcome(enum.Enum):
-    """The one final state of every file the scan offered for upload."""
+    """The one final state of every file the scan offered for upload (the last two only ever
+    in the history). The Immich client answers an upload with CREATED, DUPLICATE or REJECTED."""
 
     CREATED = "created"  # new on the server
     DUPLICATE = "duplicate"  # the server already had these bytes
@@ -20,6 +23,17 @@ class Outcome(enum.Enum):
     CHANGED = "changed"  # modified while being sent; the next run sends the new content
     EMPTY = "empty"  # 0 bytes: Immich refuses it; left alone until it has content
     NOT_STARTED = "not-started"  # the run was stopped before its turn
+    STALE = "stale"  # history only: the server lost the asset; the next run sends the file again
+    LEGACY = "legacy"  # history only: imported from the seed script's list of names
+
+    @property
+    def recorded(self) -> bool:
+        """Written to the history: the server's answer, or a 0-byte file left alone. The other
+        outcomes leave no record, so the next run tries the file again."""
+        return self in _RECORDED
+
+
+_RECORDED = frozenset({Outcome.CREATED, Outcome.DUPLICATE, Outcome.REJECTED, Outcome.EMPTY})
 
 
 @dataclass(frozen=True)
@@ -76,9 +90,15 @@ class RunReport:
     @property
     def finished(self) -> int:
         return (
-            self.created + self.duplicates + self.rejected + self.failed + self.vanished
-            + self.changed + self.not_started + self.empty
-        )  # fmt: skip
+            self.created
+            + self.duplicates
+            + self.rejected
+            + self.failed
+            + self.vanished
+            + self.changed
+            + self.not_started
+            + self.empty
+        )
 
     def unaccounted(self) -> int:
         """Files the scan offered that have no final state (0 when the books balance): every
@@ -150,3 +170,21 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} TB"
+
+
+class CountsDoNotAddUp(AssertionError):
+    """A file the scan offered ended in no final state, or in two: a bug of ours."""
+
+
+def check_counts(report: RunReport, strict: bool) -> str | None:
+    """scanned = done before + one final outcome for each of the rest (as immich-go checks).
+    Raises when ``strict`` (the test suite); else returns what is wrong, for the log."""
+    if not report.unaccounted():
+        return None
+    message = (
+        f"the counts do not add up: {report.scanned} scanned, {report.skipped_history} done "
+        f"before, {report.finished} with an outcome"
+    )
+    if strict:
+        raise CountsDoNotAddUp(message)
+    return message

@@ -1,0 +1,163 @@
+"""Keys, login, and the admin's queues and jobs (/api/api-keys, /api/auth/login, /api/queues, /api/jobs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from .. import zod
+from ..core import ApiError, Core, invalid, json_response
+from ..data import (
+    PERMISSION_NAMES,
+)
+from ..state import ApiKey
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "name": key.name,
+        "createdAt": key.created_at,
+        "updatedAt": key.created_at,
+        "permissions": key.permissions,
+    }
+
+
+class AdminRoutes(Core):
+    # -- queues and jobs (admin only) ---------------------------------------------------------
+    def _admin(self, request: web.Request, permission: str) -> None:
+        key = self.auth(request, permission)
+        if not key.admin:
+            raise ApiError(403, "Forbidden")
+
+    def _queue_name(self, request: web.Request) -> str:
+        name = request.match_info["name"]
+        if name not in self.queues:
+            raise invalid(
+                [f"name must be one of the following values: {', '.join(self.queues)}"],
+                [zod.not_one_of(["name"], list(self.queues))],
+            )
+        return name
+
+    @staticmethod
+    def _counts() -> dict[str, int]:
+        return {"active": 0, "completed": 0, "failed": 0, "delayed": 0, "waiting": 0, "paused": 0}
+
+    def _queue_json(self, name: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "isPaused": name in self.state.paused_queues,
+            "statistics": self._counts(),
+        }
+
+    def _job_json(self, name: str) -> dict[str, Any]:
+        status = {"isPaused": name in self.state.paused_queues, "isActive": False}
+        return {"queueStatus": status, "jobCounts": self._counts()}
+
+    async def queues_list(self, request: web.Request) -> web.Response:
+        """GET /api/queues (3.x, golden-v3 45)."""
+        self._admin(request, "queue.read")
+        return json_response([self._queue_json(q) for q in self.queues])
+
+    async def queue_get(self, request: web.Request) -> web.Response:
+        self._admin(request, "queue.read")
+        return json_response(self._queue_json(self._queue_name(request)))
+
+    async def queue_update(self, request: web.Request) -> web.Response:
+        """PUT /api/queues/{name} {"isPaused": bool} (3.x, golden-v3 45b, 45d, 45e)."""
+        self._admin(request, "queue.update")
+        name = self._queue_name(request)
+        body = await self.read_json(request, "queue")
+        paused = body.get("isPaused") if isinstance(body, dict) else None
+        if paused is not None:
+            if not isinstance(paused, bool):
+                raise invalid(
+                    ["isPaused must be a boolean value"],
+                    [zod.invalid_type(["isPaused"], "boolean", paused)],
+                )
+            self.state.pause_queue(name, paused)
+        return json_response(self._queue_json(name))
+
+    async def jobs_list(self, request: web.Request) -> web.Response:
+        """GET /api/jobs (2.x; kept in 3.x as a legacy route, golden 45, golden-v3 45f)."""
+        self._admin(request, "job.read")
+        return json_response({q: self._job_json(q) for q in self.queues})
+
+    async def job_command(self, request: web.Request) -> web.Response:
+        """PUT /api/jobs/{name} {"command": "pause"|"resume", "force": bool} (2.x, golden 45b)."""
+        self._admin(request, "job.create")
+        name = self._queue_name(request)
+        body = await self.read_json(request, "queue")
+        command = body.get("command") if isinstance(body, dict) else None
+        commands = ["start", "pause", "resume", "empty", "clear-failed"]
+        if command not in commands:
+            raise invalid(
+                [f"command must be one of the following values: {', '.join(commands)}"],
+                [zod.not_one_of(["command"], commands)],
+            )
+        if command in ("pause", "resume"):
+            self.state.pause_queue(name, command == "pause")
+        return json_response(self._job_json(name))
+
+    async def api_keys_me(self, request: web.Request) -> web.Response:
+        key = self.auth(request, "")
+        if key.is_session:
+            raise ApiError(403, "Not authenticated with an API Key")
+        return json_response(_key_json(key))
+
+    async def api_key_create(self, request: web.Request) -> web.Response:
+        """POST /api/api-keys: how users make (limited) keys (golden-v3 00c, 36a)."""
+        self.auth(request, "apiKey.create")
+        body = await self.read_json(request, "api-key-create")
+        body = body if isinstance(body, dict) else {}
+        perms = body.get("permissions")
+        if not isinstance(perms, list) or not all(
+            isinstance(p, str) and p in PERMISSION_NAMES for p in perms
+        ):
+            v2 = ["each value in permissions must be one of the following values: all, ..."]
+            issues = (
+                [zod.invalid_type(["permissions"], "array", perms)]
+                if not isinstance(perms, list)
+                else [
+                    zod.not_one_of(["permissions", i], sorted(PERMISSION_NAMES))
+                    for i, p in enumerate(perms)
+                    if not (isinstance(p, str) and p in PERMISSION_NAMES)
+                ]
+            )
+            raise invalid(v2, issues)
+        name = str(body["name"]) if isinstance(body.get("name"), str) else "API Key"
+        key = self.state.create_api_key(perms, name=name)
+        return json_response({"secret": key.secret, "apiKey": _key_json(key)}, 201)
+
+    async def login(self, request: web.Request) -> web.Response:
+        """POST /api/auth/login as the emulated user (any non-empty password: it is a test
+        server), with the real server's cookies (golden-v3 00b)."""
+        body = await self.read_json(request, "login")
+        body = body if isinstance(body, dict) else {}
+        if body.get("email") != self.user["email"] or not body.get("password"):
+            raise ApiError(401, "Incorrect email or password")
+        token = self.state.create_session()
+        response = json_response(
+            {
+                "accessToken": token,
+                "userId": self.user_id,
+                "userEmail": self.user["email"],
+                "name": self.user["name"],
+                "isAdmin": self.user["isAdmin"],
+                "profileImagePath": self.user["profileImagePath"],
+                "shouldChangePassword": self.user["shouldChangePassword"],
+                "isOnboarded": False,
+            },
+            201,
+        )
+        age = 34_560_000  # 400 days, as the real server sets them
+        for name, value, http_only in (
+            ("immich_access_token", token, True),
+            ("immich_auth_type", "password", True),
+            ("immich_is_authenticated", "true", False),
+        ):
+            response.set_cookie(
+                name, value, max_age=age, path="/", httponly=http_only, samesite="Lax"
+            )
+        return response

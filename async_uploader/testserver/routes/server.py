@@ -1,0 +1,109 @@
+"""GET /api/server/*, /api/users/me and /.well-known/immich; and the two routes only the test server
+has, /_testserver/stats and /_testserver/state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..core import Core, json_response
+from ..data import (
+    SERVER_CONFIG,
+    SERVER_CONFIG_V3,
+    USER,
+)
+
+
+class ServerRoutes(Core):
+    async def well_known(self, request: web.Request) -> web.Response:
+        return json_response({"api": {"endpoint": "/api"}})
+
+    async def ping(self, request: web.Request) -> web.Response:
+        return json_response({"res": "pong"})
+
+    async def version(self, request: web.Request) -> web.Response:
+        major, minor, patch = self.server_version
+        body: dict[str, Any] = {"major": major, "minor": minor, "patch": patch}
+        if self.api_version >= 3:
+            body["prerelease"] = None
+        return json_response(body)
+
+    async def about(self, request: web.Request) -> web.Response:
+        self.auth(request, "server.about")
+        version = "v" + ".".join(map(str, self.server_version))
+        return json_response(
+            {
+                "version": version,
+                "versionUrl": f"https://github.com/immich-app/immich/releases/tag/{version}",
+                "licensed": False,
+                "nodejs": "v24.14.1",
+                "exiftool": "13.45",
+                "ffmpeg": "7.1.1-6",
+                "libvips": "8.17.3",
+                "imagemagick": "7.1.2-3",
+                "repository": "immich-app/immich",
+                "repositoryUrl": "https://github.com/immich-app/immich",
+            }
+        )
+
+    async def config(self, request: web.Request) -> web.Response:
+        return json_response(SERVER_CONFIG_V3 if self.api_version >= 3 else SERVER_CONFIG)
+
+    async def features(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "smartSearch": False,
+                "facialRecognition": False,
+                "duplicateDetection": False,
+                "map": False,
+                "reverseGeocoding": False,
+                "importFaces": False,
+                "sidecar": True,
+                "search": True,
+                "trash": True,
+                "oauth": False,
+                "oauthAutoLaunch": False,
+                "ocr": False,
+                "passwordLogin": True,
+                "configFile": self.api_version >= 3,
+                "email": False,
+                **({"realtimeTranscoding": False} if self.api_version >= 3 else {}),
+            }
+        )
+
+    async def media_types(self, request: web.Request) -> web.Response:
+        return json_response(self.types)
+
+    async def users_me(self, request: web.Request) -> web.Response:
+        key = self.auth(request, "user.read")
+        if key.admin:
+            return json_response(
+                USER
+            )  # the admin (the 2.7.5 capture's user), who owns nothing here
+        used = sum(a.size for a in self.state.assets.values())  # trashed ones count too
+        return json_response({**self.user, "quotaUsageInBytes": used})
+
+    # -- not in the real server ---------------------------------------------------------------
+    async def testserver_stats(self, request: web.Request) -> web.Response:
+        return json_response(self.state.stats.snapshot())
+
+    async def testserver_state(self, request: web.Request) -> web.Response:
+        return json_response(
+            {
+                "assets": [
+                    {
+                        "id": a.id,
+                        "originalFileName": a.original_file_name,
+                        "checksum": a.checksum,
+                        "size": a.size,
+                        "isTrashed": a.is_trashed,
+                    }
+                    for a in self.state.assets.values()
+                ],
+                "albums": [
+                    {"id": al.id, "albumName": al.name, "assetIds": al.asset_ids}
+                    for al in self.state.albums.values()
+                ],
+            }
+        )
