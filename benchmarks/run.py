@@ -45,8 +45,10 @@ def resolve_cli() -> list[str] | None:
         return None
     probe = subprocess.run(
         [*NPX, "sh", "-c", 'command -v node; readlink -f "$(command -v immich)"'],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     paths = probe.stdout.split()
     return paths[:2] if probe.returncode == 0 and len(paths) >= 2 else None
 
@@ -66,15 +68,36 @@ class Scenario:
 
 SCENARIOS = [
     Scenario("B1", "LAN backfill", 2000, 250_000, quick_files=150),
-    Scenario("B2", "slow uplink: 40 Mbit/s, 20 ms", 60, 400_000,
-             ("--bandwidth-kbps", "40000", "--latency-ms", "20"), quick_files=15),
-    Scenario("B3", "far server: 100 ms per request", 300, 30_000, ("--latency-ms", "100"), quick_files=40),
+    Scenario(
+        "B2",
+        "slow uplink: 40 Mbit/s, 20 ms",
+        60,
+        400_000,
+        ("--bandwidth-kbps", "40000", "--latency-ms", "20"),
+        quick_files=15,
+    ),
+    Scenario(
+        "B3", "far server: 100 ms per request", 300, 30_000, ("--latency-ms", "100"), quick_files=40
+    ),
     Scenario("B4", "idle scheduled run", 100_000, 2_000, quick_files=3_000, kind="idle"),
-    Scenario("B5", "new machine: all on the server, no history", 5000, 30_000, quick_files=300,
-             kind="new-machine"),
-    Scenario("B6", "memory: one big video + small files", 2000, 20_000, quick_files=100,
-             big=1_500_000_000, quick_big=100_000_000),
-]  # fmt: skip
+    Scenario(
+        "B5",
+        "new machine: all on the server, no history",
+        5000,
+        30_000,
+        quick_files=300,
+        kind="new-machine",
+    ),
+    Scenario(
+        "B6",
+        "memory: one big video + small files",
+        2000,
+        20_000,
+        quick_files=100,
+        big=1_500_000_000,
+        quick_big=100_000_000,
+    ),
+]
 
 
 @dataclass
@@ -107,11 +130,23 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "async_uploader", "test-server", "--port", str(self.port),
-             "--api-key", KEY, "--api-version", "3", *shaping,
-             *(["--data-dir", str(data)] if data else [])],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "async_uploader",
+                "test-server",
+                "--port",
+                str(self.port),
+                "--api-key",
+                KEY,
+                "--api-version",
+                "3",
+                *shaping,
+                *(["--data-dir", str(data)] if data else []),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.proc.stdout.readline()
 
@@ -169,15 +204,21 @@ with open(sys.argv[1], "w") as fh:
 """
 
 
-def run_measured(cmd: list[str], env: dict[str, str], timeout: float) -> tuple[float, float, float, int]:  # fmt: skip
+def run_measured(
+    cmd: list[str], env: dict[str, str], timeout: float
+) -> tuple[float, float, float, int]:
     """(wall s, user+sys CPU s, peak RSS MB, exit status) of a command (and the children it waits
     for), measured by LAUNCHER."""
     fd, out = tempfile.mkstemp(prefix="measure-")
     os.close(fd)
     try:
-        proc = subprocess.Popen([sys.executable, "-S", "-c", LAUNCHER, out, *cmd], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-S", "-c", LAUNCHER, out, *cmd],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -197,6 +238,7 @@ class Contender:
     name: str
     kind: str  # ours | baseline | cli | immichpy | pymmich
     concurrency: int | None = None  # None: the contender's own default
+    pythonpath: str | None = None  # ours from another checkout (--compare-with), side by side
 
 
 # Python contenders, each in a virtualenv of its own (their dependencies never meet ours), kept in
@@ -217,14 +259,26 @@ def install_python_contender(kind: str) -> Path | None:
     exe = venv / "bin" / script
     older = sys.version_info < (3, 13) and kind == "pymmich"
     if older:
-        NOTES.append(f"{spec} declares Python >= 3.13; none is available on this machine, so it was "
-                     f"installed with --ignore-requires-python and run on Python {platform.python_version()}.")  # fmt: skip
+        NOTES.append(
+            f"{spec} declares Python >= 3.13; none is available on this machine, so it was "
+            f"installed with --ignore-requires-python and run on Python {platform.python_version()}."
+        )
     if exe.exists():
         return exe
     shutil.rmtree(venv, ignore_errors=True)
-    steps = [[sys.executable, "-m", "venv", str(venv)],
-             [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-              *(["--ignore-requires-python"] if older else []), spec]]  # fmt: skip
+    steps = [
+        [sys.executable, "-m", "venv", str(venv)],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            *(["--ignore-requires-python"] if older else []),
+            spec,
+        ],
+    ]
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -238,11 +292,17 @@ def install_python_contender(kind: str) -> Path | None:
 PY_EXES: dict[str, Path] = {}
 
 
+COMPARE: list[Contender] = []  # --compare-with: ours from other checkouts, right after ours
+
+
 def contenders(has_cli: bool) -> list[Contender]:
-    out = [Contender("async-uploader", "ours"), Contender("sequential (requests)", "baseline")]
+    out = [Contender("async-uploader", "ours"), *COMPARE]
+    out.append(Contender("sequential (requests)", "baseline"))
     if has_cli:
-        out += [Contender("immich CLI 3.2.2 (default -c)", "cli"),
-                Contender("immich CLI 3.2.2 -c 4", "cli", 4)]  # fmt: skip
+        out += [
+            Contender("immich CLI 3.2.2 (default -c)", "cli"),
+            Contender("immich CLI 3.2.2 -c 4", "cli", 4),
+        ]
     if "immichpy" in PY_EXES:
         out.append(Contender("immichpy 9.2.4 (default 5 at once)", "immichpy"))
     if "pymmich" in PY_EXES:
@@ -250,24 +310,57 @@ def contenders(has_cli: bool) -> list[Contender]:
     return out
 
 
-def command(who: Contender, url: str, folder: Path, work: Path, album: str, rerun: bool = False) -> tuple[list[str], dict[str, str]]:  # fmt: skip
+def command(
+    who: Contender, url: str, folder: Path, work: Path, album: str, rerun: bool = False
+) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one contender; ``rerun``: files may be on the server
     already (B4, B5), so contenders that have a duplicate check are asked to use it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_", "PYMMICH_"))}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("IMMICH_", "SCREENSHOTS_", "PYMMICH_"))
+    }
     env["HOME"] = str(work)  # no contender finds a stored login or config of the machine's user
     c = who.concurrency
     if who.kind == "ours":
-        env.update(SCREENSHOTS_PATH=str(folder), IMMICH_API_KEY=KEY, IMMICH_LOCAL_URL=url,
-                   IMMICH_ALBUM_NAME=album, IMMICH_HISTORY_FILE=str(work / "history.json"),
-                   IMMICH_LOG_FILE=str(work / "ours.log"), IMMICH_SETTLE_SECONDS="0")  # fmt: skip
+        env.update(
+            SCREENSHOTS_PATH=str(folder),
+            IMMICH_API_KEY=KEY,
+            IMMICH_LOCAL_URL=url,
+            IMMICH_ALBUM_NAME=album,
+            IMMICH_HISTORY_FILE=str(work / "history.json"),
+            IMMICH_LOG_FILE=str(work / "ours.log"),
+            IMMICH_SETTLE_SECONDS="0",
+        )
+        if who.pythonpath:  # first on sys.path: ahead of the editable install of this checkout
+            env["PYTHONPATH"] = who.pythonpath
         cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
         return cmd + (["--concurrency", str(c)] if c else []), env
     if who.kind == "baseline":
-        return [sys.executable, str(HERE / "baseline_sequential.py"), url, KEY, str(folder), album], env  # fmt: skip
+        return [
+            sys.executable,
+            str(HERE / "baseline_sequential.py"),
+            url,
+            KEY,
+            str(folder),
+            album,
+        ], env
     if who.kind == "immichpy":
-        cmd = [str(PY_EXES["immichpy"]), "--api-key", KEY, "--base-url", url + "/api", "assets",
-               "upload", str(folder), "--album-name", album]  # fmt: skip
-        return cmd + (["--concurrency", str(c)] if c else []) + (["--skip-duplicates"] if rerun else []), env  # fmt: skip
+        cmd = [
+            str(PY_EXES["immichpy"]),
+            "--api-key",
+            KEY,
+            "--base-url",
+            url + "/api",
+            "assets",
+            "upload",
+            str(folder),
+            "--album-name",
+            album,
+        ]
+        return cmd + (["--concurrency", str(c)] if c else []) + (
+            ["--skip-duplicates"] if rerun else []
+        ), env
     if who.kind == "pymmich":
         env.update(PYMMICH_URL=url, PYMMICH_API_KEY=KEY)
         return [str(PY_EXES["pymmich"]), "upload", "-a", album, str(folder)], env
@@ -296,14 +389,23 @@ def seed(sc: Scenario, folder: Path, root: Path) -> Seed:
         state = server.get("/_testserver/state")
         n = sum(1 for _ in folder.iterdir())
         ok = len(state["assets"]) == n
-        m = Measure(wall, cpu, rss, 0, ok, "" if ok else f"seeding: {len(state['assets'])} of {n} (exit {code})")  # fmt: skip
+        m = Measure(
+            wall,
+            cpu,
+            rss,
+            0,
+            ok,
+            "" if ok else f"seeding: {len(state['assets'])} of {n} (exit {code})",
+        )
     finally:
         server.close()
     shutil.rmtree(data / "upload", ignore_errors=True)  # the bodies are never read again
     return Seed(data / "journal.jsonl", work / "history.json", m)
 
 
-def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed | None = None) -> Measure:  # fmt: skip
+def measure(
+    sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed | None = None
+) -> Measure:
     expected = sum(1 for _ in folder.iterdir())
     data = None
     if seeded is not None:
@@ -323,11 +425,33 @@ def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed
         wall, cpu, rss, code = run_measured(cmd, env, 3600)
         stats = server.get("/_testserver/stats")
         state = server.get("/_testserver/state")
-        in_album = max((len(a["assetIds"]) for a in state["albums"] if a["albumName"] == "Bench"), default=0)  # fmt: skip
+        in_album = max(
+            (len(a["assetIds"]) for a in state["albums"] if a["albumName"] == "Bench"), default=0
+        )
         ok = len(state["assets"]) == expected and in_album == expected
-        note = "" if ok else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"  # fmt: skip
-        phase = re.findall(r"uploads: \d+ files in ([\d.]+) s", (work / "ours.log").read_text()) if who.kind == "ours" and (work / "ours.log").exists() else []  # fmt: skip
-        result = Measure(wall, cpu, rss, stats["upload_body_bytes"] - before, ok, note, float(phase[-1]) if phase else 0.0)  # fmt: skip
+        note = (
+            ""
+            if ok
+            else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"
+        )
+        phase = (
+            re.findall(
+                # "uploads: 2000 files sent (497.3 MB) in 2.84 s"; before 0.2: "2000 files in"
+                r"uploads: \d+ files?(?: sent \([^)]*\))? in ([\d.]+) s",
+                (work / "ours.log").read_text(),
+            )
+            if who.kind == "ours" and (work / "ours.log").exists()
+            else []
+        )
+        result = Measure(
+            wall,
+            cpu,
+            rss,
+            stats["upload_body_bytes"] - before,
+            ok,
+            note,
+            float(phase[-1]) if phase else 0.0,
+        )
     finally:
         server_cpu = server.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -338,19 +462,36 @@ def measure(sc: Scenario, who: Contender, folder: Path, root: Path, seeded: Seed
 
 
 def machine() -> str:
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())  # fmt: skip
-    mem = int(next(ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")))  # fmt: skip
-    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024 / 1024:.0f} GiB, {platform.system()} "
-            f"{platform.release()}, Python {platform.python_version()}")  # fmt: skip
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = int(
+        next(
+            ln.split()[1]
+            for ln in Path("/proc/meminfo").read_text().splitlines()
+            if ln.startswith("MemTotal")
+        )
+    )
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem / 1024 / 1024:.0f} GiB, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}"
+    )
 
 
 def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
     total = sum(p.stat().st_size for p in folder.iterdir())
     n = sum(1 for _ in folder.iterdir())
-    out = [f"### {sc.name}: {sc.title} ({n} files, {total / 1e6:.1f} MB)", "",
-           "| contender | wall s (median) | files/s | MB/s | CPU s per GB | peak RSS MB | body MB sent | server CPU s | verified |",
-           "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        f"### {sc.name}: {sc.title} ({n} files, {total / 1e6:.1f} MB)",
+        "",
+        "| contender | wall s (median) | files/s | MB/s | CPU s per GB | peak RSS MB | body MB sent | server CPU s | verified |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ms = [m for m in r.measures if m.wall]
         if not ms:
@@ -363,8 +504,10 @@ def table(rows: list[Row], sc: Scenario, folder: Path) -> list[str]:
         verified = "yes" if all(m.ok for m in ms) else "NO: " + next(m.note for m in ms if not m.ok)
         gb = total / 1e9
         runs = "" if len(ms) > 1 else " (1 run)"
-        out.append(f"| {r.contender} | {wall:.2f}{runs} | {n / wall:.0f} | {total / 1e6 / wall:.1f} | "
-                   f"{cpu / gb:.1f} | {rss:.0f} | {body / 1e6:.1f} | {median_of(r, 'server_cpu'):.1f} | {verified} |")  # fmt: skip
+        out.append(
+            f"| {r.contender} | {wall:.2f}{runs} | {n / wall:.0f} | {total / 1e6 / wall:.1f} | "
+            f"{cpu / gb:.1f} | {rss:.0f} | {body / 1e6:.1f} | {median_of(r, 'server_cpu'):.1f} | {verified} |"
+        )
     return [*out, ""]
 
 
@@ -385,11 +528,16 @@ def median_of(row: Row, attr: str) -> float:
 def hash_alone(folder: Path, repeats: int) -> float:
     """Seconds for a fresh Python to SHA-1 every file with two threads, as our pre-check does: the
     floor for B5, where every file must be hashed and nothing else is needed."""
-    code = ("import hashlib, os, sys\nfrom concurrent.futures import ThreadPoolExecutor\n"
-            "def h(p):\n    d = hashlib.sha1()\n    with open(p, 'rb') as f:\n"
-            "        while b := f.read(1 << 20): d.update(b)\n    return d.hexdigest()\n"
-            "with ThreadPoolExecutor(2) as ex: list(ex.map(h, [e.path for e in os.scandir(sys.argv[1])]))\n")  # fmt: skip
-    walls = [run_measured([sys.executable, "-c", code, str(folder)], dict(os.environ), 3600)[0] for _ in range(repeats)]  # fmt: skip
+    code = (
+        "import hashlib, os, sys\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "def h(p):\n    d = hashlib.sha1()\n    with open(p, 'rb') as f:\n"
+        "        while b := f.read(1 << 20): d.update(b)\n    return d.hexdigest()\n"
+        "with ThreadPoolExecutor(2) as ex: list(ex.map(h, [e.path for e in os.scandir(sys.argv[1])]))\n"
+    )
+    walls = [
+        run_measured([sys.executable, "-c", code, str(folder)], dict(os.environ), 3600)[0]
+        for _ in range(repeats)
+    ]
     return statistics.median(walls)
 
 
@@ -405,7 +553,19 @@ def profile_ours(sc: Scenario, folder: Path, root: Path) -> list[str]:
     try:
         cmd, env = command(Contender("ours", "ours"), server.url, folder, work, "Bench")
         out = work / "profile.txt"
-        cmd = [sys.executable, "-m", "pyinstrument", "-i", "0.001", "-r", "text", "--no-color", "-o", str(out), *cmd[1:]]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-i",
+            "0.001",
+            "-r",
+            "text",
+            "--no-color",
+            "-o",
+            str(out),
+            *cmd[1:],
+        ]
         run_measured(cmd, env, 3600)
         lines = out.read_text().splitlines() if out.exists() else ["(no profile written)"]
     finally:
@@ -428,23 +588,41 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
     wall = median_of(ours, "wall")
     n = sum(1 for _ in folder.iterdir())
     out: list[str] = []
+    for other in COMPARE:  # side by side with another checkout of ours: medians and their ratio
+        if (theirs := by.get(other.name)) is not None:
+            then = median_of(theirs, "wall")
+            rss_now = max(m.rss_mb for m in ours.measures)
+            rss_then = max(m.rss_mb for m in theirs.measures)
+            out.append(
+                f"- {sc.name}, this checkout against {other.name}: {wall:.2f} s against "
+                f"{then:.2f} s (this one takes {wall / then:.2f}x the time), peak RSS "
+                f"{rss_now:.0f} MB against {rss_then:.0f} MB"
+            )
     if sc.name == "B1":
-        others = {k: median_of(r, "wall") for k, r in by.items() if k != "async-uploader"}
+        others = {
+            k: median_of(r, "wall") for k, r in by.items() if not k.startswith("async-uploader")
+        }
         best = min(others.items(), key=lambda kv: kv[1]) if others else ("none", float("inf"))
-        out.append(f"- B1, faster than every contender at its best setting: ours {wall:.2f} s, the best "
-                   f"other {best[0]} {best[1]:.2f} s ({best[1] / wall:.2f}x): {verdict(wall < best[1])}")  # fmt: skip
+        out.append(
+            f"- B1, faster than every contender at its best setting: ours {wall:.2f} s, the best "
+            f"other {best[0]} {best[1]:.2f} s ({best[1] / wall:.2f}x): {verdict(wall < best[1])}"
+        )
         cpu, server = median_of(ours, "cpu"), median_of(ours, "server_cpu")
         total = sum(p.stat().st_size for p in folder.iterdir())
-        out.append(f"- B1, the bottleneck: the machine's {os.cpu_count()} cores. Ours used {cpu:.2f} CPU s "
-                   f"({cpu / (total / 1e9):.1f} s per GB, SHA-1 of every file for the pre-check included) and the "
-                   f"test server {server:.2f} s (it parses and hashes every upload) in {wall:.2f} s of wall time: "
-                   f"{(cpu + server) / wall:.2f} cores busy of {os.cpu_count()}. The profile below shows where "
-                   "our part goes.")  # fmt: skip
+        out.append(
+            f"- B1, the bottleneck: the machine's {os.cpu_count()} cores. Ours used {cpu:.2f} CPU s "
+            f"({cpu / (total / 1e9):.1f} s per GB, SHA-1 of every file for the pre-check included) and the "
+            f"test server {server:.2f} s (it parses and hashes every upload) in {wall:.2f} s of wall time: "
+            f"{(cpu + server) / wall:.2f} cores busy of {os.cpu_count()}. The profile below shows where "
+            "our part goes."
+        )
     elif sc.name == "B2":
         kbps = float(sc.shaping[sc.shaping.index("--bandwidth-kbps") + 1])
         busy = median_of(ours, "body_bytes") * 8 / (kbps * 1000) / wall
-        out.append(f"- B2, link at least 90 % busy: file bytes / (40 Mbit/s x wall) = {busy:.0%} "
-                   f"(the rest is request latency and multipart framing): {verdict(busy >= 0.9)}")  # fmt: skip
+        out.append(
+            f"- B2, link at least 90 % busy: file bytes / (40 Mbit/s x wall) = {busy:.0%} "
+            f"(the rest is request latency and multipart framing): {verdict(busy >= 0.9)}"
+        )
     elif sc.name == "B3":
         latency = float(sc.shaping[sc.shaping.index("--latency-ms") + 1]) / 1000
         c = DEFAULT_CONCURRENCY
@@ -452,33 +630,54 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
         seq = by.get("sequential (requests)")
         ratio = median_of(seq, "wall") / wall if seq else float("nan")
         phase = median_of(ours, "upload_s")
-        out.append(f"- B3, at least 0.8 x {c} (the default concurrency) / 100 ms = {floor:.0f} files/s over the whole "
-                   f"run: {rate:.0f} files/s: {verdict(rate >= floor)}. The upload phase alone ran at "
-                   f"{n / phase if phase else float('nan'):.0f} files/s ({phase:.2f} s); the rest is start-up and the "
-                   "round trips every run needs before and after it (health check; key, types and album; album "
-                   "creation on a first run; the first bulk check; the album link): 100 ms each here")  # fmt: skip
-        out.append(f"- B3, at least 10x the sequential reference: {ratio:.1f}x: {verdict(ratio >= 10)}")  # fmt: skip
+        out.append(
+            f"- B3, at least 0.8 x {c} (the default concurrency) / 100 ms = {floor:.0f} files/s over the whole "
+            f"run: {rate:.0f} files/s: {verdict(rate >= floor)}. The upload phase alone ran at "
+            f"{n / phase if phase else float('nan'):.0f} files/s ({phase:.2f} s); the rest is start-up and the "
+            "round trips every run needs before and after it (health check; key, types and album; album "
+            "creation on a first run; the first bulk check; the album link): 100 ms each here"
+        )
+        out.append(
+            f"- B3, at least 10x the sequential reference: {ratio:.1f}x: {verdict(ratio >= 10)}"
+        )
     elif sc.name == "B4":
         body = median_of(ours, "body_bytes")
-        out.append(f"- B4, under 1 s for {n:,} files with no file opened: {wall:.2f} s, {body:.0f} body "
-                   f"bytes (no file opened: proved by `tests/test_precheck.py::test_idle_rerun_opens_no_file`): "
-                   f"{verdict(wall < 1 and body == 0)}")  # fmt: skip
+        out.append(
+            f"- B4, under 1 s for {n:,} files with no file opened: {wall:.2f} s, {body:.0f} body "
+            f"bytes (no file opened: proved by `tests/test_precheck.py::test_idle_rerun_opens_no_file`): "
+            f"{verdict(wall < 1 and body == 0)}"
+        )
     elif sc.name == "B5":
         body, hashing = median_of(ours, "body_bytes"), extra["hash_alone"]
         out.append(f"- B5, zero body bytes: {body:.0f}: {verdict(body == 0)}")
         met = wall <= 1.3 * hashing
-        out.append(f"- B5, within 1.3x of hashing the files alone ({hashing:.2f} s, two threads): "
-                   f"{wall:.2f} s = {wall / hashing:.2f}x: {verdict(met)}." + ("" if met else " Fixed costs dominate a job this small: starting Python and importing aiohttp (about 0.25 s, see the B1 profile), the health check and the key/types/album requests, linking every asset in one request and writing the history. Starting the hashing before aiohttp is imported and while connecting would overlap most of it (an estimate, not measured); 1.3x of a 0.31 s job leaves 0.09 s for all the rest, less than the interpreter's own start."))  # fmt: skip
+        out.append(
+            f"- B5, within 1.3x of hashing the files alone ({hashing:.2f} s, two threads): "
+            f"{wall:.2f} s = {wall / hashing:.2f}x: {verdict(met)}."
+            + (
+                ""
+                if met
+                else " Fixed costs dominate a job this small: starting Python and importing aiohttp (about 0.25 s, see the B1 profile), the health check and the key/types/album requests, linking every asset in one request and writing the history. Starting the hashing before aiohttp is imported and while connecting would overlap most of it (an estimate, not measured); 1.3x of a 0.31 s job leaves 0.09 s for all the rest, less than the interpreter's own start."
+            )
+        )
     elif sc.name == "B6":
         rss = max(m.rss_mb for m in ours.measures)
-        out.append(f"- B6, peak RSS at most 100 MB with a {sc.big / 1e9 if not extra.get('quick') else sc.quick_big / 1e9:.1f} GB video: "
-                   f"{rss:.0f} MB: {verdict(rss <= 100)}")  # fmt: skip
+        out.append(
+            f"- B6, peak RSS at most 100 MB with a {sc.big / 1e9 if not extra.get('quick') else sc.quick_big / 1e9:.1f} GB video: "
+            f"{rss:.0f} MB: {verdict(rss <= 100)}"
+        )
         if "rss_100" in extra and "rss_many" in extra:
             a, b = extra["rss_100"], extra["rss_many"]
             met, per_file = b <= 1.2 * a, (b - a) * 1000 / max(1, extra["many"] - 100)
-            out.append(f"- B6, the same peak RSS within 20 % for 100 files and {int(extra['many']):,} files "
-                       f"(uploads of 2 kB files): {a:.0f} MB and {b:.0f} MB, {b / a - 1:+.0%}: {verdict(met)}."
-                       + ("" if met else f" The run keeps about {per_file:.1f} kB per file in memory until it ends (tracemalloc on 20,000 files: the scan entry, the history record with its SHA-1, asset id and time, the entry that marks it finished). Flat memory needs that state off the heap: the history as an on-disk index (append-only records plus a compact key index, or SQLite) and a scan streamed in sorted chunks; the history is a JSON file by the product's design, so this format change is left for a decision."))  # fmt: skip
+            out.append(
+                f"- B6, the same peak RSS within 20 % for 100 files and {int(extra['many']):,} files "
+                f"(uploads of 2 kB files): {a:.0f} MB and {b:.0f} MB, {b / a - 1:+.0%}: {verdict(met)}."
+                + (
+                    ""
+                    if met
+                    else f" The run keeps about {per_file:.1f} kB per file in memory until it ends (tracemalloc on 20,000 files: the scan entry, the history record with its SHA-1, asset id and time, the entry that marks it finished). Flat memory needs that state off the heap: the history as an on-disk index (append-only records plus a compact key index, or SQLite) and a scan streamed in sorted chunks; the history is a JSON file by the product's design, so this format change is left for a decision."
+                )
+            )
     return out
 
 
@@ -494,7 +693,24 @@ def main() -> int:
         "--no-sweep", action="store_true", help="skip the concurrency sweep and plot"
     )
     parser.add_argument("--out", type=Path, default=HERE, help="where RESULTS.md and the plot go")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="CHECKOUT",
+        help="also measure async-uploader from this checkout (e.g. a git worktree of an older "
+        "commit), side by side with this one (kind 'ours'; repeatable)",
+    )
     args = parser.parse_args()
+    for checkout in args.compare_with:
+        rev = subprocess.run(
+            ["git", "-C", str(checkout), "log", "-1", "--format=%h"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        name = f"async-uploader @ {rev or checkout.name}"
+        COMPARE.append(Contender(name, "ours", pythonpath=str(checkout.resolve())))
     args.out.mkdir(parents=True, exist_ok=True)
     repeats = args.repeats or (1 if args.quick else 3)
     wanted = set(args.scenarios.split(","))
@@ -507,12 +723,16 @@ def main() -> int:
         if (exe := install_python_contender(kind)) is not None:
             PY_EXES[kind] = exe
     root = Path(tempfile.mkdtemp(prefix="bench-"))
-    lines = ["# Benchmark results", "",
-             f"Machine: {machine()}. Run: `python -m benchmarks{' --quick' if args.quick else ''}` "
-             f"on {time.strftime('%Y-%m-%d')}, {repeats} measurement(s) per point (one when it takes over "
-             f"{LONG_S:.0f} s: marked '1 run'), medians (peak RSS: the largest, of the contender's own process tree); every contender against a fresh test server (Immich 3 mode) in its own process; "
-             "'verified' checks the server's state (every file an asset, every asset in the album), "
-             "never exit codes.", ""]  # fmt: skip
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine()}. Run: `python -m benchmarks{' --quick' if args.quick else ''}` "
+        f"on {time.strftime('%Y-%m-%d')}, {repeats} measurement(s) per point (one when it takes over "
+        f"{LONG_S:.0f} s: marked '1 run'), medians (peak RSS: the largest, of the contender's own process tree); every contender against a fresh test server (Immich 3 mode) in its own process; "
+        "'verified' checks the server's state (every file an asset, every asset in the album), "
+        "never exit codes.",
+        "",
+    ]
     if args.quick:
         lines += ["**Quick mode: scaled-down smoke run, not numbers to quote.**", ""]
     verdicts: list[str] = []
@@ -528,9 +748,15 @@ def main() -> int:
                 seeded = seed(sc, folder, root)
                 failures += not seeded.measure.ok
                 if sc.kind == "idle":
-                    extra["rss_many"], extra["many"] = seeded.measure.rss_mb, sum(1 for _ in folder.iterdir())  # fmt: skip
-                    print(f"{sc.name} seeding (our upload of every file): {seeded.measure.wall:.1f}s, "
-                          f"{seeded.measure.rss_mb:.0f} MB peak", flush=True)  # fmt: skip
+                    extra["rss_many"], extra["many"] = (
+                        seeded.measure.rss_mb,
+                        sum(1 for _ in folder.iterdir()),
+                    )
+                    print(
+                        f"{sc.name} seeding (our upload of every file): {seeded.measure.wall:.1f}s, "
+                        f"{seeded.measure.rss_mb:.0f} MB peak",
+                        flush=True,
+                    )
             if sc.kind == "new-machine":
                 extra["hash_alone"] = hash_alone(folder, repeats)
             rows = []
@@ -539,15 +765,29 @@ def main() -> int:
                     continue
                 row = Row(sc.name, who.name)
                 if sc.kind == "idle" and who.kind == "baseline":
-                    row.measures.append(Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again"))  # fmt: skip
+                    row.measures.append(
+                        Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again")
+                    )
                     rows.append(row)
                     continue
-                row.measures = repeated(functools.partial(measure, sc, who, folder, root, seeded), repeats)  # fmt: skip
+                row.measures = repeated(
+                    functools.partial(measure, sc, who, folder, root, seeded), repeats
+                )
                 failures += sum(not m.ok for m in row.measures)
                 rows.append(row)
-                print(f"{sc.name} {who.name}: " + ", ".join(f"{m.wall:.2f}s{'' if m.ok else ' FAILED: ' + m.note}" for m in row.measures), flush=True)  # fmt: skip
+                print(
+                    f"{sc.name} {who.name}: "
+                    + ", ".join(
+                        f"{m.wall:.2f}s{'' if m.ok else ' FAILED: ' + m.note}" for m in row.measures
+                    ),
+                    flush=True,
+                )
             if sc.name == "B6":
-                small = make_data(root, Scenario("M100", "100 small files", 100, 2_000, quick_files=100), args.quick)  # fmt: skip
+                small = make_data(
+                    root,
+                    Scenario("M100", "100 small files", 100, 2_000, quick_files=100),
+                    args.quick,
+                )
                 ms = [measure(sc, Contender("ours", "ours"), small, root) for _ in range(repeats)]
                 extra["rss_100"] = max(m.rss_mb for m in ms)
             lines += table(rows, sc, folder)
@@ -555,13 +795,21 @@ def main() -> int:
                 lines += ["Where our time goes on B1 (pyinstrument, one more run of ours):", ""]
                 lines += profile_ours(sc, folder, root)
             if sc.kind == "new-machine":
-                lines += [f"Hashing the files alone (a fresh Python, SHA-1 in two threads): {extra['hash_alone']:.2f} s.", ""]  # fmt: skip
+                lines += [
+                    f"Hashing the files alone (a fresh Python, SHA-1 in two threads): {extra['hash_alone']:.2f} s.",
+                    "",
+                ]
             verdicts += targets(sc, rows, folder, extra)
             shutil.rmtree(folder, ignore_errors=True)
         if not args.no_sweep:
             plot = sweep(root, args.quick, repeats, has_npx, args.out)
             if plot:
-                lines += ["## Throughput against concurrency (B3 data, 100 ms per request)", "", f"![throughput]({plot.name})", ""]  # fmt: skip
+                lines += [
+                    "## Throughput against concurrency (B3 data, 100 ms per request)",
+                    "",
+                    f"![throughput]({plot.name})",
+                    "",
+                ]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     if verdicts:
