@@ -16,14 +16,22 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from . import __version__
-from .config import Config, Sources, load_config, redact
+from .config import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    SETTING,
+    Config,
+    Sources,
+    load_config,
+    redact,
+)
 from .errors import (
     EXIT_CONFIG,
     EXIT_INTERRUPTED,
@@ -82,80 +90,201 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _add_sync_flags(p: argparse.ArgumentParser) -> None:
+def _about(env: str, what: str | None = None) -> str:
+    """A flag's help from the settings table: what it is, its variable, range and default."""
+    setting = SETTING[env]
+    notes = [env]
+    if setting.low is not None and setting.high is not None:
+        notes.append(f"{setting.low:g} to {setting.high:g}")
+    if setting.shown and setting.shown != "required":
+        notes.append(f"default {setting.shown.replace('`', '')}")
+    return f"{what or setting.help} ({'; '.join(notes)})"
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """Where the settings come from, the folder, the server, the album, the history."""
     p.add_argument(
-        "--env-file", type=Path, help="read settings from this .env file (default ./.env)"
+        "--env-file",
+        type=Path,
+        metavar="FILE",
+        help="read settings from this .env file (default ./.env)",
     )
-    p.add_argument("--folder", help="the folder to upload (SCREENSHOTS_PATH)")
-    p.add_argument("--album", help="the album to put every file in (IMMICH_ALBUM_NAME)")
-    p.add_argument("--local-url", help="the server's LAN URL (IMMICH_LOCAL_URL)")
-    p.add_argument("--external-url", help="the server's public URL (IMMICH_EXTERNAL_URL)")
-    p.add_argument("--history", help="the history file (IMMICH_HISTORY_FILE)")
-    p.add_argument("--log-file", help="the log file (IMMICH_LOG_FILE)")
-    p.add_argument("--concurrency", help="uploads at once (IMMICH_CONCURRENCY)")
+    p.add_argument("--folder", metavar="DIR", help=_about("SCREENSHOTS_PATH"))
+    p.add_argument("--album", metavar="NAME", help=_about("IMMICH_ALBUM_NAME"))
+    p.add_argument("--local-url", metavar="URL", help=_about("IMMICH_LOCAL_URL"))
+    p.add_argument("--external-url", metavar="URL", help=_about("IMMICH_EXTERNAL_URL"))
+    p.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
+
+
+def _add_scan_flags(p: argparse.ArgumentParser) -> None:
+    """Which files go up, and how."""
     p.add_argument(
         "--recursive",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="include subfolders (IMMICH_RECURSIVE)",
+        help=_about("IMMICH_RECURSIVE"),
     )
     p.add_argument(
         "--include",
         action="append",
         metavar="GLOB",
-        help="only files matching this glob (repeatable; IMMICH_INCLUDE)",
+        help=_about("IMMICH_INCLUDE", "only files matching this glob (repeatable)"),
     )
     p.add_argument(
         "--exclude",
         action="append",
         metavar="GLOB",
-        help="leave files and folders matching this glob (repeatable; IMMICH_EXCLUDE)",
-    )
-    p.add_argument(
-        "--no-sidecar",
-        dest="sidecar",
-        action="store_false",
-        default=None,
-        help="send no generated XMP sidecar (IMMICH_SIDECAR=false)",
+        help=_about("IMMICH_EXCLUDE", "leave files and folders matching this glob (repeatable)"),
     )
     p.add_argument(
         "--follow-symlinks",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="upload what symlinks in the folder point to, even outside it "
-        "(IMMICH_FOLLOW_SYMLINKS; default: skipped and named)",
+        help=_about(
+            "IMMICH_FOLLOW_SYMLINKS",
+            "upload what symlinks in the folder point to, even outside it (else skipped, named)",
+        ),
     )
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """The flags of a run that uploads: sync and watch."""
+    _add_config_flags(p)
+    p.add_argument("--log-file", metavar="FILE", help=_about("IMMICH_LOG_FILE"))
+    p.add_argument("--concurrency", metavar="N", help=_about("IMMICH_CONCURRENCY"))
+    _add_scan_flags(p)
     p.add_argument(
-        "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
+        "--no-sidecar",
+        dest="sidecar",
+        action="store_false",
+        default=None,
+        help=_about("IMMICH_SIDECAR", "send no generated XMP sidecar"),
     )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
+    _add_output_flags(p)
+
+
+def _add_output_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--dry-run", action="store_true", help="say what would be uploaded; change nothing"
+        "--quiet", action="store_true", help="only warnings, errors and a failed summary"
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress lines")
-    p.add_argument("--quiet", action="store_true", help="only warnings and errors")
     p.add_argument(
         "--debug", action="store_true", help="HTTP detail and tracebacks (never the key)"
     )
 
 
+KEY_NOTE = (
+    "The API key comes only from IMMICH_API_KEY (in .env or the environment), never from a\n"
+    "flag, and is never printed or logged."
+)
+EPILOG = f"""\
+main flags (of sync; 'async-uploader sync --help' lists them all):
+  --folder DIR, --album NAME, --local-url URL, --external-url URL
+  --dry-run         hash and ask the server, say what a run would send and link; change nothing
+  --json            one JSON summary on stdout
+  --concurrency N   uploads at once (1 to {MAX_CONCURRENCY}; default {DEFAULT_CONCURRENCY})
+
+{KEY_NOTE}
+Settings: .env in the current folder (see .env.example), the environment, then flags.
+Exit codes: 0 done, 1 some files failed, 2 configuration, 3 server or key, 4 another run active,
+130/143 interrupted."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="async-uploader",
-        description="Upload every new file of a folder to an Immich album, once, concurrently.",
+        description="Upload every new file of a folder to an Immich album, once, concurrently. "
+        "Without a command: sync.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"async-uploader {__version__}")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    _add_sync_flags(sub.add_parser("sync", help="upload new files (the default command)"))
-    _add_sync_flags(
-        sub.add_parser("watch", help="keep running; upload each new file once it is complete")
+    sub = parser.add_subparsers(
+        dest="command", parser_class=_Parser, title="commands", metavar="COMMAND"
     )
-    _add_sync_flags(sub.add_parser("check", help="is the configuration usable? what to fix"))
-    status = sub.add_parser("status", help="what the history holds; changes nothing")
-    status.add_argument("--env-file", type=Path, help="read settings from this .env file")
-    status.add_argument("--history", help="the history file (IMMICH_HISTORY_FILE)")
+
+    def command(
+        name: str, summary: str, description: str, key: bool = True
+    ) -> argparse.ArgumentParser:
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=f"{description}\n\n{KEY_NOTE}" if key else description,
+            epilog=None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    sync = command(
+        "sync",
+        "upload what is new, link it to the album, exit (the default command)",
+        "One run: scan the folder, skip what the history knows, upload the rest (the server's\n"
+        "duplicates are only linked), add everything to the album, save the history. When\n"
+        "nothing is new it ends without contacting the server.",
+    )
+    _add_run_flags(sync)
+    sync.add_argument(
+        "--json", action="store_true", help="print one JSON summary on stdout, nothing else"
+    )
+    sync.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="hash the new files and ask the server which it has (read-only); say what a run "
+        "would send, link and skip; change nothing",
+    )
+    watch = command(
+        "watch",
+        "keep running; upload each new file once it is complete",
+        "Sync, then keep watching the folder: each new file is uploaded once it has stopped\n"
+        "changing. Ctrl-C (or SIGTERM) stops after the uploads in flight.",
+    )
+    _add_run_flags(watch)
+    watch.set_defaults(json=False, dry_run=False)
+    check = command(
+        "check",
+        "is the configuration usable? a table of what is fine and how to fix the rest",
+        "Check the settings, both URLs, the key and its permissions, the album, the folder, the\n"
+        "history and the lock. Read-only: uploads, creates and writes nothing. Exit 0 when usable.",
+    )
+    _add_config_flags(check)
+    check.add_argument(
+        "--debug", action="store_true", help="HTTP detail and tracebacks (never the key)"
+    )
+    status = command(
+        "status",
+        "what the history holds (--json too); changes nothing",
+        "What the history holds and what the last run did, without the server. Exit 1 when\n"
+        "there is no history where it looked.",
+        key=False,
+    )
+    status.add_argument(
+        "--env-file", type=Path, help="read settings from this .env file (default ./.env)"
+    )
+    status.add_argument("--history", help=_about("IMMICH_HISTORY_FILE"))
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
-    demo = sub.add_parser("demo", help="a whole sync against the built-in test server")
-    _add_sync_flags(demo)
+    demo = command(
+        "demo",
+        "a whole sync against the built-in test server",
+        "Start the built-in test server, sync the configured folder (else a generated sample of\n"
+        "screenshots) into it, list what it holds, run again as cron would, stop. Nothing real\n"
+        "is touched: the history and log go to a temporary folder, the key is the test server's.",
+        key=False,
+    )
+    demo.add_argument(
+        "--env-file",
+        type=Path,
+        metavar="FILE",
+        help="read SCREENSHOTS_PATH and IMMICH_ALBUM_NAME from this .env file (default ./.env)",
+    )
+    demo.add_argument("--folder", metavar="DIR", help=_about("SCREENSHOTS_PATH"))
+    demo.add_argument("--album", metavar="NAME", help=_about("IMMICH_ALBUM_NAME"))
+    demo.add_argument(
+        "--recursive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_about("IMMICH_RECURSIVE"),
+    )
+    _add_output_flags(demo)
+    demo.set_defaults(json=False, dry_run=False)
     # Only listed here: "test-server" is dispatched before parsing (main), so a sync never
     # imports the test server.
     sub.add_parser("test-server", help="run the Immich-compatible test server (--help for more)")
@@ -163,15 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("env_file", "folder", "album", "local_url", "external_url", "history", "log_file")
+    """The settings a command's flags give (a command without a flag gives None for it)."""
+    keys = (
+        *("env_file", "folder", "album", "local_url", "external_url", "history", "log_file"),
+        *("concurrency", "recursive", "include", "exclude", "sidecar", "follow_symlinks"),
+    )
     flags = {k: getattr(args, k, None) for k in keys}
-    flags["concurrency"] = args.concurrency
-    flags["recursive"] = args.recursive
-    flags["dry_run"] = args.dry_run
-    flags["include"] = args.include
-    flags["exclude"] = args.exclude
-    flags["sidecar"] = args.sidecar
-    flags["follow_symlinks"] = args.follow_symlinks
+    flags["dry_run"] = bool(getattr(args, "dry_run", False))
     return flags
 
 
@@ -259,8 +386,10 @@ def _print_report(
     if args.quiet and report.ok and not report.interrupted and not stopped:
         return
     if report.dry_run:
+        on_server = f", {report.duplicates} already on the server" if report.duplicates else ""
         say(
-            f"Dry run: would upload {counted(len(report.would_upload), 'file')}; nothing was changed."
+            f"Dry run: would upload {counted(len(report.would_upload), 'file')}{on_server}, and "
+            f"link {counted(report.would_link, 'asset')} to the album; nothing was changed."
         )
         return
     head = "Stopped: " if stopped else "Interrupted: " if report.interrupted else "Done: "
@@ -306,6 +435,7 @@ def one_run_at_a_time(config: Config) -> Iterator[None]:
 def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
     secrets: list[str] = []
     control: list[RunControl] = []  # the run's, once it has one: its report outlives an error
+    reports: list[RunReport] = []  # the run's final report, once it has one
     try:
         if demo:
             from .demo import run_demo
@@ -313,17 +443,65 @@ def run_sync(args: argparse.Namespace, demo: bool = False) -> int:
             return run_demo(args)
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
+        console = _start_log(args, config, secrets, "sync")
         with one_run_at_a_time(config):
-            return _sync_locked(args, config, secrets, control)
+            return _ended(_sync_locked(args, config, secrets, control, console, reports), reports)
     except UploaderError as exc:
         if args.debug:
             log.exception("error")
+        _log_early(args, secrets)
         report = control[0].report if control and control[0].uploading else None
-        return _fail(args, str(exc), exc.exit_code, secrets, report)
+        return _ended(_fail(args, str(exc), exc.exit_code, secrets, report), [*reports, report])
     except KeyboardInterrupt:
-        return _fail(args, "interrupted", EXIT_INTERRUPTED, secrets)
+        return _ended(_fail(args, "interrupted", EXIT_INTERRUPTED, secrets), reports)
     except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
-        return _unexpected(args, exc, secrets)
+        return _ended(_unexpected(args, exc, secrets), reports)
+
+
+def _start_log(
+    args: argparse.Namespace, config: Config, secrets: list[str], command: str
+) -> BarAwareHandler:
+    """The console and the log file, the configuration's warnings, and the run's first line in
+    the log: consecutive runs (cron's, say) read apart."""
+    console = setup_logging(
+        log_file=config.log_file, secrets=secrets, quiet=args.quiet, debug=args.debug
+    )
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    log_to_file(
+        logging.INFO,
+        f"start: async-uploader {__version__} {command}{' --dry-run' if config.dry_run else ''}: "
+        f"folder {config.folder}, album {config.album!r}, local URL {config.local_url or '-'}, "
+        f"external URL {config.external_url or '-'}",
+    )
+    return console
+
+
+def _ended(code: int, reports: Sequence[RunReport | None], summary: str | None = None) -> int:
+    """The run's last line in the log: its exit code and what it did."""
+    report = next((r for r in reversed(reports) if r is not None), None)
+    what = summary or (report.summary() if report is not None else "nothing was done")
+    log_to_file(logging.INFO, f"end: exit {code}: {what}")
+    return code
+
+
+def _log_early(args: argparse.Namespace, secrets: list[str]) -> None:
+    """An error before the log was opened (a setting wrong or missing): into the log all the same
+    when the settings say where it is (a .env was found, or IMMICH_LOG_FILE/--log-file), so a
+    scheduled run that fails this way leaves a line where its other runs do. Never a log file
+    in a folder that has no .env."""
+    if logging.getLogger().handlers:
+        return  # set up already (the log file may have failed since: then it stays off)
+    try:
+        sources = Sources(_flags(args))
+        key, _ = sources.get("IMMICH_API_KEY")
+        secrets += [key.strip()] if key and key.strip() else []
+        explicit = getattr(args, "log_file", None) or sources.get("IMMICH_LOG_FILE")[0]
+        if sources.env_file is None and not explicit:
+            return
+        setup_logging(log_file=sources.log_file(), secrets=secrets, quiet=True)
+    except (UploaderError, OSError):
+        return  # the log is what is wrong, or cannot be found: the console line must do
 
 
 def _unexpected(args: argparse.Namespace, exc: Exception, secrets: list[str]) -> int:
@@ -335,23 +513,21 @@ def _unexpected(args: argparse.Namespace, exc: Exception, secrets: list[str]) ->
 
 
 def _sync_locked(
-    args: argparse.Namespace, config: Config, secrets: list[str], controls: list[RunControl]
+    args: argparse.Namespace,
+    config: Config,
+    secrets: list[str],
+    controls: list[RunControl],
+    console: BarAwareHandler,
+    reports: list[RunReport],
 ) -> int:
     from .local import done, offline_report, read_local
 
-    console = setup_logging(
-        log_file=config.log_file,
-        secrets=secrets,
-        quiet=args.quiet,
-        debug=args.debug,
-    )
-    for warning in config.warnings:
-        log.warning("%s", warning)
     # The history and the folder first: when nothing is new, the run ends here, without the
     # server and without importing the HTTP side at all.
     history, scanned = read_local(config)
     idle = offline_report(config, history, scanned)
     if idle is not None:
+        reports.append(idle[0])
         return _finish_idle(args, config, history, secrets, scanned, *idle)
     from .run import sync
 
@@ -369,6 +545,7 @@ def _sync_locked(
         return _fail(
             args, "interrupted before the uploads began", _exit_for_signal(signum), secrets
         )
+    reports.append(report)
     code = (
         _exit_for_signal(signum) if report.interrupted else EXIT_OK if report.ok else EXIT_PARTIAL
     )
@@ -457,11 +634,7 @@ def run_watch(args: argparse.Namespace) -> int:
     try:
         config = load_config(_flags(args))
         secrets.append(config.api_key.reveal())
-        console = setup_logging(
-            log_file=config.log_file, secrets=secrets, quiet=args.quiet, debug=args.debug
-        )
-        for warning in config.warnings:
-            log.warning("%s", warning)
+        console = _start_log(args, config, secrets, "watch")
         control = _progress_control(args, console)
 
         async def until_stopped(config: Config, control: RunControl) -> WatchTotals:
@@ -476,11 +649,14 @@ def run_watch(args: argparse.Namespace) -> int:
             if console.bar is not None:
                 console.bar.close()
         say(f"Stopped watching: {totals.summary()}", secrets)
-        return _exit_for_signal(signum) if signum else EXIT_OK
+        code = _exit_for_signal(signum) if signum else EXIT_OK
+        return _ended(code, [], f"stopped watching: {totals.summary()}")
     except UploaderError as exc:
-        return _fail(args, str(exc), exc.exit_code, secrets)
+        _log_early(args, secrets)
+        code = _fail(args, str(exc), exc.exit_code, secrets)
+        return _ended(code, [], f"watched: {totals.summary()}")
     except KeyboardInterrupt:
-        return EXIT_INTERRUPTED
+        return _ended(EXIT_INTERRUPTED, [], f"stopped watching: {totals.summary()}")
     except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
         return _unexpected(args, exc, secrets)
 

@@ -392,12 +392,20 @@ class Sources:
         self.base_dir = self.env_file.parent.resolve() if self.env_file else self.cwd
         self.warnings += unknown_names(self.file_values, self.environ, self.env_file)
 
-    def read_from(self) -> str:
-        """Which .env was read, for an error about a missing setting (run from another folder,
-        there is none, and that is most often why)."""
+    def read_from(self, *names: str) -> str:
+        """For an error about a missing setting: a name that looks like it mistyped, and which
+        .env was read (run from another folder, there is none, and that is most often why)."""
+        typos = [
+            w.split(" is not a setting")[0]
+            for w in self.warnings
+            if any(f"mean {name}?" in w for name in names)
+        ]
+        typo = f"{typos[0]} looks like it, mistyped; " if typos else ""
         if self.env_file is not None:
-            return f"read {self.env_file}"
-        return f"no .env found in {self.cwd} (run from the folder of your .env, or --env-file)"
+            return f"{typo}read {self.env_file}"
+        return (
+            f"{typo}no .env found in {self.cwd} (run from the folder of your .env, or --env-file)"
+        )
 
     def get(self, name: str) -> tuple[str | None, Path]:
         """The value of a variable and the folder its relative paths are relative to."""
@@ -438,7 +446,7 @@ def load_config(
     folder = path_of("folder", "SCREENSHOTS_PATH", None)
     if folder is None:
         raise ConfigError(
-            f"SCREENSHOTS_PATH is not set (in .env, the environment, or --folder); {src.read_from()}"
+            f"SCREENSHOTS_PATH is not set (in .env, the environment, or --folder); {src.read_from('SCREENSHOTS_PATH')}"
         )
     if not folder.exists():
         raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} does not exist")
@@ -451,7 +459,7 @@ def load_config(
     if not key or not key.strip():
         raise ConfigError(
             "IMMICH_API_KEY is not set (in .env or the environment; it is never taken from a "
-            f"flag); {src.read_from()}"
+            f"flag); {src.read_from('IMMICH_API_KEY')}"
         )
 
     urls: dict[str, str | None] = {}
@@ -463,7 +471,8 @@ def load_config(
         urls[flag] = normalize_url(value, label) if value and value.strip() else None
     if not urls["local_url"] and not urls["external_url"]:
         raise ConfigError(
-            "IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL are both empty; set at least one"
+            "IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL are both empty; set at least one; "
+            + src.read_from("IMMICH_LOCAL_URL", "IMMICH_EXTERNAL_URL")
         )
     external = urls["external_url"]
     loopback = ("localhost", "127.0.0.1", "::1")
@@ -478,7 +487,7 @@ def load_config(
         album, _ = get("IMMICH_ALBUM_NAME")
     if not album or not album.strip():
         raise ConfigError(
-            f"IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album); {src.read_from()}"
+            f"IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album); {src.read_from('IMMICH_ALBUM_NAME')}"
         )
 
     def num(flag: str | None, name: str, integer: bool = False) -> float:

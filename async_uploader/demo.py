@@ -12,6 +12,7 @@ import os
 import struct
 import sys
 import tempfile
+import time
 import zlib
 from pathlib import Path
 
@@ -19,8 +20,9 @@ import anyio
 
 from .config import Config, Secret, load_config
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError
+from .local import offline_report, read_local
 from .logsetup import setup_logging
-from .outcomes import counted
+from .outcomes import counted, human_bytes
 from .run import RunControl, sync
 from .testserver import ServerOptions, TestServer
 
@@ -35,6 +37,7 @@ SAMPLE_NAMES = [
     "Screen Shot 2024-05-07 at 9.41.00 PM.png",
     "notes.txt",  # not a media type: the scan leaves it alone
 ]
+SHOWN = 20  # assets listed by name; the rest as "and N more"
 
 
 def png(width: int, height: int, seed: int) -> bytes:
@@ -78,23 +81,51 @@ def run_demo(args: argparse.Namespace) -> int:
                     "folder": args.folder,
                     "album": album,
                     "local_url": "http://127.0.0.1",
+                    "recursive": args.recursive,
                 },
                 environ={k: v for k, v in os.environ.items() if k != "IMMICH_API_KEY"}
                 | {"IMMICH_API_KEY": "demo"},
             )
             folder = configured.folder
             album = configured.album
+            recursive = configured.recursive
         except ConfigError:
             folder = None
+            recursive = bool(args.recursive)
         if folder is None:
             folder = work / "screenshots"
             folder.mkdir()
             make_samples(folder)
         setup_logging(log_file=work / "demo.log", secrets=[], quiet=args.quiet, debug=args.debug)
-        return anyio.run(_demo, folder, album, work, args, backend="asyncio")
+        return anyio.run(_demo, folder, album, work, recursive, backend="asyncio")
 
 
-async def _demo(folder: Path, album: str, work: Path, args: argparse.Namespace) -> int:
+async def _second_run(config: Config, server: TestServer) -> None:
+    """Run again, as cron would: nothing is new, so the run settles from the history alone,
+    without a single request to the server (the CLI's idle path); else a sync as usual."""
+    before = sum(server.state.stats.requests.values())
+    t0 = time.monotonic()
+    history, scanned = await anyio.to_thread.run_sync(read_local, config)
+    idle = offline_report(config, history, scanned)
+    if idle is None:  # something was left (a rejected file, one still being written): sync it
+        again = await sync(config, RunControl(progress_seconds=0))
+        print(
+            f"A second run found {counted(again.skipped_history, 'file')} already done and "
+            f"uploaded {again.created} new ones.",
+            flush=True,
+        )
+        return
+    ms = (time.monotonic() - t0) * 1000
+    asked = sum(server.state.stats.requests.values()) - before
+    print(
+        f"A second run, as cron would start it: nothing new ({counted(idle[0].scanned, 'file')} "
+        f"in the history and the album), done in {ms:.0f} ms without contacting the server "
+        f"({counted(asked, 'request')}).",
+        flush=True,
+    )
+
+
+async def _demo(folder: Path, album: str, work: Path, recursive: bool) -> int:
     server = TestServer(ServerOptions(port=0))
     await server.start()
     try:
@@ -109,7 +140,7 @@ async def _demo(folder: Path, album: str, work: Path, args: argparse.Namespace) 
             album=album,
             history_file=work / "history.json",
             log_file=work / "demo.log",
-            recursive=bool(args.recursive),
+            recursive=recursive,
             settle_seconds=0.0,
         )
         report = await sync(config, RunControl(progress_seconds=0))
@@ -118,15 +149,14 @@ async def _demo(folder: Path, album: str, work: Path, args: argparse.Namespace) 
         print(f"The server now holds {counted(len(state.assets), 'asset')}:", flush=True)
         for a in state.albums.values():
             print(f"  album {a.name!r}: {counted(len(a.asset_ids), 'asset')}", flush=True)
-            for asset_id in a.asset_ids[:20]:
-                asset = state.assets[asset_id]
-                print(f"    {asset.original_file_name}  ({asset.size} bytes)", flush=True)
-        again = await sync(config, RunControl(progress_seconds=0))
-        print(
-            f"A second run found {counted(again.skipped_history, 'file')} already done and uploaded "
-            f"{again.created} new ones.",
-            flush=True,
-        )
+            assets = sorted(
+                (state.assets[i] for i in a.asset_ids), key=lambda x: x.original_file_name
+            )
+            for asset in assets[:SHOWN]:
+                print(f"    {asset.original_file_name}  ({human_bytes(asset.size)})", flush=True)
+            if len(assets) > SHOWN:
+                print(f"    and {len(assets) - SHOWN} more", flush=True)
+        await _second_run(config, server)
         return EXIT_OK if report.ok else EXIT_PARTIAL
     finally:
         await server.stop()

@@ -67,7 +67,8 @@ class RunReport:
     bytes_uploaded: int = 0
     duration_s: float = 0.0
     dry_run: bool = False
-    would_upload: list[str] = field(default_factory=list)
+    would_upload: list[str] = field(default_factory=list)  # a dry run: what it would send
+    would_link: int = 0  # a dry run: assets it would add to the album
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
     server_contacted: bool = True  # False: nothing was new, the run did not need the server
@@ -131,6 +132,11 @@ class RunReport:
             "duration_s": round(self.duration_s, 3),
             "server_contacted": self.server_contacted,
             "interrupted": self.interrupted,
+            **(
+                {"would_upload": len(self.would_upload), "would_link": self.would_link}
+                if self.dry_run
+                else {}
+            ),
         }
 
     def summary(self) -> str:

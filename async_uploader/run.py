@@ -21,9 +21,10 @@ from .errors import HistoryError, UploaderError, first_uploader_error
 from .files import LocalFile, ScanResult
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
 from .local import read_local, server_facts, warn_symlinks
-from .outcomes import RunReport, check_counts, counted, human_bytes
+from .outcomes import FileResult, Outcome, RunReport, check_counts, counted, human_bytes
 from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
+from .phases.precheck import CHECK_BATCH, Precheck
 from .phases.upload import Uploader
 from .progress import Snapshot
 from .retry import RetryPolicy
@@ -111,7 +112,7 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
             )
             todo = _take_stock(scanned, server.media, config, report)
             if config.dry_run:
-                return _dry_run(todo, history, server, report)
+                return await _dry_run(todo, history, server, config, retry, report)
             await _upload_link_save(todo, history, server, config, control, retry, report)
             if wrong := check_counts(report, control.strict):
                 log.error("internal: %s (please report it)", wrong)
@@ -167,7 +168,7 @@ def _take_stock(
         )
     empty = sum(1 for f in todo if not f.size)
     log.info(
-        "scan: %s, %d already done, %d to send (%s)%s, %d of other types ignored",
+        "scan: %s, %d already done, %d new (%s)%s, %d of other types ignored",
         counted(report.scanned, "file"),
         done,
         len(todo) - empty,
@@ -178,22 +179,55 @@ def _take_stock(
     return todo
 
 
-def _dry_run(
-    todo: list[LocalFile], history: History, server: Connected, report: RunReport
+async def _dry_run(
+    todo: list[LocalFile],
+    history: History,
+    server: Connected,
+    config: Config,
+    retry: RetryPolicy,
+    report: RunReport,
 ) -> RunReport:
-    """What a run would send and link; nothing is changed anywhere."""
-    report.would_upload = [f.rel for f in todo if f.size]
-    report.empty = len(todo) - len(report.would_upload)
+    """What a real run would send, link and skip, found as a real run finds it: the new files
+    hashed and put to the server's bulk upload check (a read-only question). Nothing is uploaded,
+    linked or written anywhere."""
+    sendable = [f for f in todo if f.size]
+    report.empty = len(todo) - len(sendable)
+    found: list[FileResult] = []  # what the pre-check settled: on the server, vanished, unreadable
+    precheck = Precheck(
+        server.client, config, history, retry, server.failover, found.append, lambda f: None
+    )
+    send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
+        max_buffer_size=CHECK_BATCH
+    )
+    would: list[LocalFile] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(precheck.run, sendable, send, anyio.Event())
+        async with receive:
+            async for f, _ in receive:
+                would.append(f)
+    for result in found:
+        report.add(result)
+    report.would_upload = [f.rel for f in would]
+    on_server = [r for r in found if r.outcome is Outcome.DUPLICATE]
+    # Linked by a real run: what the server has already and what it would upload, and earlier
+    # uploads still waiting for their link. An album that does not exist yet would get them all.
     pending = len(history.pending_links(server.album.id)) if server.album else 0
+    report.would_link = pending + len(on_server) + len(would)
     for f in todo:
-        if f.size:
-            log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
-        else:
+        if not f.size:
             log.info("would skip %s: empty", f.rel)
+    for r in on_server:
+        log.info("would link %s: already on the server as %s", r.file.rel, r.asset_id)
+    for f in would:
+        log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+    checked = "" if precheck.precheck else " (the server could not be asked which it has)"
     log.info(
-        "dry run: would upload %s and link %s; nothing changed",
-        counted(len(report.would_upload), "file"),
-        counted(pending, "earlier upload"),
+        "dry run: would upload %s (%s), %d already on the server%s, and link %s; nothing changed",
+        counted(len(would), "file"),
+        human_bytes(sum(f.size for f in would)),
+        len(on_server),
+        checked,
+        counted(report.would_link, "asset"),
     )
     return report
 

@@ -760,10 +760,26 @@ def main() -> int:
             if sc.kind == "new-machine":
                 extra["hash_alone"] = hash_alone(folder, repeats)
             rows = []
+            side_by_side: dict[str, list[Measure]] = {}
+            if COMPARE:  # ours and the other checkouts take turns, so drift hits them alike
+                pair = [Contender("async-uploader", "ours"), *COMPARE]
+                for _ in range(repeats):
+                    for who in pair:
+                        m = measure(sc, who, folder, root, seeded)
+                        side_by_side.setdefault(who.name, []).append(m)
             for who in contenders(has_npx):
                 if args.only and who.kind not in args.only.split(","):
                     continue
                 row = Row(sc.name, who.name)
+                if who.name in side_by_side:
+                    row.measures = side_by_side[who.name]
+                    failures += sum(not m.ok for m in row.measures)
+                    rows.append(row)
+                    print(
+                        f"{sc.name} {who.name}: "
+                        + ", ".join(f"{m.wall:.2f}s" for m in row.measures)
+                    )
+                    continue
                 if sc.kind == "idle" and who.kind == "baseline":
                     row.measures.append(
                         Measure(0, 0, 0, 0, True, "n/a: no history, it would send everything again")

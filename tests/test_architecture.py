@@ -55,12 +55,12 @@ ALLOWED: dict[str, set[str]] = {
     },
     "run": {
         *("<anyio>", "config", "errors", "files", "immich", "local", "outcomes", "progress"),
-        *("phases.album", "phases.connect", "phases.upload", "retry", "store"),
+        *("phases.album", "phases.connect", "phases.precheck", "phases.upload", "retry", "store"),
     },
     # The commands.
     "check": {"<anyio>", "config", "errors", "immich", "outcomes", "phases.connect", "store"},
     "watch": {"<anyio>", "<watchfiles>", "config", "errors", "files", "outcomes", "run"},
-    "demo": {"<anyio>", "config", "errors", "logsetup", "outcomes", "run", "testserver"},
+    "demo": {"<anyio>", "config", "errors", "local", "logsetup", "outcomes", "run", "testserver"},
     "cli": {
         *("<anyio>", "check", "config", "demo", "errors", "local", "logsetup", "outcomes"),
         *("progress", "run", "status", "store", "testserver", "watch"),

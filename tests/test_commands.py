@@ -116,6 +116,87 @@ def test_unknown_settings_and_commands_get_a_did_you_mean(
     assert r.returncode == 2 and "unknown command 'stauts'; did you mean 'status'?" in r.stderr
 
 
+def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Path) -> None:
+    """The help of every command: what it does, ranges and defaults from the settings table,
+    and no flag it would ignore (check --json, demo --local-url: usage errors, exit 2)."""
+    env = cli_env(None, tmp_path)
+    top = run_cli(["--help"], env, tmp_path).stdout
+    for name in ("sync", "watch", "check", "status", "demo", "test-server"):
+        assert f"\n    {name}" in top, name
+    assert "--dry-run" in top and "IMMICH_API_KEY" in top and "never from a\nflag" in top
+
+    def flags(command: str) -> set[str]:
+        r = run_cli([command, "--help"], env, tmp_path)
+        assert r.returncode == 0, r.stderr
+        usage = r.stdout.split("\n\n", 1)[0]
+        return {word.strip("[]") for word in usage.split() if word.strip("[]").startswith("--")}
+
+    common = {"--env-file", "--folder", "--album", "--local-url", "--external-url", "--history"}
+    run = common | {"--log-file", "--concurrency", "--include", "--exclude", "--no-sidecar"}
+    run |= {"--recursive", "--follow-symlinks", "--no-progress", "--quiet", "--debug"}
+    assert flags("sync") - {"--no-recursive", "--no-follow-symlinks"} == run | {
+        "--json",
+        "--dry-run",
+    }
+    assert flags("watch") - {"--no-recursive", "--no-follow-symlinks"} == run
+    assert flags("check") == common | {"--debug"}
+    assert flags("status") == {"--env-file", "--history", "--json"}
+    assert flags("demo") - {"--no-recursive"} == {
+        *("--env-file", "--folder", "--album", "--recursive", "--quiet", "--debug"),
+    }
+    sync = run_cli(["sync", "--help"], env, tmp_path).stdout
+    assert "One run: scan the folder" in sync
+    assert "IMMICH_CONCURRENCY; 1 to 64; default 16" in " ".join(sync.split())
+    for wrong in (["check", "--json"], ["demo", "--local-url", "x"], ["watch", "--dry-run"]):
+        r = run_cli(wrong, env, tmp_path)
+        assert r.returncode == 2 and "unrecognized arguments" in r.stderr, wrong
+
+
+def test_a_mistyped_required_setting_is_named_in_the_error(tmp_path: Path) -> None:
+    env = {k: v for k, v in cli_env(None, tmp_path).items() if k != "SCREENSHOTS_PATH"}
+    r = run_cli([], env | {"SCREENSHOTS_PAHT": str(tmp_path)}, tmp_path)
+    assert r.returncode == 2
+    assert "SCREENSHOTS_PAHT (in the environment) looks like it, mistyped" in r.stderr
+
+
+def test_the_log_has_a_start_and_an_end_line_per_run_and_early_errors(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """Each run begins and ends in the log (version, folder, album, URLs; exit code and summary),
+    an idle one too; a lock conflict (exit 4) and a configuration error (exit 2) are logged when
+    a .env says where the log is."""
+    import fcntl
+
+    from async_uploader import __version__
+
+    log_file = tmp_path / "immich_backup.log"
+    env = cli_env(server, shots)
+    (tmp_path / ".env").write_text(f"IMMICH_ALBUM_NAME=Screens\nSCREENSHOTS_PATH={shots}\n")
+    assert run_cli(["--no-progress"], env, tmp_path).returncode == 0
+    assert run_cli(["--no-progress"], env, tmp_path).returncode == 0  # idle
+    lines = log_file.read_text().splitlines()
+    starts = [ln for ln in lines if " start: " in ln]
+    ends = [ln for ln in lines if " end: " in ln]
+    assert len(starts) == len(ends) == 2
+    assert f"async-uploader {__version__} sync: folder {shots}, album 'Screens'" in starts[0]
+    assert f"local URL {server.url}" in starts[0]
+    assert "end: exit 0: 12 scanned, 0 already done, 12 created" in ends[0]
+    assert "end: exit 0: 12 scanned, 12 already done, 0 created" in ends[1]
+    assert lines.index(starts[1]) > lines.index(ends[0])  # the runs read apart
+    with open(tmp_path / "immich_upload_history.json.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        assert run_cli([], env, tmp_path).returncode == 4
+    tail = log_file.read_text().splitlines()[len(lines) :]
+    assert any("ERROR" in ln and "another async-uploader run is active" in ln for ln in tail)
+    assert "end: exit 4" in tail[-1]
+    broken = {k: v for k, v in env.items() if k != "SCREENSHOTS_PATH"}
+    (tmp_path / ".env").write_text("IMMICH_ALBUM_NAME=Screens\nIMMICH_CONCURRENCY=999\n")
+    assert run_cli([], broken, tmp_path).returncode == 2
+    last = log_file.read_text().splitlines()[-2:]
+    assert "SCREENSHOTS_PATH is not set" in last[0] and "end: exit 2" in last[1]
+    assert server.api_key not in log_file.read_text()
+
+
 def test_a_missing_setting_says_which_env_was_read(tmp_path: Path) -> None:
     env = {k: v for k, v in cli_env(None, tmp_path).items() if k != "SCREENSHOTS_PATH"}
     r = run_cli([], env, tmp_path)

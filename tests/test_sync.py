@@ -284,6 +284,31 @@ def test_dry_run_changes_nothing(server: ServerThread, shots: Path, tmp_path: Pa
     assert not (tmp_path / "immich_upload_history.json").exists()
 
 
+def test_dry_run_on_a_folder_already_on_the_server_would_send_nothing(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """A new machine's dry run over files the server has: hashed and asked about (the bulk
+    check), so it says 0 to send and 12 to link, and no upload, album or history is made."""
+    other = tmp_path / "other-machine"
+    other.mkdir()
+    assert run_cli([], cli_env(server, shots), other).returncode == 0  # all 12 on the server
+    before = server.stats()["requests"]
+    r = run_cli(["--dry-run", "--json"], cli_env(server, shots, IMMICH_ALBUM_NAME="New"), tmp_path)
+    after = server.stats()["requests"]
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["would_upload"], data["duplicates"], data["would_link"]) == (0, 12, 12)
+    assert after.get("POST /api/assets", 0) == before["POST /api/assets"]  # not one upload
+    assert (
+        after["POST /api/assets/bulk-upload-check"] > before["POST /api/assets/bulk-upload-check"]
+    )
+    assert after.get("POST /api/albums", 0) == before.get("POST /api/albums", 0)
+    assert server.call(lambda s: sorted(a.name for a in s.state.albums.values())) == ["Screens"]
+    assert not (tmp_path / "immich_upload_history.json").exists()
+    text = run_cli(["--dry-run"], cli_env(server, shots), tmp_path).stdout
+    assert "would upload 0 files, 12 already on the server, and link 12 assets" in text
+
+
 def test_second_run_while_one_holds_the_lock_exits_4(
     server: ServerThread, shots: Path, tmp_path: Path
 ) -> None:
@@ -378,9 +403,27 @@ def test_demo_runs_against_the_builtin_server(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_"))}
     r = run_cli(["demo"], env, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "The server now holds 8 assets" in r.stdout and "uploaded 0 new ones" in r.stdout
+    assert "The server now holds 8 assets" in r.stdout
+    # The second run is the idle one: settled from the history, the server's request count
+    # unchanged (counted by the server itself).
+    assert "nothing new (8 files in the history and the album)" in r.stdout
+    assert "without contacting the server (0 requests)" in r.stdout
     assert list(tmp_path.iterdir()) == []  # nothing left behind in the current folder
     _ = OLD
+
+
+def test_demo_lists_assets_sorted_with_sizes_and_the_rest_counted(tmp_path: Path) -> None:
+    """A configured folder of 23 files: 20 names in order with human sizes, then "and 3 more"."""
+    folder = tmp_path / "shots"
+    names = [f"shot-{i:02d}.png" for i in range(23)]
+    make_files(folder, list(reversed(names)), size=3_000)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMMICH_", "SCREENSHOTS_"))}
+    r = run_cli(["demo"], env | {"SCREENSHOTS_PATH": str(folder)}, tmp_path)
+    assert r.returncode == 0, r.stderr
+    listed = [ln.strip() for ln in r.stdout.splitlines() if ln.startswith("    shot-")]
+    assert listed == [f"{n}  (3.0 kB)" for n in names[:20]]
+    assert "    and 3 more" in r.stdout
+    assert "nothing new (23 files in the history and the album)" in r.stdout
 
 
 def test_ctrl_c_finishes_up_links_saves_and_exits_130(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from ..config import Config
 from ..errors import ApiError, BadAnswer, TransportError
 from ..files import LocalFile, sha1_file
 from ..immich import ImmichClient
-from ..outcomes import FileResult, Outcome
+from ..outcomes import FileResult, Outcome, counted
 from ..retry import RetryPolicy, with_retries
 from ..store import History
 from . import unreadable
@@ -53,6 +53,8 @@ class Precheck:
         self.record = record
         self.skip = skip
         self.precheck = True  # off once the server shows it has no bulk upload check
+        self.on_server = 0  # files the server had already: recorded, linked, never sent
+        self.to_send = 0  # files passed on to the uploads
 
     def known_sha1(self, f: LocalFile) -> str | None:
         """The hash of these exact bytes, if the history has it (a rejected or stale record)."""
@@ -158,8 +160,19 @@ class Precheck:
                             " (in the Immich trash: restore it there to see it)" if trashed else ""
                         )
                         self.record(FileResult(f, Outcome.DUPLICATE, asset_id, note, sha))
+                        self.on_server += 1
                         continue
                     try:
                         await out.send((f, sha))
                     except anyio.BrokenResourceError:
                         return  # the uploads stopped taking files
+                    self.to_send += 1
+            if todo and not stop.is_set():
+                asked = "" if self.precheck else " (the server could not be asked)"
+                log.info(
+                    "pre-check: %d of %s already on the server%s, %d to send",
+                    self.on_server,
+                    counted(len(todo), "file"),
+                    asked,
+                    self.to_send,
+                )
