@@ -35,7 +35,8 @@ from async_uploader.config import DEFAULT_CONCURRENCY
 HERE = Path(__file__).parent
 KEY = "bench-key"
 CLI: list[str] = []  # [node, immich script], filled by main()
-NPX = ["npx", "-y", "-p", "node@22", "-p", "@immich/cli@3.2.2", "--"]
+# The inner npx runs on Node 22, so npm checks the CLI's engines against it (no EBADENGINE).
+NPX = ["npx", "-y", "-p", "node@22", "--", "npx", "-y", "-p", "@immich/cli@3.2.2", "--"]
 
 
 def resolve_cli() -> list[str] | None:

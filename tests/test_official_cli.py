@@ -10,7 +10,8 @@ from async_uploader.testserver import ServerOptions, ServerThread
 
 from .conftest import make_files
 
-NPX = ["npx", "-y", "-p", "node@22", "-p", "@immich/cli@3.2.2", "--", "immich"]
+# The inner npx runs on Node 22, so npm checks the CLI's engines against it (no EBADENGINE).
+NPX = ["npx", "-y", "-p", "node@22", "--", "npx", "-y", "-p", "@immich/cli@3.2.2", "--", "immich"]
 
 
 def test_official_cli_uploads_into_an_album_and_a_rerun_adds_nothing(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from ..errors import ApiError, BadAnswer, HistoryError, TransportError
 from ..files import LocalFile, iso_utc, opener, valid_utf8
 from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, read_whole
 from ..outcomes import FileResult, Outcome, RunReport, human_bytes
-from ..progress import Snapshot
+from ..progress import Rate, Snapshot
 from ..retry import RetryPolicy, with_retries
 from ..store import History, Record
 from . import unreadable
@@ -227,15 +227,20 @@ class Uploader:
                             return
 
             async def ticker() -> None:
+                rate = Rate()
                 while True:
                     await anyio.sleep(self.control.progress_seconds)
+                    elapsed = time.monotonic() - start
                     snapshot = Snapshot(
                         files_done=self.report.finished,
                         files_total=self.total_files,
                         bytes_done=self.bytes_done,
                         bytes_total=self.total_bytes,
                         bytes_sent=self.bytes_sent,
-                        elapsed=time.monotonic() - start,
+                        elapsed=elapsed,
+                        rate=rate.add(
+                            elapsed, self.bytes_sent, self.bytes_done, self.report.finished
+                        ),
                     )
                     if self.control.on_progress is not None:
                         self.control.on_progress(snapshot)
