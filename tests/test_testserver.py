@@ -433,3 +433,24 @@ def test_cli_prints_url_and_key(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+def test_a_taken_port_says_how_to_get_a_free_one(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run(
+            [sys.executable, "-m", "async_uploader", "test-server", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            cwd=tmp_path,
+        )
+    assert r.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.stderr
+    assert "--port 0 takes a free one" in r.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import signal
 import sys
 from pathlib import Path
@@ -171,8 +172,11 @@ async def serve(options: ServerOptions) -> None:
     try:
         await server.start()
     except OSError as exc:
+        taken = exc.errno == errno.EADDRINUSE
+        hint = "; another server has that port: --port 0 takes a free one" if taken else ""
         print(
-            f"test-server: cannot listen on {options.host}:{options.port}: {exc.strerror}",
+            f"test-server: cannot listen on {options.host}:{options.port}: "
+            f"{'address already in use' if taken else exc.strerror or exc}{hint}",
             file=sys.stderr,
         )
         raise SystemExit(2) from None
