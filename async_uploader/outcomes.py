@@ -140,6 +140,12 @@ class RunReport:
         }
 
     def summary(self) -> str:
+        if self.dry_run:
+            return (
+                f"dry run: {self.scanned} scanned, {self.skipped_history} already done, would "
+                f"upload {counted(len(self.would_upload), 'file')}, {self.duplicates} already on "
+                f"the server, would link {counted(self.would_link, 'asset')}; nothing changed"
+            )
         parts = [
             f"{self.scanned} scanned",
             f"{self.skipped_history} already done",

@@ -333,8 +333,8 @@ def command(
             IMMICH_LOG_FILE=str(work / "ours.log"),
             IMMICH_SETTLE_SECONDS="0",
         )
-        if who.pythonpath:  # first on sys.path: ahead of the editable install of this checkout
-            env["PYTHONPATH"] = who.pythonpath
+        # First on sys.path, ahead of any installed copy: this checkout, or another one's.
+        env["PYTHONPATH"] = who.pythonpath or str(HERE.resolve().parent)
         cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
         return cmd + (["--concurrency", str(c)] if c else []), env
     if who.kind == "baseline":

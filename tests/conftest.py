@@ -15,6 +15,13 @@ import pytest
 from async_uploader.demo import png
 from async_uploader.testserver import ServerOptions, ServerThread
 
+# Every process a test starts (the CLI, the test server) runs this working tree, not whatever
+# copy of the package is installed in the environment (scripts/test installs it non-editable).
+ROOT = Path(__file__).resolve().parent.parent
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
+
 OLD = 1714564800  # 2024-05-01T12:00:00Z: old enough never to be "still being written"
 
 

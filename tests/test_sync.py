@@ -307,6 +307,8 @@ def test_dry_run_on_a_folder_already_on_the_server_would_send_nothing(
     assert not (tmp_path / "immich_upload_history.json").exists()
     text = run_cli(["--dry-run"], cli_env(server, shots), tmp_path).stdout
     assert "would upload 0 files, 12 already on the server, and link 12 assets" in text
+    log = (tmp_path / "immich_backup.log").read_text()
+    assert "end: exit 0: dry run: 12 scanned, 0 already done, would upload 0 files" in log
 
 
 def test_second_run_while_one_holds_the_lock_exits_4(
