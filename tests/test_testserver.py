@@ -454,3 +454,14 @@ def test_a_taken_port_says_how_to_get_a_free_one(tmp_path: Path) -> None:
     assert r.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}: address already in use" in r.stderr
     assert "--port 0 takes a free one" in r.stderr
+
+
+def test_keys_are_made_as_immich_makes_them() -> None:
+    """Letters and digits only (Immich strips every non-word character from base64): a key never
+    starts with "-", which the official CLI would take for an option after -k."""
+    from async_uploader.testserver.state import ServerState, random_secret
+
+    made = [random_secret() for _ in range(2000)]
+    assert all(k.isalnum() and 30 <= len(k) <= 43 for k in made)
+    key = ServerState().create_api_key()
+    assert key.secret.isalnum() and ServerState().create_session().isalnum()

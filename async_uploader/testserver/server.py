@@ -7,7 +7,6 @@ while it runs, script a status for the next request of a route, create keys with
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -20,7 +19,7 @@ from aiohttp import web
 from .app import Emulator
 from .hostile import HostileRule, Kind
 from .shaping import ScriptedFault, Shaping
-from .state import ServerState
+from .state import ServerState, random_secret
 
 T = TypeVar("T")
 
@@ -60,7 +59,7 @@ class TestServer:
         )
         for rule in self.options.hostile:
             self.emulator.hostile.add(rule)
-        secret = self.options.api_key or secrets.token_urlsafe(32)
+        secret = self.options.api_key or random_secret()
         self.api_key = secret
         if secret not in self.state.keys:
             self.state.create_api_key(["all"], name="test-server", secret=secret)

@@ -10,7 +10,6 @@ import base64
 import contextlib
 import json
 import os
-import secrets
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 SESSION = "\x00session"  # the name of the ApiKey that stands for a bearer token
+
+
+def random_secret(size: int = 32) -> str:
+    """A key or token as Immich makes one (CryptoRepository.randomBytesAsText): base64 of random
+    bytes with every non-word character removed, so only letters and digits. Never a leading "-"
+    (a token_urlsafe one may start with it, and the official CLI then takes "-k -abc..." for an
+    option: the flaky run of tests/test_official_cli.py)."""
+    return "".join(c for c in base64.b64encode(os.urandom(size)).decode() if c.isalnum())
 
 
 def now_iso() -> str:
@@ -213,7 +220,7 @@ class ServerState:
     # -- keys --------------------------------------------------------------------------------
     def create_session(self) -> str:
         """A login: a bearer token (kept in memory only; a restart logs everyone out)."""
-        token = secrets.token_urlsafe(32)
+        token = random_secret()
         self.sessions[token] = ApiKey(str(uuid.uuid4()), SESSION, token, ["all"], now_iso())
         return token
 
@@ -231,7 +238,7 @@ class ServerState:
         key = ApiKey(
             id=str(uuid.uuid4()),
             name=name,
-            secret=secret or secrets.token_urlsafe(32),
+            secret=secret or random_secret(),
             permissions=list(permissions or ["all"]),
             created_at=now_iso(),
             admin=admin,
