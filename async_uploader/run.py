@@ -200,11 +200,16 @@ async def _dry_run(
         max_buffer_size=CHECK_BATCH
     )
     would: list[LocalFile] = []
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(precheck.run, sendable, send, anyio.Event())
-        async with receive:
-            async for f, _ in receive:
-                would.append(f)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(precheck.run, sendable, send, anyio.Event())
+            async with receive:
+                async for f, _ in receive:
+                    would.append(f)
+    except BaseExceptionGroup as group:  # the key revoked meanwhile, say: the CLI wants it plain
+        if (error := first_uploader_error(group)) is None:
+            raise
+        raise error from None
     for result in found:
         report.add(result)
     report.would_upload = [f.rel for f in would]

@@ -311,6 +311,27 @@ def test_dry_run_on_a_folder_already_on_the_server_would_send_nothing(
     assert "end: exit 0: dry run: 12 scanned, 0 already done, would upload 0 files" in log
 
 
+def test_a_dry_run_whose_key_is_refused_mid_check_exits_3(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """The bulk check answering 401 ends a dry run as a run ends: "API key rejected", exit 3,
+    one line; and sync() itself raises it plain, not wrapped in the pre-check's task group."""
+    import anyio
+
+    from async_uploader.config import load_config
+    from async_uploader.errors import AuthRejected
+    from async_uploader.run import RunControl, sync
+
+    server.call(lambda s: s.hostile("bulk-check", "echo-key", 401))
+    env = cli_env(server, shots)
+    r = run_cli(["--dry-run"], env, tmp_path)
+    assert r.returncode == 3, r.stderr
+    assert "API key" in r.stderr and "unexpected error" not in r.stderr
+    config = load_config({"dry_run": True}, environ=env, cwd=tmp_path)
+    with pytest.raises(AuthRejected):
+        anyio.run(sync, config, RunControl(progress_seconds=0), backend="asyncio")
+
+
 def test_second_run_while_one_holds_the_lock_exits_4(
     server: ServerThread, shots: Path, tmp_path: Path
 ) -> None:
