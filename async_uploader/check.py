@@ -227,18 +227,9 @@ def _local_rows(config: Config) -> list[Row]:
                 "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside",
             )
         )
-    holder = RunLock.holder(config.history_file)  # only look: check creates nothing
-    if holder is not None:
-        who = f" ({holder})" if holder else ""
-        rows.append(
-            Row(
-                "lock",
-                Level.WARN,
-                f"another async-uploader run is active on this history{who}; "
-                f"lock file {RunLock(config.history_file).path}",
-                "a run is active now; that is fine",
-            )
-        )
+    held = RunLock.holder(config.history_file)  # only look: check creates nothing
+    if held is not None:
+        rows.append(Row("lock", Level.WARN, held, "a run is active now; that is fine"))
     return rows
 
 

@@ -101,16 +101,33 @@ def _about(env: str, what: str | None = None) -> str:
     return f"{what or setting.help} ({'; '.join(notes)})"
 
 
-def _add_config_flags(p: argparse.ArgumentParser) -> None:
-    """Where the settings come from, the folder, the server, the album, the history."""
+def _add_env_file(p: argparse.ArgumentParser, what: str = "settings") -> None:
     p.add_argument(
         "--env-file",
         type=Path,
         metavar="FILE",
-        help="read settings from this .env file (default ./.env)",
+        help=f"read {what} from this .env file (default ./.env)",
     )
+
+
+def _add_folder_and_album(p: argparse.ArgumentParser) -> None:
     p.add_argument("--folder", metavar="DIR", help=_about("SCREENSHOTS_PATH"))
     p.add_argument("--album", metavar="NAME", help=_about("IMMICH_ALBUM_NAME"))
+
+
+def _add_recursive(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--recursive",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_about("IMMICH_RECURSIVE"),
+    )
+
+
+def _add_config_flags(p: argparse.ArgumentParser) -> None:
+    """Where the settings come from, the folder, the server, the album, the history."""
+    _add_env_file(p)
+    _add_folder_and_album(p)
     p.add_argument("--local-url", metavar="URL", help=_about("IMMICH_LOCAL_URL"))
     p.add_argument("--external-url", metavar="URL", help=_about("IMMICH_EXTERNAL_URL"))
     p.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
@@ -118,12 +135,7 @@ def _add_config_flags(p: argparse.ArgumentParser) -> None:
 
 def _add_scan_flags(p: argparse.ArgumentParser) -> None:
     """Which files go up, and how."""
-    p.add_argument(
-        "--recursive",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=_about("IMMICH_RECURSIVE"),
-    )
+    _add_recursive(p)
     p.add_argument(
         "--include",
         action="append",
@@ -256,10 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
         "there is no history where it looked.",
         key=False,
     )
-    status.add_argument(
-        "--env-file", type=Path, help="read settings from this .env file (default ./.env)"
-    )
-    status.add_argument("--history", help=_about("IMMICH_HISTORY_FILE"))
+    _add_env_file(status)
+    status.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     demo = command(
         "demo",
@@ -269,20 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
         "is touched: the history and log go to a temporary folder, the key is the test server's.",
         key=False,
     )
-    demo.add_argument(
-        "--env-file",
-        type=Path,
-        metavar="FILE",
-        help="read SCREENSHOTS_PATH and IMMICH_ALBUM_NAME from this .env file (default ./.env)",
-    )
-    demo.add_argument("--folder", metavar="DIR", help=_about("SCREENSHOTS_PATH"))
-    demo.add_argument("--album", metavar="NAME", help=_about("IMMICH_ALBUM_NAME"))
-    demo.add_argument(
-        "--recursive",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help=_about("IMMICH_RECURSIVE"),
-    )
+    _add_env_file(demo, "SCREENSHOTS_PATH and IMMICH_ALBUM_NAME")
+    _add_folder_and_album(demo)
+    _add_recursive(demo)
     _add_output_flags(demo)
     demo.set_defaults(json=False, dry_run=False)
     # Only listed here: "test-server" is dispatched before parsing (main), so a sync never
@@ -387,6 +386,8 @@ def _print_report(
         return
     if report.dry_run:
         on_server = f", {report.duplicates} already on the server" if report.duplicates else ""
+        if not report.server_checked:  # an upper bound: some may be on the server already
+            on_server = " at most (the server could not be asked which it has)"
         say(
             f"Dry run: would upload {counted(len(report.would_upload), 'file')}{on_server}, and "
             f"link {counted(report.would_link, 'asset')} to the album; nothing was changed."

@@ -69,6 +69,7 @@ class RunReport:
     dry_run: bool = False
     would_upload: list[str] = field(default_factory=list)  # a dry run: what it would send
     would_link: int = 0  # a dry run: assets it would add to the album
+    server_checked: bool = True  # a dry run: the server said which files it has (bulk check)
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
     server_contacted: bool = True  # False: nothing was new, the run did not need the server
@@ -133,7 +134,11 @@ class RunReport:
             "server_contacted": self.server_contacted,
             "interrupted": self.interrupted,
             **(
-                {"would_upload": len(self.would_upload), "would_link": self.would_link}
+                {
+                    "would_upload": len(self.would_upload),
+                    "would_link": self.would_link,
+                    "server_checked": self.server_checked,
+                }
                 if self.dry_run
                 else {}
             ),

@@ -6,10 +6,11 @@ URL path, header or status code: it gets values and the project's own exceptions
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -62,6 +63,19 @@ class RunControl:
     strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
     # The local side, already read by the CLI (local.read_local); used by the next sync only.
     prefetched: Future[tuple[History, ScanResult]] | None = None
+
+
+@contextlib.contextmanager
+def _plain_errors() -> Iterator[None]:
+    """A run-stopping error raised in a task group (one upload's, the pre-check's) comes out
+    wrapped in an exception group; the caller (the CLI's error line and exit code) wants it
+    plain. Anything else stays as it is."""
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if (error := first_uploader_error(group)) is None:
+            raise
+        raise error from None
 
 
 def _log_uploads(report: RunReport, seconds: float) -> None:
@@ -136,14 +150,10 @@ async def _local_and_connect(
     async def in_thread() -> None:
         local.append(await anyio.to_thread.run_sync(local_side))
 
-    try:
+    with _plain_errors():
         async with anyio.create_task_group() as tg:
             tg.start_soon(in_thread)
             server = Connected(*await connect_phase(session, config, retry, report))
-    except BaseExceptionGroup as group:
-        if (error := first_uploader_error(group)) is None:
-            raise
-        raise error from None
     return local[0], server
 
 
@@ -200,16 +210,12 @@ async def _dry_run(
         max_buffer_size=CHECK_BATCH
     )
     would: list[LocalFile] = []
-    try:
+    with _plain_errors():  # the key revoked meanwhile, say
         async with anyio.create_task_group() as tg:
             tg.start_soon(precheck.run, sendable, send, anyio.Event())
             async with receive:
                 async for f, _ in receive:
                     would.append(f)
-    except BaseExceptionGroup as group:  # the key revoked meanwhile, say: the CLI wants it plain
-        if (error := first_uploader_error(group)) is None:
-            raise
-        raise error from None
     for result in found:
         report.add(result)
     report.would_upload = [f.rel for f in would]
@@ -225,6 +231,7 @@ async def _dry_run(
         log.info("would link %s: already on the server as %s", r.file.rel, r.asset_id)
     for f in would:
         log.info("would upload %s (%s)", f.rel, human_bytes(f.size))
+    report.server_checked = precheck.precheck
     checked = "" if precheck.precheck else " (the server could not be asked which it has)"
     log.info(
         "dry run: would upload %s (%s), %d already on the server%s, and link %s; nothing changed",
@@ -257,13 +264,8 @@ async def _upload_link_save(
     try:
         if todo:
             try:
-                await uploader.run(todo)
-            except BaseExceptionGroup as group:
-                # A run-stopping error in one upload (the key revoked mid-run, say) comes out of
-                # the task group wrapped; the CLI wants it plain.
-                if (error := first_uploader_error(group)) is None:
-                    raise
-                raise error from None
+                with _plain_errors():  # the key revoked mid-run, say
+                    await uploader.run(todo)
             finally:
                 uploader.close(todo)
                 _log_uploads(report, time.monotonic() - start)

@@ -223,3 +223,24 @@ def test_plurals_are_right(server: ServerThread, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "scan: 1 file," in r.stderr and "uploads: 1 file sent" in r.stderr
     assert "album: linked 1 asset in" in r.stderr and "1 files" not in r.stderr
+
+
+def test_check_names_a_run_holding_the_lock_and_writes_nothing_to_it(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """check only looks: the holder's pid in a warn row, and the lock file left as it was
+    (the old check took the lock for a moment and wrote its own pid there)."""
+    import fcntl
+
+    lock = tmp_path / "immich_upload_history.json.lock"
+    with open(lock, "w") as fh:
+        fh.write("424242 1700000000")
+        fh.flush()
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        r = run_cli(["check"], cli_env(server, shots), tmp_path)
+        row = next(line for line in r.stdout.splitlines() if line.split()[1:2] == ["lock"])
+        assert row.split()[0] == "warn" and "another async-uploader run is active" in row
+        assert "(pid 424242)" in row
+    assert lock.read_text() == "424242 1700000000"
+    r = run_cli(["check"], cli_env(server, shots), tmp_path)
+    assert not any(line.split()[1:2] == ["lock"] for line in r.stdout.splitlines())

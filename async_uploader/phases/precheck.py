@@ -111,8 +111,8 @@ class Precheck:
                 log.info("the server has no bulk upload check; relying on the checksum header")
             else:
                 log.warning(
-                    "bulk upload check failed (%s); uploading and letting the server "
-                    "spot duplicates",
+                    "bulk upload check failed (%s); every file is sent, and the server "
+                    "answers duplicate for those it has",
                     exc,
                 )
             self.precheck = False

@@ -47,7 +47,7 @@ class RunLock:
     """
 
     def __init__(self, history_path: Path) -> None:
-        self.path = history_path.with_name(history_path.name + ".lock")
+        self.path = lock_path(history_path)
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -63,13 +63,9 @@ class RunLock:
                 f"cannot write the history in {folder} (lock file {self.path.name}): {exc.strerror}"
             ) from None
         if not _try_lock(fd):
-            words = os.read(fd, 64).decode(errors="replace").split()
+            message = _held(fd, self.path)
             os.close(fd)
-            holder = f" (pid {words[0]})" if words else ""
-            raise LockHeld(
-                f"another async-uploader run is active on this history{holder}; "
-                f"lock file {self.path}"
-            ) from None
+            raise LockHeld(message) from None
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()} {int(time.time())}".encode())
         self._fd = fd
@@ -89,9 +85,9 @@ class RunLock:
 
     @staticmethod
     def holder(history_path: Path) -> str | None:
-        """Who holds the lock now ("pid 123"; "" when unknown), or None when nobody does: for
-        ``check``, which only looks. Creates and writes nothing."""
-        path = history_path.with_name(history_path.name + ".lock")
+        """What another run holding the lock now means (LockHeld's message), or None when none
+        does: for ``check``, which only looks. Creates and writes nothing."""
+        path = lock_path(history_path)
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
@@ -100,7 +96,17 @@ class RunLock:
             if _try_lock(fd):
                 _unlock(fd)
                 return None
-            words = os.read(fd, 64).decode(errors="replace").split()
-            return f"pid {words[0]}" if words else ""
+            return _held(fd, path)
         finally:
             os.close(fd)
+
+
+def lock_path(history_path: Path) -> Path:
+    return history_path.with_name(history_path.name + ".lock")
+
+
+def _held(fd: int, path: Path) -> str:
+    """The message for a lock another run holds; the pid it wrote there, when it did."""
+    words = os.read(fd, 64).decode(errors="replace").split()
+    holder = f" (pid {words[0]})" if words else ""
+    return f"another async-uploader run is active on this history{holder}; lock file {path}"
