@@ -19,6 +19,7 @@ from .errors import (
     ApiError,
     AuthRejected,
     BadAnswer,
+    HistoryError,
     TransportError,
     UploaderError,
 )
@@ -209,13 +210,18 @@ def _local_rows(config: Config) -> list[Row]:
             )
         )
     try:
-        history = History.load(config.history_file, repair=False)
-        history.check_writable()
+        history = History.open(config.history_file, readonly=True, repair=False)
+        try:
+            recorded, where = history.count(), history.describe()
+        finally:
+            history.close()
+        if problem := history.unwritable():
+            raise HistoryError(problem)
         rows.append(
             Row(
                 "history",
                 Level.OK,
-                f"{config.history_file}: {counted(len(history.records), 'file')} recorded",
+                f"{config.history_file}: {counted(recorded, 'file')} recorded{where}",
             )
         )
     except UploaderError as exc:

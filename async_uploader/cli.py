@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("async_uploader")
 START = time.monotonic()
 
-COMMANDS = ("sync", "watch", "check", "status", "test-server", "demo")
+COMMANDS = ("sync", "watch", "check", "status", "export", "test-server", "demo")
 
 
 class UsageError(Exception):
@@ -271,6 +271,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_env_file(status)
     status.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    export = command(
+        "export",
+        "the whole history as JSON on stdout; changes nothing",
+        "Every record of the history (the SQLite database) as one JSON object, a line per\n"
+        "file, and the last run's record: for people, jq and scripts. Reads only.",
+        key=False,
+    )
+    _add_env_file(export)
+    export.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
+    export.set_defaults(json=False)
     demo = command(
         "demo",
         "a whole sync against the built-in test server",
@@ -575,10 +585,11 @@ def _finish_idle(
         else "",
     )
     if not config.dry_run:
-        if history.dirty:  # sizes and times learnt for records imported from an older history
-            history.save()
         report.duration_s = time.monotonic() - START
-        save_last_run(history.path, report, facts)  # the facts unchanged: nothing new learnt
+        # The facts unchanged: nothing new learnt. Committed with the sizes and times learnt for
+        # records imported from a list of names, if any.
+        save_last_run(history, report, facts)
+    history.close()
     report.duration_s = time.monotonic() - START
     _print_report(report, args, secrets, EXIT_OK)
     return EXIT_OK
@@ -618,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         if "--json" in argv:  # one JSON object on every exit, this one too
             say(json.dumps({"error": f"usage error: {exc}", "exit_code": EXIT_CONFIG}))
         return EXIT_CONFIG
-    if args.command == "status":
+    if args.command in ("status", "export"):
         return run_status(args)
     if args.command == "watch":
         return run_watch(args)
@@ -663,7 +674,8 @@ def run_watch(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from .status import status
+    """``status`` and ``export``: the history, read only."""
+    from .status import export, status
 
     secrets: list[str] = []
     try:
@@ -674,7 +686,11 @@ def run_status(args: argparse.Namespace) -> int:
         secrets += [key.strip()] if key and key.strip() else []
         for warning in sources.warnings:
             say(f"async-uploader: warning: {warning}", secrets, err=True)
-        say(status(sources.history_file(), args.json), secrets)
+        if args.command == "export":
+            for line in export(sources.history_file()):
+                say(line, secrets)
+        else:
+            say(status(sources.history_file(), args.json), secrets)
     except UploaderError as exc:
         say(f"async-uploader: error: {exc}", secrets, err=True)
         if args.json:

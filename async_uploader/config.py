@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 from dotenv import dotenv_values
 
 from .errors import ConfigError
+from .store.legacy import database_path
 
-HISTORY_NAME = "immich_upload_history.json"
+HISTORY_NAME = "immich_upload_history.sqlite"
 LOG_NAME = "immich_backup.log"
 DEFAULT_CONCURRENCY = 16
 MAX_CONCURRENCY = 64
@@ -93,7 +94,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_LOCAL_URL", "`--local-url`", None, "", "the server's LAN address, tried first"),
     Setting("IMMICH_EXTERNAL_URL", "`--external-url`", None, "", "the server's public address"),
     Setting("IMMICH_ALBUM_NAME", "`--album`", None, "required", "the album every file goes to"),
-    Setting("IMMICH_HISTORY_FILE", "`--history`", HISTORY_NAME, f"`{HISTORY_NAME}` beside `.env`", "the history file"),
+    Setting("IMMICH_HISTORY_FILE", "`--history`", HISTORY_NAME, f"`{HISTORY_NAME}` beside `.env`", "the history (an SQLite database; a `.json` name means the `.sqlite` beside it)"),
     Setting("IMMICH_LOG_FILE", "`--log-file`", LOG_NAME, f"`{LOG_NAME}` beside `.env`", "the log file"),
     Setting("IMMICH_CONCURRENCY", "`--concurrency`", DEFAULT_CONCURRENCY, str(DEFAULT_CONCURRENCY), "uploads at once", 1, MAX_CONCURRENCY),
     Setting("IMMICH_LOCAL_TIMEOUT", "", 1.5, "1.5", "seconds the local URL has to answer the health check", 0.05, 120),
@@ -328,8 +329,10 @@ class Sources:
         return default
 
     def history_file(self) -> Path:
+        """The history's database. A ``.json`` name (what an older version wrote) means the
+        database beside it, ``<name>.sqlite``, which takes that JSON over on its first run."""
         default = self.base_dir / HISTORY_NAME
-        return self.path_of("history", "IMMICH_HISTORY_FILE", default) or default
+        return database_path(self.path_of("history", "IMMICH_HISTORY_FILE", default) or default)
 
     def log_file(self) -> Path:
         default = self.base_dir / LOG_NAME

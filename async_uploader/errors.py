@@ -8,7 +8,9 @@
     ├── ApiError                      1      the server answered a request with an error status
     ├── BadAnswer                     1      an answer no Immich server sends (not JSON, wrong shape, too big)
     ├── TransportError                1      the connection failed (reset, timeout, refused, TLS)
-    ├── HistoryError                  1      the history cannot be written
+    ├── HistoryError                  1      the history cannot be read or written
+    │   ├── HistoryCorrupt            1      SQLite cannot read it (a run moves it aside and goes on)
+    │   └── HistoryUnusable           2      a newer version's history, or another program's database
     └── LockHeld                      4      another run holds the lock on the history
 
 Per-file failures are not exceptions: they are outcomes (``outcomes.Outcome``). Lower-level errors
@@ -67,6 +69,20 @@ class BadAnswer(UploaderError):
 
 class HistoryError(UploaderError):
     exit_code = EXIT_PARTIAL
+
+
+class HistoryCorrupt(HistoryError):
+    """The database is damaged; a run moves it aside and starts afresh (``History.afresh``)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"history {path} is corrupt: {reason}")
+        self.reason = reason
+
+
+class HistoryUnusable(HistoryError):
+    """A history this version must not touch: written by a newer one, or not ours at all."""
+
+    exit_code = EXIT_CONFIG
 
 
 class LockHeld(UploaderError):

@@ -169,7 +169,8 @@ def scan(
     filtered = bool(include or exclude)
     files = result.files
     birth = _birth_ns if _HAS_BIRTH else None
-    partial = PARTIAL_SUFFIXES
+    partial, is_regular = PARTIAL_SUFFIXES, statmod.S_ISREG
+    done = 0
     stack = [("", os.fspath(folder))]
     seen_dirs: set[tuple[int, int]] = set()
     if follow_symlinks and recursive:
@@ -221,7 +222,7 @@ def scan(
                 except OSError as exc:
                     result.errors.append(f"cannot stat {rel}: {exc.strerror}")
                     continue
-                if not statmod.S_ISREG(st.st_mode):
+                if not is_regular(st.st_mode):
                     folder_id = (st.st_dev, st.st_ino)
                     if (
                         link
@@ -233,17 +234,17 @@ def scan(
                         seen_dirs.add(folder_id)
                         stack.append((rel + "/", entry.path))
                     continue
-                if now_ns - st.st_mtime_ns < settle_ns:
+                mtime_ns = st.st_mtime_ns
+                if now_ns - mtime_ns < settle_ns:
                     result.settling.append(rel)
                     continue
-                if skip is not None and skip(rel, st.st_size, st.st_mtime_ns):
-                    result.done += 1
+                if skip is not None and skip(rel, st.st_size, mtime_ns):
+                    done += 1
                     continue
                 files.append(
-                    LocalFile(
-                        entry.path, rel, st.st_size, st.st_mtime_ns, birth(st) if birth else None
-                    )
+                    LocalFile(entry.path, rel, st.st_size, mtime_ns, birth(st) if birth else None)
                 )
+    result.done = done
     files.sort(key=lambda f: f.rel)
     return result
 

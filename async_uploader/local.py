@@ -15,6 +15,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from .config import Config
+from .errors import HistoryCorrupt
 from .files import ScanResult, scan
 from .outcomes import RunReport
 from .store import FACTS_KEY, History, read_last_run
@@ -36,9 +37,15 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
-        history = History.load(config.history_file)
-        if not config.dry_run:
-            history.check_writable()  # before anything is sent that could not be recorded
+        history = History.open(config.history_file, readonly=config.dry_run)
+        try:
+            done = history.done_check()  # what the scan leaves out: never opened, never listed
+        except HistoryCorrupt as exc:  # a damaged page past the header: found only now
+            history.close()
+            if config.dry_run:
+                raise
+            history = History.afresh(history.path, exc.reason)
+            done = history.done_check()
         scanned = scan(
             config.folder,
             None,  # any type: the server's are not known yet (the run keeps those it takes)
@@ -46,7 +53,7 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             settle_seconds=config.settle_seconds,
             include=config.include,
             exclude=config.exclude,
-            skip=history.done_check(),  # never opened, never even made into a LocalFile
+            skip=done,
             follow_symlinks=config.follow_symlinks,
         )
     finally:
@@ -116,7 +123,7 @@ def offline_report(
     if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
         return None  # files of other types: ask the server again what it takes, once a day
     kept = scanned.only(lambda ext: ext in accepted)
-    if kept.files or history.pending_links(album_id):
+    if kept.files or history.pending_count(album_id):
         return None
     report = RunReport(
         album_id=album_id,
@@ -130,5 +137,5 @@ def offline_report(
 
 
 def last_facts(history: History) -> dict[str, Any] | None:
-    facts = read_last_run(history.path).get(FACTS_KEY)
+    facts = read_last_run(history).get(FACTS_KEY)
     return facts if isinstance(facts, dict) else None

@@ -95,20 +95,13 @@ def _log_uploads(report: RunReport, seconds: float) -> None:
 def _save(
     history: History, report: RunReport, config: Config, album_id: str, media: MediaTypes
 ) -> HistoryError | None:
-    """The history, then ``<history>.last-run``: each tried whatever the other did. The first
-    failure is returned, for the run to end with (and the CLI to say, once)."""
-    failure = None
+    """The records and the last run's record, in one transaction. The failure is returned, for
+    the run to end with (and the CLI to say, once)."""
     try:
-        if history.dirty:
-            history.save()
+        save_last_run(history, report, server_facts(config, album_id, media.image | media.video))
     except HistoryError as exc:
-        failure = exc
-    try:
-        facts = server_facts(config, album_id, media.image | media.video)
-        save_last_run(history.path, report, facts)
-    except HistoryError as exc:
-        failure = failure or exc
-    return failure
+        return exc
+    return None
 
 
 async def sync(config: Config, control: RunControl | None = None) -> RunReport:
@@ -124,10 +117,13 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
             (history, scanned), server = await _local_and_connect(
                 session, config, control, retry, report
             )
-            todo = _take_stock(scanned, server.media, config, report)
-            if config.dry_run:
-                return await _dry_run(todo, history, server, config, retry, report)
-            await _upload_link_save(todo, history, server, config, control, retry, report)
+            try:
+                todo = _take_stock(scanned, server.media, config, report)
+                if config.dry_run:
+                    return await _dry_run(todo, history, server, config, retry, report)
+                await _upload_link_save(todo, history, server, config, control, retry, report)
+            finally:
+                history.close()
             if wrong := check_counts(report, control.strict):
                 log.error("internal: %s (please report it)", wrong)
     finally:
@@ -222,7 +218,7 @@ async def _dry_run(
     on_server = [r for r in found if r.outcome is Outcome.DUPLICATE]
     # Linked by a real run: what the server has already and what it would upload, and earlier
     # uploads still waiting for their link. An album that does not exist yet would get them all.
-    pending = len(history.pending_links(server.album.id)) if server.album else 0
+    pending = history.pending_count(server.album.id) if server.album else 0
     report.would_link = pending + len(on_server) + len(would)
     for f in todo:
         if not f.size:
@@ -258,6 +254,7 @@ async def _upload_link_save(
     answer, a bug) can skip the save."""
     client, album = server.client, server.album
     assert album is not None
+    history.check_writable()  # before anything is sent that could not be recorded
     start = time.monotonic()
     uploader = Uploader(client, config, history, report, control, retry, server.failover)
     control.uploading = True  # from here on a stop means "finish up", never "cancel"

@@ -1,43 +1,46 @@
-"""``async-uploader status``: what the history holds, in words or as JSON. Reads only."""
+"""``async-uploader status``: what the history holds, in words or as JSON; ``export``: the whole
+history as JSON, for people and scripts. Both read only."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError
 from .outcomes import counted, human_bytes
-from .store import History, read_last_run
+from .store import FIELDS, SCHEMA, History, legacy_path, read_last_run
 
 
 def summarize(history: History) -> dict[str, Any]:
-    records = history.records
-    outcomes = Counter(r.outcome for r in records.values())
-    last_run = read_last_run(history.path)
+    """One pass over the records, streamed: a million of them are never all in memory."""
+    last_run = read_last_run(history)
     last_album = last_run.get("album_id")
-    pending = [
-        rel
-        for rel, r in records.items()
-        if r.outcome in ("created", "duplicate")
-        and r.asset_id
-        and (r.album_id is None or (last_album and r.album_id != last_album))
-    ]
-    rejected = [
-        {"file": rel, "message": r.message or "", "at": r.at}
-        for rel, r in sorted(records.items())
-        if r.outcome == "rejected"
-    ]
+    outcomes: Counter[str] = Counter()
+    files = on_server = pending_count = 0
+    pending: list[str] = []
+    rejected: list[dict[str, Any]] = []
+    for rel, r in history.rows():
+        files += 1
+        outcomes[r.outcome] += 1
+        if r.outcome not in ("created", "duplicate"):
+            if r.outcome == "rejected":
+                rejected.append({"file": rel, "message": r.message or "", "at": r.at})
+            continue
+        on_server += r.size or 0
+        if r.asset_id and (r.album_id is None or (last_album and r.album_id != last_album)):
+            pending_count += 1
+            if len(pending) < 100:
+                pending.append(rel)
     return {
         "history": str(history.path),
-        "files": len(records),
-        "bytes": sum(
-            r.size or 0 for r in records.values() if r.outcome in ("created", "duplicate")
-        ),
+        "files": files,
+        "bytes": on_server,
         "outcomes": dict(sorted(outcomes.items())),
-        "pending_album_links": len(pending),
-        "pending": sorted(pending)[:100],
+        "pending_album_links": pending_count,
+        "pending": pending,  # the first 100, in path order
         "rejected": rejected,
         "last_run": last_run or None,
     }
@@ -83,13 +86,43 @@ def render(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def status(history_file: Path, as_json: bool) -> str:
-    """What the history holds; HistoryError when there is none at that path (a status run from
-    another folder than the .env's reads as a lost history otherwise)."""
-    if not history_file.exists():
+def _open(history_file: Path) -> History:
+    """The history, read only; HistoryError when there is none at that path (a status run from
+    another folder than the .env's reads as a lost history otherwise). Before the first run of
+    this version, an older version's JSON history is read in its place."""
+    if not history_file.exists() and not legacy_path(history_file).exists():
         raise HistoryError(
             f"no history at {history_file}: no run has recorded anything there yet (run from the "
             "folder of your .env, or set IMMICH_HISTORY_FILE)"
         )
-    info = summarize(History.load(history_file, repair=False))
+    return History.open(history_file, readonly=True, repair=False)
+
+
+def status(history_file: Path, as_json: bool) -> str:
+    history = _open(history_file)
+    try:
+        info = summarize(history)
+    finally:
+        history.close()
     return json.dumps(info) if as_json else render(info)
+
+
+def export(history_file: Path) -> Iterator[str]:
+    """The whole history as one JSON object, a line per file (never one string of a million):
+    ``{"history", "schema", "fields", "files": {path: {field: value}}, "last_run"}``. A name
+    that is not UTF-8 appears with ``\\udcXX`` escapes for its undecodable bytes."""
+    history = _open(history_file)
+    try:
+        head = {"history": str(history.path), "schema": SCHEMA, "fields": list(FIELDS)}
+        yield json.dumps(head)[:-1] + ', "files": {'
+        held = None  # each line but the last ends in a comma
+        for rel, rec in history.rows():
+            if held is not None:
+                yield held + ","
+            fields = dict(zip(FIELDS, rec.row(rel)[1:-1], strict=True))
+            held = f"  {json.dumps(rel)}: {json.dumps(fields, ensure_ascii=False)}"
+        if held is not None:
+            yield held
+        yield f'}}, "last_run": {json.dumps(read_last_run(history) or None)}}}'
+    finally:
+        history.close()

@@ -76,7 +76,7 @@ def _filter(config: Config) -> Callable[[Change, str], bool]:
     def wanted(change: Change, path: str) -> bool:
         p = Path(path)
         if any(p.parent == o.parent and p.name.startswith(o.name) for o in ours):
-            return False  # our own writes (history, lock, last run, log and its rotations)
+            return False  # our own writes (history and its journal, lock, log and its rotations)
         return change is not Change.deleted and not is_ignored_name(p.name)
 
     return wanted

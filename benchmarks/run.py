@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -322,6 +323,9 @@ def command(
         if not k.startswith(("IMMICH_", "SCREENSHOTS_", "PYMMICH_"))
     }
     env["HOME"] = str(work)  # no contender finds a stored login or config of the machine's user
+    # Bytecode is cached, as in an installed package (pip compiles it; a checkout run through
+    # PYTHONPATH compiles it on its first run): otherwise every run of ours recompiles its source.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     c = who.concurrency
     if who.kind == "ours":
         env.update(
@@ -401,7 +405,48 @@ def seed(sc: Scenario, folder: Path, root: Path) -> Seed:
     finally:
         server.close()
     shutil.rmtree(data / "upload", ignore_errors=True)  # the bodies are never read again
-    return Seed(data / "journal.jsonl", work / "history.json", m)
+    database = work / "history.sqlite"  # IMMICH_HISTORY_FILE=history.json means this, from 0.2
+    return Seed(data / "journal.jsonl", database if database.exists() else work / "history.json", m)
+
+
+def keeps_sqlite(who: Contender) -> bool:
+    """Whether this contender's checkout keeps its history in SQLite (from store/legacy.py on)
+    or in the older JSON file."""
+    root = Path(who.pythonpath) if who.pythonpath else HERE.resolve().parent
+    return (root / "async_uploader" / "store" / "legacy.py").exists()
+
+
+def place_history(seeded: Path, work: Path, url: str, sqlite: bool) -> None:
+    """The seeding run's history as the contender's own, in its own format, pointed at this
+    measurement's server (the same state, on another port): an idle run then needs nothing."""
+    if seeded.suffix == ".sqlite":
+        con = sqlite3.connect(seeded)
+        fields = "size, mtime_ns, outcome, asset_id, sha1, album_id, at, message"
+        files = {p: list(row) for p, *row in con.execute(f"SELECT path, {fields} FROM files")}
+        last = json.loads(
+            con.execute("SELECT value FROM meta WHERE key = 'last_run'").fetchone()[0]
+        )
+        con.close()
+    else:
+        files = json.loads(seeded.read_text())["files"]
+        last = json.loads(seeded.with_name(seeded.name + ".last-run").read_text())
+    last["server"]["urls"] = [url, None]
+    if sqlite:
+        if seeded.suffix != ".sqlite":
+            raise SystemExit(
+                "benchmarks: an SQLite contender needs a seed made by one (run from it)"
+            )
+        shutil.copy(seeded, work / "history.sqlite")
+        con = sqlite3.connect(work / "history.sqlite")
+        with con:
+            con.execute("UPDATE meta SET value = ? WHERE key = 'last_run'", (json.dumps(last),))
+        con.close()
+        return
+    fields_v1 = ["size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "message"]
+    (work / "history.json").write_text(
+        json.dumps({"version": 1, "fields": fields_v1, "files": files})
+    )
+    (work / "history.json.last-run").write_text(json.dumps(last))
 
 
 def measure(
@@ -416,11 +461,7 @@ def measure(
     work = Path(tempfile.mkdtemp(dir=root))
     try:
         if seeded is not None and sc.kind == "idle" and who.kind == "ours":
-            shutil.copy(seeded.history, work / "history.json")
-            last_run = seeded.history.with_name("history.json.last-run")
-            info = json.loads(last_run.read_text())
-            info["server"]["urls"] = [server.url, None]  # the same server, on this run's port
-            (work / "history.json.last-run").write_text(json.dumps(info))
+            place_history(seeded.history, work, server.url, keeps_sqlite(who))
         before = server.get("/_testserver/stats")["upload_body_bytes"]
         cmd, env = command(who, server.url, folder, work, "Bench", rerun=seeded is not None)
         wall, cpu, rss, code = run_measured(cmd, env, 3600)

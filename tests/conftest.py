@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,7 +117,52 @@ def wait_created(srv: ServerThread, n: int, timeout: float = 30) -> None:
 
 
 def history_records(path: Path) -> dict[str, dict[str, object]]:
-    """The history's records by file, each as a dict of its named fields."""
-    data = json.loads(path.read_text())
-    assert data["version"] == 1
-    return {rel: dict(zip(data["fields"], row, strict=True)) for rel, row in data["files"].items()}
+    """The history's records by file, each as a dict of its named fields (read as ``export``
+    reads them, through an SQL connection of its own, not the package's store)."""
+    db = path.with_suffix(".sqlite") if path.suffix == ".json" else path
+    assert db.exists(), f"no history at {db}"
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
+        cursor = con.execute(f"SELECT path, {', '.join(FIELDS)} FROM files")
+        return {
+            (p if isinstance(p, str) else p.decode("utf-8", "surrogateescape")): dict(
+                zip(FIELDS, row, strict=True)
+            )
+            for p, *row in cursor
+        }
+    finally:
+        con.close()
+
+
+def history_integrity(path: Path) -> str:
+    """SQLite's own check of the history file: "ok" when it is whole."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return str(con.execute("PRAGMA integrity_check").fetchone()[0])
+    finally:
+        con.close()
+
+
+def last_run_record(path: Path) -> dict[str, Any]:
+    """The last run's record, as status reads it."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'last_run'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+    finally:
+        con.close()
+
+
+def edit_history(path: Path, sql: str, *params: object) -> int:
+    """Change the history by hand, as a user with the sqlite3 shell could; the rows changed."""
+    con = sqlite3.connect(path)
+    try:
+        with con:
+            return con.execute(sql, params).rowcount
+    finally:
+        con.close()
+
+
+FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "message")
+HISTORY = "immich_upload_history.sqlite"

@@ -14,7 +14,7 @@ from async_uploader.capture import has_own_date, make_xmp, time_from_name
 from async_uploader.files import scan
 from async_uploader.testserver import ServerThread
 
-from .conftest import cli_env, make_files, run_cli
+from .conftest import HISTORY, cli_env, make_files, run_cli
 
 # name, the local wall-clock time it carries (None: no time in it)
 CASES = [
@@ -102,7 +102,7 @@ def test_no_sidecar_flag_and_user_sidecar(server: ServerThread, tmp_path: Path) 
     assets = {a.original_file_name: a for a in server.call(lambda s: list(s.state.assets.values()))}
     assert assets["a.png"].sidecar is None and assets["b.png"].sidecar is None
     server.call(lambda s: s.state.assets.clear() or s.state.by_checksum.clear())
-    (tmp_path / "immich_upload_history.json").unlink()
+    (tmp_path / HISTORY).unlink()
     assert run_cli([], env, tmp_path).returncode == 0
     assets = {a.original_file_name: a for a in server.call(lambda s: list(s.state.assets.values()))}
     assert assets["b.png"].sidecar == user_xmp.decode()  # the user's own, as it is

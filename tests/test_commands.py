@@ -7,7 +7,7 @@ from pathlib import Path
 
 from async_uploader.testserver import ServerThread
 
-from .conftest import cli_env, make_files, run_cli
+from .conftest import HISTORY, cli_env, make_files, run_cli
 from .test_sync import dead_url
 
 
@@ -61,8 +61,9 @@ def test_status_in_words_and_json(server: ServerThread, tmp_path: Path) -> None:
     server.call(lambda s: s.script_status("upload", 413, message="Request Entity Too Large"))
     server.call(lambda s: s.script_status("album-add", 500))
     run_cli(["--concurrency", "1"], cli_env(server, folder, IMMICH_RETRIES="0"), tmp_path)
-    history = tmp_path / "immich_upload_history.json"
+    history = tmp_path / HISTORY
     before = history.read_bytes()
+    files_before = sorted(p.name for p in tmp_path.iterdir())
     r = run_cli(["status"], env, tmp_path)
     assert r.returncode == 0
     assert "3 files recorded (2 created, 1 rejected)" in r.stdout
@@ -73,6 +74,7 @@ def test_status_in_words_and_json(server: ServerThread, tmp_path: Path) -> None:
     assert data["pending_album_links"] == 2 and data["rejected"][0]["file"] == "a.png"
     assert data["last_run"]["ok"] is False
     assert history.read_bytes() == before  # status reads only
+    assert sorted(p.name for p in tmp_path.iterdir()) == files_before  # and leaves nothing beside
     run_cli([], env, tmp_path)
     data = json.loads(run_cli(["status", "--json"], env, tmp_path).stdout)
     assert (
@@ -86,11 +88,11 @@ def test_status_without_history_and_with_corrupt_one(tmp_path: Path) -> None:
     env = cli_env(None, tmp_path)
     r = run_cli(["status"], env, tmp_path)
     assert r.returncode == 1 and "no history at" in r.stderr
-    assert str(tmp_path / "immich_upload_history.json") in r.stderr
-    (tmp_path / "immich_upload_history.json").write_text("{nope")
+    assert str(tmp_path / HISTORY) in r.stderr
+    (tmp_path / HISTORY).write_bytes(b"{nope" * 1000)
     r = run_cli(["status"], env, tmp_path)
     assert r.returncode == 1 and "corrupt" in r.stderr
-    assert (tmp_path / "immich_upload_history.json").read_text() == "{nope"  # left as it was
+    assert (tmp_path / HISTORY).read_bytes() == b"{nope" * 1000  # left as it was
 
 
 def test_unknown_settings_and_commands_get_a_did_you_mean(
@@ -183,7 +185,7 @@ def test_the_log_has_a_start_and_an_end_line_per_run_and_early_errors(
     assert "end: exit 0: 12 scanned, 0 already done, 12 created" in ends[0]
     assert "end: exit 0: 12 scanned, 12 already done, 0 created" in ends[1]
     assert lines.index(starts[1]) > lines.index(ends[0])  # the runs read apart
-    with open(tmp_path / "immich_upload_history.json.lock", "w") as fh:
+    with open(tmp_path / f"{HISTORY}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         assert run_cli([], env, tmp_path).returncode == 4
     tail = log_file.read_text().splitlines()[len(lines) :]
@@ -232,7 +234,7 @@ def test_check_names_a_run_holding_the_lock_and_writes_nothing_to_it(
     (the old check took the lock for a moment and wrote its own pid there)."""
     import fcntl
 
-    lock = tmp_path / "immich_upload_history.json.lock"
+    lock = tmp_path / f"{HISTORY}.lock"
     with open(lock, "w") as fh:
         fh.write("424242 1700000000")
         fh.flush()

@@ -1,33 +1,210 @@
-"""The history file: written in pieces, read back whole, the same records."""
+"""The history's database: what a save commits, what an open takes over, what it refuses."""
 
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
+import stat
+import threading
 from pathlib import Path
 
-from async_uploader.store import FIELDS, History, Record
+import pytest
+
+from async_uploader.store import FIELDS, History, Record, filesystem_type
+from async_uploader.testserver import ServerThread
+
+from .conftest import HISTORY, cli_env, history_records, last_run_record, run_cli
+
+ODD = "odd-\udcff\udcfe.png"  # a name whose bytes are not UTF-8, as Python holds it
 
 
-def test_history_saved_in_pieces_reads_back_identical(tmp_path: Path) -> None:
-    path = tmp_path / "immich_upload_history.json"
+def v1_history(n: int) -> dict[str, object]:
     rows = {
         f"old/{i:05d}.png": [i, i * 10, "created", f"a{i}", f"s{i}", "album", "t", None]
-        for i in range(4500)
+        for i in range(n)
     }
-    history = History(path, rows=rows)
-    history.record(
-        "old/00007.png", Record(7, 70, "rejected", message='bad "file"')
-    )  # replaces a row
-    for i in range(2500):
-        history.record(f"new/é{i}.png", Record(i, i, "duplicate", f"n{i}", f"h{i}"))
+    return {"version": 1, "saved_at": "2026-01-01T00:00:00+00:00", "fields": FIELDS, "files": rows}
+
+
+def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> None:
+    path = tmp_path / HISTORY
+    history = History.open(path)
+    for i in range(4500):
+        history.record(f"old/{i:05d}.png", Record(i, i * 10, "created", f"a{i}", f"s{i}"))
+    history.record(ODD, Record(3, 30, "duplicate", "odd-asset"))
     history.save()
-    data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["version"] == 1 and tuple(data["fields"]) == FIELDS
-    files = data["files"]
-    assert len(files) == 4500 + 2500
-    assert files["old/00001.png"] == rows["old/00001.png"]
-    assert files["old/00007.png"][2:3] == ["rejected"] and files["old/00007.png"][7] == 'bad "file"'
-    assert files["new/é2499.png"][:5] == [2499, 2499, "duplicate", "n2499", "h2499"]
-    again = History.load(path)
-    assert again.is_done("new/é5.png", 5, 5) and not again.is_done("old/00007.png", 7, 70)
-    assert len(again.records) == 7000
+    assert not history.dirty
+    history.record("old/00007.png", Record(7, 70, "rejected", message='bad "file"'))  # replaces
+    history.mark_linked(["old/00001.png", ODD], "album")
+    history.forget("old/00002.png")
+    history.save()
+    history.close()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = History.open(path)
+    assert again.count() == 4501
+    assert again.is_done(ODD, 3, 30) and again.get(ODD) == Record(
+        3,
+        30,
+        "duplicate",
+        "odd-asset",
+        None,
+        "album",
+        again.get(ODD).at,  # type: ignore[union-attr]
+    )
+    assert not again.is_done("old/00007.png", 7, 70)  # rejected: sent again
+    assert not again.is_done("old/00002.png", 2, 20)  # the server lost it: sent again
+    assert not again.is_done("old/00003.png", 3, 31)  # changed since
+    check = again.done_check()  # the scan's fingerprint check agrees with the records
+    for rel, size, mtime in [(ODD, 3, 30), ("old/00004.png", 4, 40), ("old/00007.png", 7, 70)]:
+        assert check(rel, size, mtime) == again.is_done(rel, size, mtime)
+    assert not check("old/00004.png", 4, 41) and not check("new.png", 1, 1)
+    pending = again.pending_links("album")
+    assert ODD not in pending and "old/00001.png" not in pending and len(pending) == 4500 - 3
+    assert again.pending_count("album") == len(pending)
+    records = history_records(path)  # another SQL reader: the name's bytes kept exactly
+    assert (
+        records[ODD]["album_id"] == "album" and records["old/00007.png"]["message"] == 'bad "file"'
+    )
+
+
+def test_a_save_in_a_worker_thread_loses_nothing_recorded_meanwhile(tmp_path: Path) -> None:
+    history = History.open(tmp_path / HISTORY)
+    stop = threading.Event()
+
+    def saver() -> None:
+        while not stop.is_set():
+            history.save()
+
+    thread = threading.Thread(target=saver)
+    thread.start()
+    for i in range(20_000):
+        history.record(f"f{i}.png", Record(i, i, "created", f"a{i}"))
+        if i % 1000 == 0:
+            assert history.get(f"f{i}.png") is not None  # visible while being committed
+    stop.set()
+    thread.join()
+    history.save()
+    history.close()
+    assert len(history_records(tmp_path / HISTORY)) == 20_000
+
+
+def test_a_version_1_history_is_taken_over_once_and_left_in_place(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    old = tmp_path / "immich_upload_history.json"
+    old.write_text(json.dumps(v1_history(3000)))
+    (tmp_path / "immich_upload_history.json.last-run").write_text(json.dumps({"created": 3000}))
+    before = old.read_bytes()
+    with caplog.at_level(logging.INFO):
+        history = History.open(old)  # the older name: the .sqlite beside it
+    assert history.path == tmp_path / HISTORY
+    assert "took over 3000 records from immich_upload_history.json (version 1)" in caplog.text
+    assert history.is_done("old/00042.png", 42, 420) and history.last_run() == {"created": 3000}
+    history.close()
+    assert old.read_bytes() == before  # untouched
+    old.write_text(json.dumps(v1_history(10)))  # changed later: not read again
+    again = History.open(tmp_path / HISTORY)
+    assert again.count() == 3000
+    again.close()
+
+
+def test_status_and_export_read_an_older_history_before_the_first_run(tmp_path: Path) -> None:
+    (tmp_path / "immich_upload_history.json").write_text(json.dumps(v1_history(5)))
+    env = cli_env(None, tmp_path)
+    r = run_cli(["status", "--json"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["files"] == 5
+    r = run_cli(["export"], env, tmp_path)
+    data = json.loads(r.stdout)
+    assert sorted(data["files"]) == [f"old/{i:05d}.png" for i in range(5)]
+    assert data["files"]["old/00003.png"]["asset_id"] == "a3" and data["fields"] == list(FIELDS)
+    assert not (tmp_path / HISTORY).exists()  # read only: the run takes it over
+
+
+def test_export_is_the_whole_history_as_json(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    r = run_cli(["export"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["files"]) == 12 and data["schema"] == 2
+    one = data["files"]["Screenshot 00.png"]
+    assert one["outcome"] == "created" and one["album_id"] == data["last_run"]["album_id"]
+    assert data["last_run"] == last_run_record(tmp_path / HISTORY)
+    assert server.api_key not in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("setup", "says"),
+    [
+        (
+            ["PRAGMA user_version = 3", "CREATE TABLE files (x)"],
+            "written by a newer async-uploader",
+        ),
+        (["CREATE TABLE photos (id INTEGER)"], "not an async-uploader history"),
+    ],
+)
+def test_a_history_this_version_must_not_touch_exits_2_unchanged(
+    server: ServerThread, shots: Path, tmp_path: Path, setup: list[str], says: str
+) -> None:
+    path = tmp_path / HISTORY
+    con = sqlite3.connect(path)
+    for statement in setup:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+    r = run_cli([], cli_env(server, shots), tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and "nothing was changed" in r.stderr.lower()
+    assert path.read_bytes() == before
+    assert server.stats()["requests"].get("POST /api/assets", 0) == 0
+
+
+def test_a_network_file_system_gets_a_rollback_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    mountinfo = (
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
+        "40 22 0:50 / /mnt/nas\\040photos rw,relatime shared:30 - nfs4 nas:/photos rw,vers=4.2\n"
+    )
+    assert filesystem_type(Path("/mnt/nas photos/x"), mountinfo) == "nfs4"
+    assert filesystem_type(Path("/mnt/nasty"), mountinfo) == "ext4"
+    assert filesystem_type(Path("/home/me"), mountinfo) == "ext4"
+    from async_uploader.store import history as module
+
+    monkeypatch.setattr(module, "filesystem_type", lambda folder, mountinfo=None: "nfs4")
+    with caplog.at_level(logging.INFO):
+        history = History.open(tmp_path / HISTORY)
+    assert history.journal == "delete"
+    assert "network file system (nfs4): using a rollback journal" in caplog.text
+    history.record("a.png", Record(1, 1, "created", "x"))
+    history.save()
+    history.close()
+    con = sqlite3.connect(tmp_path / HISTORY)
+    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+    con.close()
+    assert not (tmp_path / f"{HISTORY}-wal").exists()
+
+
+def test_a_database_damaged_past_its_header_is_moved_aside_and_the_run_goes_on(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """A broken page deep in the file opens fine and fails only when read: found by the scan's
+    first query, moved aside, and the run goes on (the server answers duplicate for all 12)."""
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    path = tmp_path / HISTORY
+    with open(path, "r+b") as fh:  # every page but the first (the header and the schema)
+        size = fh.seek(0, 2)
+        fh.seek(4096)
+        fh.write(b"\xa5" * (size - 4096))
+    r = run_cli(["--json"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "is corrupt" in r.stderr and "moved it to" in r.stderr
+    assert json.loads(r.stdout)["duplicates"] == 12
+    assert len(list(tmp_path.glob(f"{HISTORY}.corrupt-*"))) == 1
+    assert len(history_records(path)) == 12

@@ -21,9 +21,17 @@ import pytest
 
 from async_uploader.testserver import HostileRule, ServerOptions, ServerThread, Shaping
 
-from .conftest import OLD, cli_env, history_records, make_files, run_cli, start_cli, wait_created
-
-HISTORY = "immich_upload_history.json"
+from .conftest import (
+    HISTORY,
+    OLD,
+    cli_env,
+    history_records,
+    last_run_record,
+    make_files,
+    run_cli,
+    start_cli,
+    wait_created,
+)
 
 
 def hostile_server(*rules: str, **options: Any) -> ServerThread:
@@ -112,7 +120,7 @@ def test_key_echoed_by_the_server_appears_nowhere_we_write_or_print(tmp_path: Pa
     for secret in (key, wrong):
         for text in texts:
             assert secret not in text and secret[:8] not in text
-    for name in (HISTORY, HISTORY + ".last-run", HISTORY + ".lock"):
+    for name in (HISTORY, HISTORY + ".lock"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
 
 
@@ -228,7 +236,7 @@ def test_an_upload_answer_that_never_comes_is_a_stall(tmp_path: Path) -> None:
         env = cli_env(srv, folder, **quick(IMMICH_STALL_TIMEOUT="2", IMMICH_RETRIES="0"))
         r = run_cli([], env, tmp_path, timeout=60)
         assert r.returncode == 1 and "no progress for 2 s" in r.stdout + r.stderr
-        assert not (tmp_path / HISTORY).exists()  # nothing confirmed, nothing recorded
+        assert history_records(tmp_path / HISTORY) == {}  # nothing confirmed, nothing recorded
 
 
 # -- 6: a huge answer ---------------------------------------------------------------------------
@@ -299,7 +307,7 @@ def test_an_upload_answer_without_an_id_records_nothing(tmp_path: Path) -> None:
         r = run_cli([], env, tmp_path)
         assert r.returncode == 1 and "without an asset id" in r.stdout
         assert len(assets_by_name(srv)) == 5  # the server kept them...
-        assert not (tmp_path / HISTORY).exists()  # ...but never said which asset each is
+        assert history_records(tmp_path / HISTORY) == {}  # ...but never said which asset each is
         srv.call(lambda s: s.clear_hostile())
         r = run_cli(["--json"], env, tmp_path)
         assert r.returncode == 0 and json.loads(r.stdout)["duplicates"] == 5
@@ -374,7 +382,7 @@ def test_an_interrupted_run_says_what_it_sent(
             time.sleep(0.3)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
-        last = json.loads((tmp_path / (HISTORY + ".last-run")).read_text())
+        last = last_run_record(tmp_path / HISTORY)
         assert last["interrupted"] is True and last["ok"] is False
         created = last["created"]
         assert out.startswith("Interrupted: ") and f"{created} created" in out

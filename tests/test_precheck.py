@@ -8,7 +8,18 @@ from pathlib import Path
 
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import OLD, cli_env, history_records, make_files, run_cli
+from .conftest import (
+    HISTORY,
+    OLD,
+    cli_env,
+    edit_history,
+    history_records,
+    last_run_record,
+    make_files,
+    run_cli,
+)
+
+UNLINK = "UPDATE files SET album_id = NULL WHERE path = ?"
 
 
 def test_fresh_history_over_files_already_on_the_server_sends_no_body(tmp_path: Path) -> None:
@@ -36,7 +47,7 @@ def test_fresh_history_over_files_already_on_the_server_sends_no_body(tmp_path: 
         assert [
             len(a) for a in srv.call(lambda s: [x.asset_ids for x in s.state.albums.values()])
         ] == [300]
-        history = history_records(machine_b / "immich_upload_history.json")
+        history = history_records(machine_b / HISTORY)
         assert all(
             r["outcome"] == "duplicate" and len(str(r["sha1"])) == 40 for r in history.values()
         )
@@ -146,11 +157,8 @@ def test_pending_link_brings_the_server_back(
 ) -> None:
     env = cli_env(server, shots)
     assert run_cli([], env, tmp_path).returncode == 0
-    path = tmp_path / "immich_upload_history.json"
-    data = json.loads(path.read_text())
-    unlinked = "Screenshot 03.png"
-    data["files"][unlinked][data["fields"].index("album_id")] = None  # as after a failed link
-    path.write_text(json.dumps(data))
+    unlinked = "Screenshot 03.png"  # as after a failed link:
+    assert edit_history(tmp_path / HISTORY, UNLINK, unlinked) == 1
     server.call(lambda s: [a.asset_ids.clear() for a in s.state.albums.values()])
     r = json.loads(run_cli(["--json"], env, tmp_path).stdout)
     assert (r["server_contacted"], r["album_linked"]) == (True, 1)
@@ -169,10 +177,11 @@ def test_other_types_in_the_folder_are_asked_about_once_a_day(
     env = cli_env(server, shots)
     assert run_cli([], env, tmp_path).returncode == 0
     assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is False
-    last_run = tmp_path / "immich_upload_history.json.last-run"
-    info = json.loads(last_run.read_text())
+    info = last_run_record(tmp_path / HISTORY)
     info["server"]["checked_at"] -= 25 * 3600
-    last_run.write_text(json.dumps(info))
+    edit_history(
+        tmp_path / HISTORY, "UPDATE meta SET value = ? WHERE key = 'last_run'", json.dumps(info)
+    )
     assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is True
     assert json.loads(run_cli(["--json"], env, tmp_path).stdout)["server_contacted"] is False
     assert server.stats()["requests"].get("POST /api/assets", 0) == 12  # notes.txt never sent

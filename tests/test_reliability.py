@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +23,16 @@ from async_uploader.retry import RetryPolicy, with_retries
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import cli_env, history_records, make_files, run_cli, start_cli, wait_created
+from .conftest import (
+    HISTORY,
+    cli_env,
+    history_integrity,
+    history_records,
+    make_files,
+    run_cli,
+    start_cli,
+    wait_created,
+)
 
 
 def config_for(srv_url: str, key: str, folder: Path, tmp: Path, **kw: Any) -> Config:
@@ -195,7 +205,7 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
     make_files(folder, [f"s{i:02d}.png" for i in range(15)], size=100_000)
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="2")
-        history = tmp_path / "immich_upload_history.json"
+        history = tmp_path / HISTORY
         for kill_after in (0, 1, 5, 11):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "async_uploader", "--no-progress"],
@@ -214,7 +224,7 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             if history.exists():
-                json.loads(history.read_text())  # never torn
+                assert history_integrity(history) == "ok"  # never torn
         srv.call(lambda s: s.set_shaping(bandwidth_kbps=0))
         final = run_cli(["--json"], env, tmp_path)
         assert final.returncode == 0, final.stderr
@@ -229,7 +239,7 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
 def test_lock_left_by_a_dead_process_is_taken_over(server: ServerThread, tmp_path: Path) -> None:
     folder = tmp_path / "f"
     make_files(folder, ["a.png"])
-    (tmp_path / "immich_upload_history.json.lock").write_text("999999 1700000000")
+    (tmp_path / f"{HISTORY}.lock").write_text("999999 1700000000")
     r = run_cli([], cli_env(server, folder), tmp_path)
     assert r.returncode == 0, r.stderr
 
@@ -245,8 +255,7 @@ def test_signal_exit_codes(tmp_path: Path, signum: int, code: int) -> None:
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
         assert "Interrupted:" in out
-        history = json.loads((tmp_path / "immich_upload_history.json").read_text())
-        assert len(history["files"]) == srv.stats()["created"]
+        assert len(history_records(tmp_path / HISTORY)) == srv.stats()["created"]
 
 
 def test_unwritable_history_exits_1_before_sending_anything(
@@ -264,21 +273,25 @@ def test_unwritable_history_exits_1_before_sending_anything(
 
 @pytest.mark.anyio
 async def test_history_failing_mid_run_stops_and_keeps_the_previous_one(tmp_path: Path) -> None:
-    """Disk full (here: the temp file cannot be made) after a first checkpoint: the previous
-    history stays intact, no new upload starts, and the run ends with a HistoryError (exit 1)."""
+    """The history cannot be written after a first checkpoint (here another program, an sqlite3
+    shell say, holds its write lock past the busy timeout; the full disk is test_hostile's):
+    what was saved stays intact, no new upload starts, and the run ends with a HistoryError."""
     folder = tmp_path / "f"
-    make_files(folder, [f"s{i:02d}.png" for i in range(20)], size=50_000)
-    history = tmp_path / "history.json"
+    make_files(folder, [f"s{i:02d}.png" for i in range(60)], size=50_000)
+    history = tmp_path / "history.sqlite"
+    blocker: list[sqlite3.Connection] = []
     with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
         config = config_for(srv.url, srv.api_key, folder, tmp_path, concurrency=1)
         control = RunControl(
             retry=RetryPolicy.immediate(), checkpoint_seconds=0.2, progress_seconds=0
         )
 
-        async def fill_the_disk() -> None:
-            while not history.exists():  # noqa: ASYNC110 - waiting for the first checkpoint
-                await anyio.sleep(0.02)
-            (tmp_path / f".history.json.{os.getpid()}.tmp").mkdir()
+        async def take_the_write_lock() -> None:
+            while not (history.exists() and history_records(history)):  # noqa: ASYNC110
+                await anyio.sleep(0.02)  # the first checkpoint
+            con = sqlite3.connect(history, isolation_level=None)
+            con.execute("BEGIN IMMEDIATE")
+            blocker.append(con)
 
         errors: list[HistoryError] = []
 
@@ -289,12 +302,17 @@ async def test_history_failing_mid_run_stops_and_keeps_the_previous_one(tmp_path
                 errors.append(exc)
 
         async with anyio.create_task_group() as tg:
-            tg.start_soon(fill_the_disk)
+            tg.start_soon(take_the_write_lock)
             tg.start_soon(run)
-        assert len(errors) == 1 and "previous history is unchanged" in str(errors[0])
-        saved = json.loads(history.read_text())
-        assert 1 <= len(saved["files"]) < 20
-        assert srv.stats()["created"] < 20
+        blocker[0].execute("ROLLBACK")
+        blocker[0].close()
+        assert len(errors) == 1, errors
+        assert "database is locked" in str(errors[0]) and "as the last save left it" in str(
+            errors[0]
+        )
+        assert 1 <= len(history_records(history)) < 60
+        assert history_integrity(history) == "ok"
+        assert srv.stats()["created"] < 60
 
 
 @pytest.mark.anyio
@@ -336,5 +354,4 @@ def test_key_revoked_mid_run_exits_3_and_keeps_what_was_done(tmp_path: Path) -> 
         assert proc.returncode == 3, err
         assert "API key rejected by" in err.strip().splitlines()[-1]
         assert "Traceback" not in err
-        history = json.loads((tmp_path / "immich_upload_history.json").read_text())
-        assert len(history["files"]) == srv.stats()["created"] >= 2
+        assert len(history_records(tmp_path / HISTORY)) == srv.stats()["created"] >= 2

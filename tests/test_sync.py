@@ -17,7 +17,17 @@ from async_uploader.retry import RetryPolicy
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import OLD, cli_env, history_records, make_files, run_cli, start_cli, wait_created
+from .conftest import (
+    HISTORY,
+    OLD,
+    cli_env,
+    history_integrity,
+    history_records,
+    make_files,
+    run_cli,
+    start_cli,
+    wait_created,
+)
 
 JSON_KEYS = {
     "server_url",
@@ -260,28 +270,45 @@ def test_server_errors_are_retried(shots: Path, tmp_path: Path) -> None:
 
 
 def test_corrupt_history_moved_aside(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    (tmp_path / "immich_upload_history.json").write_text('{"version": 1, "files": {tru')
+    garbage = b"this is not a database" * 300
+    (tmp_path / HISTORY).write_bytes(garbage)
     r = run_cli([], cli_env(server, shots), tmp_path)
-    assert r.returncode == 0
-    aside = list(tmp_path.glob("immich_upload_history.json.corrupt-*"))
-    assert len(aside) == 1 and aside[0].read_text().startswith('{"version": 1')
-    assert "corrupt" in r.stderr
-    assert json.loads((tmp_path / "immich_upload_history.json").read_text())["version"] == 1
+    assert r.returncode == 0, r.stderr
+    aside = list(tmp_path.glob(f"{HISTORY}.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_bytes() == garbage  # kept, byte for byte
+    assert "is corrupt" in r.stderr and "moved it to" in r.stderr
+    assert len(history_records(tmp_path / HISTORY)) == 12
+    assert history_integrity(tmp_path / HISTORY) == "ok"
+
+
+def test_a_corrupt_older_history_is_left_as_it_is(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "immich_upload_history.json").write_text('{"version": 1, "files": {tru')
+    r = run_cli(["--json"], cli_env(server, shots), tmp_path)
+    assert r.returncode == 0 and json.loads(r.stdout)["created"] == 12
+    assert "cannot be read" in r.stderr and "left as it is" in r.stderr
+    assert (tmp_path / "immich_upload_history.json").read_text() == '{"version": 1, "files": {tru'
 
 
 def test_seed_style_history_imported(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    (tmp_path / "immich_upload_history.json").write_text(
-        json.dumps(["Screenshot 00.png", "Screenshot 01.png"])
-    )
+    seed = json.dumps(["Screenshot 00.png", "Screenshot 01.png"])
+    (tmp_path / "immich_upload_history.json").write_text(seed)
     r = run_cli(["--json"], cli_env(server, shots), tmp_path)
     assert (json.loads(r.stdout)["created"], json.loads(r.stdout)["skipped_history"]) == (10, 2)
+    assert "took over 2 records from immich_upload_history.json (a list of file names)" in r.stderr
+    assert (tmp_path / "immich_upload_history.json").read_text() == seed  # untouched
+    records = history_records(tmp_path / HISTORY)
+    # Sizes and times learnt at first sight: from now on a change is noticed.
+    assert records["Screenshot 00.png"]["outcome"] == "legacy"
+    assert records["Screenshot 00.png"]["size"] == (shots / "Screenshot 00.png").stat().st_size
 
 
 def test_dry_run_changes_nothing(server: ServerThread, shots: Path, tmp_path: Path) -> None:
     r = run_cli(["--dry-run"], cli_env(server, shots), tmp_path)
     assert r.returncode == 0 and "would upload 12" in r.stdout
     assert server.call(lambda s: (len(s.state.assets), len(s.state.albums))) == (0, 0)
-    assert not (tmp_path / "immich_upload_history.json").exists()
+    assert not (tmp_path / HISTORY).exists()
 
 
 def test_dry_run_on_a_folder_already_on_the_server_would_send_nothing(
@@ -304,7 +331,7 @@ def test_dry_run_on_a_folder_already_on_the_server_would_send_nothing(
     )
     assert after.get("POST /api/albums", 0) == before.get("POST /api/albums", 0)
     assert server.call(lambda s: sorted(a.name for a in s.state.albums.values())) == ["Screens"]
-    assert not (tmp_path / "immich_upload_history.json").exists()
+    assert not (tmp_path / HISTORY).exists()
     text = run_cli(["--dry-run"], cli_env(server, shots), tmp_path).stdout
     assert "would upload 0 files, 12 already on the server, and link 12 assets" in text
     log = (tmp_path / "immich_backup.log").read_text()
@@ -335,7 +362,7 @@ def test_a_dry_run_whose_key_is_refused_mid_check_exits_3(
 def test_second_run_while_one_holds_the_lock_exits_4(
     server: ServerThread, shots: Path, tmp_path: Path
 ) -> None:
-    with open(tmp_path / "immich_upload_history.json.lock", "w") as fh:
+    with open(tmp_path / f"{HISTORY}.lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         r = run_cli([], cli_env(server, shots), tmp_path)
     assert r.returncode == 4 and "another async-uploader run" in r.stderr
@@ -408,7 +435,7 @@ def test_config_precedence_and_url_forms(tmp_path: Path) -> None:
     cfg = load_config({}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)
     assert cfg.folder == (tmp_path / "shots").resolve() and cfg.album == "Env"
     assert cfg.local_url == "http://a:2283" and cfg.concurrency == 2
-    assert cfg.history_file == tmp_path.resolve() / "immich_upload_history.json"
+    assert cfg.history_file == tmp_path.resolve() / HISTORY
     assert any("readable by other users" in w for w in cfg.warnings)
     assert "from-file" not in repr(cfg)
     cfg = load_config(

@@ -104,7 +104,7 @@ async def link_for_a_while(
             await link_pending(client, history, album_id, report, retry, failover.recover)
         except UploaderError as exc:
             log.error("album: %s; the next run links what is left", exc)
-            report.link_failed = len(history.pending_links(album_id))
+            report.link_failed = history.pending_count(album_id)
     if scope.cancelled_caught:
         log.warning("album: linking took over %d s; the next run links what is left", limit)
-        report.link_failed = len(history.pending_links(album_id))
+        report.link_failed = history.pending_count(album_id)

@@ -217,7 +217,8 @@ class Uploader:
                     await anyio.sleep(self.control.checkpoint_seconds)
                     if self.history.dirty:
                         try:
-                            self.history.save()
+                            # In a worker thread: the uploads go on while it commits.
+                            await anyio.to_thread.run_sync(self.history.save)
                         except HistoryError as exc:
                             # Nothing more is sent that could not be recorded; the final save
                             # tries once more and the run ends with this error.

@@ -1,19 +1,23 @@
-"""What a run keeps on disk beside ``.env``: the history (``history``), the lock that keeps two runs
-apart (``lock``) and the last run's record (``last_run``), all written atomically and 0600
-(``atomic``). Knows nothing of the server, HTTP or the phases of a run."""
+"""What a run keeps on disk beside ``.env``: the history, an SQLite database with the last run's
+record in it (``history``, ``last_run``), an older version's JSON history taken over once
+(``legacy``), and the lock that keeps two runs apart (``lock``). Private to its owner (0600).
+Knows nothing of the server, HTTP or the phases of a run."""
 
-from .history import DONE, FIELDS, History, Record
-from .last_run import FACTS_KEY, last_run_path, read_last_run, save_last_run
+from .history import DONE, SCHEMA, History, Record, filesystem_type
+from .last_run import FACTS_KEY, read_last_run, save_last_run
+from .legacy import FIELDS, legacy_path
 from .lock import RunLock
 
 __all__ = [
     "DONE",
     "FACTS_KEY",
     "FIELDS",
+    "SCHEMA",
     "History",
     "Record",
     "RunLock",
-    "last_run_path",
+    "filesystem_type",
+    "legacy_path",
     "read_last_run",
     "save_last_run",
 ]

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import HistoryError, LockHeld
-from .atomic import private
+from .private import private
 
 if sys.platform == "win32":  # pragma: no cover - no Windows machine runs the tests
     import msvcrt
