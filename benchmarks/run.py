@@ -63,7 +63,9 @@ class Scenario:
     size: int
     shaping: tuple[str, ...] = ()
     quick_files: int = 20
-    kind: str = "upload"  # upload | idle (all in the history) | new-machine (all on the server)
+    # upload | idle (all in the history) | new-machine (all on the server) | idle-direct (all in
+    # a history written straight to the store, none of it on the server: B7's million files)
+    kind: str = "upload"
     big: int = 0  # one extra large file (B6), bytes
     quick_big: int = 0
 
@@ -99,6 +101,7 @@ SCENARIOS = [
         big=1_500_000_000,
         quick_big=100_000_000,
     ),
+    Scenario("B7", "a million files, idle", 1_000_000, 64, quick_files=20_000, kind="idle-direct"),
 ]
 
 
@@ -379,7 +382,7 @@ class Seed:
     """A server state with every file of a scenario on it, made once and copied per measurement
     (B4's 100,000 uploads take minutes), and our history of it."""
 
-    journal: Path
+    journal: Path | None  # None: nothing on the server (idle-direct)
     history: Path
     measure: Measure  # our upload of the whole folder: the memory-scaling figure for 100k files
 
@@ -407,6 +410,44 @@ def seed(sc: Scenario, folder: Path, root: Path) -> Seed:
     shutil.rmtree(data / "upload", ignore_errors=True)  # the bodies are never read again
     database = work / "history.sqlite"  # IMMICH_HISTORY_FILE=history.json means this, from 0.2
     return Seed(data / "journal.jsonl", database if database.exists() else work / "history.json", m)
+
+
+def seed_direct(folder: Path, root: Path) -> Seed:
+    """A history of every file of the folder, written straight into the store (B7: a million
+    uploads would take hours), as a run that uploaded them all and linked them would leave it."""
+    from async_uploader.store import History, Record
+
+    work = Path(tempfile.mkdtemp(dir=root))
+    t0 = time.perf_counter()
+    history = History.open(work / "history.sqlite")
+    album = "00000000-0000-4000-8000-00000000b007"
+    with os.scandir(folder) as entries:
+        for i, e in enumerate(entries):
+            st = e.stat()
+            asset = f"{i:08x}-0000-4000-8000-000000000000"
+            history.record(
+                e.name, Record(st.st_size, st.st_mtime_ns, "created", asset, None, album)
+            )
+            if i % 50_000 == 49_999:
+                history.save()
+    facts = {"urls": [], "album": "Bench", "album_id": album, "extensions": [".png"]}
+    history.set_last_run(
+        {"ok": True, "album_id": album, "server": {**facts, "checked_at": time.time()}}
+    )
+    history.save()
+    history.close()
+    wall = time.perf_counter() - t0
+    return Seed(None, work / "history.sqlite", Measure(wall, 0, 0, 0, True))
+
+
+def stat_alone(folder: Path, repeats: int) -> float:
+    """Seconds for a fresh Python to stat every file of the folder: the floor of an idle run."""
+    code = "import os, sys\nfor e in os.scandir(sys.argv[1]): e.stat()\n"
+    walls = [
+        run_measured([sys.executable, "-c", code, str(folder)], dict(os.environ), 3600)[0]
+        for _ in range(repeats)
+    ]
+    return statistics.median(walls)
 
 
 def keeps_sqlite(who: Contender) -> bool:
@@ -454,13 +495,13 @@ def measure(
 ) -> Measure:
     expected = sum(1 for _ in folder.iterdir())
     data = None
-    if seeded is not None:
+    if seeded is not None and seeded.journal is not None:
         data = Path(tempfile.mkdtemp(dir=root))
         shutil.copy(seeded.journal, data / "journal.jsonl")
     server = Server(sc.shaping, data)
     work = Path(tempfile.mkdtemp(dir=root))
     try:
-        if seeded is not None and sc.kind == "idle" and who.kind == "ours":
+        if seeded is not None and sc.kind.startswith("idle") and who.kind == "ours":
             place_history(seeded.history, work, server.url, keeps_sqlite(who))
         before = server.get("/_testserver/stats")["upload_body_bytes"]
         cmd, env = command(who, server.url, folder, work, "Bench", rerun=seeded is not None)
@@ -476,6 +517,11 @@ def measure(
             if ok
             else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"
         )
+        if sc.kind == "idle-direct":  # nothing on the server: the run must not even ask it
+            asked = sum(n for k, n in stats["requests"].items() if " /api/" in k)
+            log_text = (work / "ours.log").read_text() if (work / "ours.log").exists() else ""
+            ok = code == 0 and asked == 0 and f"nothing new: {expected} files" in log_text
+            note = "" if ok else f"exit {code}, {asked} requests to the server"
         phase = (
             re.findall(
                 # "uploads: 2000 files sent (497.3 MB) in 2.84 s"; before 0.2: "2000 files in"
@@ -689,6 +735,14 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
             f"bytes (no file opened: proved by `tests/test_precheck.py::test_idle_rerun_opens_no_file`): "
             f"{verdict(wall < 1 and body == 0)}"
         )
+    elif sc.name == "B7":
+        rss, floor = max(m.rss_mb for m in ours.measures), extra["stat_alone"]
+        out.append(
+            f"- B7, an idle run over {n:,} files under 4 s: {wall:.2f} s, where a fresh Python "
+            f"stats them alone in {floor:.2f} s (the floor on this machine; 2.8 s on the issue's): "
+            f"{verdict(wall < 4)}; {wall - floor:.2f} s over the floor"
+        )
+        out.append(f"- B7, peak RSS under 100 MB: {rss:.0f} MB: {verdict(rss < 100)}")
     elif sc.name == "B5":
         body, hashing = median_of(ours, "body_bytes"), extra["hash_alone"]
         out.append(f"- B5, zero body bytes: {body:.0f}: {verdict(body == 0)}")
@@ -786,7 +840,15 @@ def main() -> int:
                 continue
             folder = make_data(root, sc, args.quick)
             seeded = None
-            if sc.kind in ("idle", "new-machine"):
+            if sc.kind == "idle-direct":
+                seeded = seed_direct(folder, root)
+                extra["stat_alone"] = stat_alone(folder, repeats)
+                print(
+                    f"{sc.name}: history of {sum(1 for _ in folder.iterdir()):,} files written in "
+                    f"{seeded.measure.wall:.1f}s; stat alone {extra['stat_alone']:.2f}s",
+                    flush=True,
+                )
+            elif sc.kind in ("idle", "new-machine"):
                 seeded = seed(sc, folder, root)
                 failures += not seeded.measure.ok
                 if sc.kind == "idle":
@@ -821,6 +883,12 @@ def main() -> int:
                         f"{sc.name} {who.name}: "
                         + ", ".join(f"{m.wall:.2f}s" for m in row.measures)
                     )
+                    continue
+                if sc.kind == "idle-direct" and who.kind != "ours":
+                    row.measures.append(
+                        Measure(0, 0, 0, 0, True, "n/a: our history, written directly")
+                    )
+                    rows.append(row)
                     continue
                 if sc.kind == "idle" and who.kind == "baseline":
                     row.measures.append(
