@@ -19,7 +19,7 @@ import anyio
 
 from .config import Config
 from .errors import HistoryError, UploaderError, first_uploader_error
-from .files import LocalFile, ScanResult
+from .files import FileList, LocalFile, ScanResult
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
 from .local import read_local, server_facts, warn_symlinks
 from .outcomes import FileResult, Outcome, RunReport, check_counts, counted, human_bytes
@@ -124,6 +124,7 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
                 await _upload_link_save(todo, history, server, config, control, retry, report)
             finally:
                 history.close()
+                scanned.files.close()
             if wrong := check_counts(report, control.strict):
                 log.error("internal: %s (please report it)", wrong)
     finally:
@@ -155,7 +156,7 @@ async def _local_and_connect(
 
 def _take_stock(
     everything: ScanResult, media: MediaTypes, config: Config, report: RunReport
-) -> list[LocalFile]:
+) -> FileList:
     """The files of the types the server takes that the history does not account for; the
     scan's counts into the report, and its problems into the log."""
     scanned = everything.only(media.accepts)
@@ -172,13 +173,13 @@ def _take_stock(
             counted(len(scanned.settling), "file"),
             config.settle_seconds,
         )
-    empty = sum(1 for f in todo if not f.size)
+    empty = len(todo.empties())
     log.info(
         "scan: %s, %d already done, %d new (%s)%s, %d of other types ignored",
         counted(report.scanned, "file"),
         done,
         len(todo) - empty,
-        human_bytes(sum(f.size for f in todo)),
+        human_bytes(todo.bytes),
         f", {empty} empty" if empty else "",
         len(scanned.unsupported),
     )
@@ -186,7 +187,7 @@ def _take_stock(
 
 
 async def _dry_run(
-    todo: list[LocalFile],
+    todo: FileList,
     history: History,
     server: Connected,
     config: Config,
@@ -196,7 +197,7 @@ async def _dry_run(
     """What a real run would send, link and skip, found as a real run finds it: the new files
     hashed and put to the server's bulk upload check (a read-only question). Nothing is uploaded,
     linked or written anywhere."""
-    sendable = [f for f in todo if f.size]
+    sendable = todo.nonempty()
     report.empty = len(todo) - len(sendable)
     found: list[FileResult] = []  # what the pre-check settled: on the server, vanished, unreadable
     precheck = Precheck(
@@ -220,9 +221,8 @@ async def _dry_run(
     # uploads still waiting for their link. An album that does not exist yet would get them all.
     pending = history.pending_count(server.album.id) if server.album else 0
     report.would_link = pending + len(on_server) + len(would)
-    for f in todo:
-        if not f.size:
-            log.info("would skip %s: empty", f.rel)
+    for f in todo.empties():
+        log.info("would skip %s: empty", f.rel)
     for r in on_server:
         log.info("would link %s: already on the server as %s", r.file.rel, r.asset_id)
     for f in would:
@@ -241,7 +241,7 @@ async def _dry_run(
 
 
 async def _upload_link_save(
-    todo: list[LocalFile],
+    todo: FileList,
     history: History,
     server: Connected,
     config: Config,

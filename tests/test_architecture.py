@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     # What a run keeps on disk: the history, the lock, the last run. The rest import the package.
     "store": {"store.history", "store.last_run", "store.legacy", "store.lock"},
     "store.private": set(),
-    "store.history": {"errors", "outcomes", "store.legacy", "store.private"},
+    "store.history": {"errors", "files", "outcomes", "store.legacy", "store.private"},
     "store.last_run": {"outcomes", "store.history"},
     "store.legacy": set(),
     "store.lock": {"errors", "store.private"},

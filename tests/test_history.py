@@ -208,3 +208,73 @@ def test_a_database_damaged_past_its_header_is_moved_aside_and_the_run_goes_on(
     assert json.loads(r.stdout)["duplicates"] == 12
     assert len(list(tmp_path.glob(f"{HISTORY}.corrupt-*"))) == 1
     assert len(history_records(path)) == 12
+
+
+def test_a_file_list_past_its_spill_point_lives_on_disk_and_reads_back_in_order() -> None:
+    from async_uploader.files import FileList, LocalFile
+
+    names = [f"z{i:03d}.png" for i in range(40, 0, -1)] + ["e.jpg", ODD, "sub/x.PNG"]
+    files = FileList(spill=10)
+    for i, name in enumerate(names):
+        files.append(LocalFile(f"/f/{name}", name, 0 if name == "e.jpg" else i + 1, i, None))
+    files.finish()
+    assert files._db is not None and files._mem == []  # on disk, not in memory
+    # In SQLite's order: names as text, then the one kept as bytes.
+    assert [f.rel for f in files] == [*sorted(set(names) - {ODD}), ODD]
+    png = files.only(lambda ext: ext.lower() == ".png")
+    assert len(png) == 42 and {f.rel for f in png} == set(names) - {"e.jpg"}
+    assert [f.rel for f in files.empties()] == ["e.jpg"] and len(files.nonempty()) == 42
+    assert files.bytes == sum(f.size for f in files) and png.nonempty().bytes == png.bytes
+    odd = next(f for f in files if f.rel == ODD)
+    assert odd.fspath == f"/f/{ODD}" and odd.size == names.index(ODD) + 1
+    files.close()
+
+
+@pytest.mark.anyio
+async def test_a_backfill_past_the_spill_point_uploads_everything_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the scan's list on disk after 25 files and album pages of 40, a run over 130 files
+    (3 empty) still uploads each once, links every one, and the counts add up."""
+    from async_uploader.config import Config, Secret
+    from async_uploader.files import FileList
+    from async_uploader.phases import album
+    from async_uploader.run import RunControl, sync
+    from async_uploader.testserver import ServerOptions
+
+    from .conftest import make_files
+
+    monkeypatch.setattr(FileList, "SPILL", 25)
+    monkeypatch.setattr(album, "LINK_BATCH", 40)
+    folder = tmp_path / "f"
+    make_files(folder, [f"s{i:03d}.png" for i in range(127)], size=500)
+    for i in range(3):
+        (folder / f"empty{i}.png").write_bytes(b"")
+        os_utime_old(folder / f"empty{i}.png")
+    with ServerThread(ServerOptions(port=0)) as srv:
+        config = Config(
+            folder=folder,
+            api_key=Secret(srv.api_key),
+            local_url=srv.url,
+            external_url=None,
+            album="Screens",
+            history_file=tmp_path / HISTORY,
+            log_file=tmp_path / "log.txt",
+            settle_seconds=0,
+        )
+        report = await sync(config, RunControl(progress_seconds=0))
+        assert (report.created, report.empty, report.album_linked) == (127, 3, 127)
+        assert report.unaccounted() == 0
+        assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [127]
+        again = await sync(config, RunControl(progress_seconds=0))
+        assert (again.created, again.skipped_history, again.server_contacted) == (0, 130, True)
+    records = history_records(tmp_path / HISTORY)
+    assert len(records) == 130 and all(r["album_id"] for r in records.values() if r["size"])
+
+
+def os_utime_old(path: Path) -> None:
+    import os
+
+    from .conftest import OLD
+
+    os.utime(path, (OLD, OLD))

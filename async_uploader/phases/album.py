@@ -7,12 +7,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING
 
 import anyio
 
-from ..errors import ApiError, BadAnswer, TransportError, UploaderError
+from ..errors import ApiError, BadAnswer, HistoryError, TransportError, UploaderError
 from ..immich import ImmichClient
 from ..outcomes import RunReport, counted
 from ..retry import RetryPolicy, with_retries
@@ -36,54 +36,82 @@ async def link_pending(
     retry: RetryPolicy,
     recover: Callable[[], Awaitable[bool]] | None = None,
 ) -> None:
-    """Every recorded asset not yet in the album, in batches of LINK_BATCH ids."""
-    pending = history.pending_links(album_id)
-    if not pending:
-        return
+    """Every recorded asset not yet in the album, in batches of LINK_BATCH, read from the
+    history a batch at a time and saved after each (a backfill of a million is never all in
+    memory)."""
     start = time.monotonic()
-    by_id: dict[str, list[str]] = {}
+    pages: Iterator[dict[str, str]]
+    try:
+        await anyio.to_thread.run_sync(history.save)  # what was recorded since the checkpoint
+        pages, saving = history.pending_pages(album_id, LINK_BATCH), True
+    except HistoryError:
+        # It cannot be written (a full disk): link what it holds, from memory; the final save
+        # says why the run stops, once.
+        pending = list(history.pending_links(album_id).items())
+        pages = (dict(pending[i : i + LINK_BATCH]) for i in range(0, len(pending), LINK_BATCH))
+        saving = False
+    asked = 0
+    for page in pages:
+        asked += len(page)
+        await _link_batch(client, history, album_id, page, report, retry, recover)
+        if saving:
+            try:
+                await anyio.to_thread.run_sync(history.save)
+            except HistoryError:
+                saving = False  # the pages go on; the final save tries once more, and says it
+    if asked:
+        log.info("album: linked %s in %s", counted(report.album_linked, "asset"), ms_since(start))
+
+
+async def _link_batch(
+    client: ImmichClient,
+    history: History,
+    album_id: str,
+    pending: dict[str, str],
+    report: RunReport,
+    retry: RetryPolicy,
+    recover: Callable[[], Awaitable[bool]] | None,
+) -> None:
+    by_id: dict[str, list[str]] = {}  # files with the same bytes share one asset
     for rel, asset_id in pending.items():
         by_id.setdefault(asset_id, []).append(rel)
-    ids = list(by_id)
-    for i in range(0, len(ids), LINK_BATCH):
-        batch = ids[i : i + LINK_BATCH]
-        try:
-            results = await with_retries(
-                retry,
-                "add to album",
-                functools.partial(client.add_to_album, album_id, batch),
-                recover,
-            )
-        except (TransportError, ApiError, BadAnswer) as exc:
-            report.link_failed += len(batch)
+    batch = list(by_id)  # an asset shared across two pages is answered "duplicate": linked
+    try:
+        results = await with_retries(
+            retry,
+            "add to album",
+            functools.partial(client.add_to_album, album_id, batch),
+            recover,
+        )
+    except (TransportError, ApiError, BadAnswer) as exc:
+        report.link_failed += len(batch)
+        log.error(
+            "album: could not add %s: %s (the next run retries)",
+            counted(len(batch), "asset"),
+            exc,
+        )
+        return
+    for res in results:
+        rels = by_id.get(res.asset_id, [])
+        if res.linked:
+            history.mark_linked(rels, album_id)
+            report.album_linked += len(rels)
+        elif res.error in ("no_permission", "not_found"):
+            # The asset is gone from the server (deleted, or another user's): forget it, so the
+            # next run sends the file again instead of skipping it forever.
+            for rel in rels:
+                history.forget(rel)
+            report.link_failed += len(rels)
             log.error(
-                "album: could not add %s: %s (the next run retries)",
-                counted(len(batch), "asset"),
-                exc,
+                "album: asset %s of %s is not on the server any more (%s); "
+                "the next run uploads it again",
+                res.asset_id,
+                names(rels),
+                res.error,
             )
-            continue
-        for res in results:
-            rels = by_id.get(res.asset_id, [])
-            if res.linked:
-                history.mark_linked(rels, album_id)
-                report.album_linked += len(rels)
-            elif res.error in ("no_permission", "not_found"):
-                # The asset is gone from the server (deleted, or another user's): forget it, so the
-                # next run sends the file again instead of skipping it forever.
-                for rel in rels:
-                    history.forget(rel)
-                report.link_failed += len(rels)
-                log.error(
-                    "album: asset %s of %s is not on the server any more (%s); "
-                    "the next run uploads it again",
-                    res.asset_id,
-                    names(rels),
-                    res.error,
-                )
-            else:
-                report.link_failed += len(rels)
-                log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
-    log.info("album: linked %s in %s", counted(report.album_linked, "asset"), ms_since(start))
+        else:
+            report.link_failed += len(rels)
+            log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
 
 
 async def link_for_a_while(

@@ -6,6 +6,7 @@ hashing runs at most a batch or so ahead of the uploads).
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable
 
@@ -14,7 +15,7 @@ from anyio.streams.memory import MemoryObjectSendStream
 
 from ..config import Config
 from ..errors import ApiError, BadAnswer, TransportError
-from ..files import LocalFile, sha1_file
+from ..files import FileList, LocalFile, sha1_file
 from ..immich import ImmichClient
 from ..outcomes import FileResult, Outcome, counted
 from ..retry import RetryPolicy, with_retries
@@ -124,7 +125,7 @@ class Precheck:
 
     async def run(
         self,
-        todo: list[LocalFile],
+        todo: FileList,
         out: MemoryObjectSendStream[tuple[LocalFile, str | None]],
         stop: anyio.Event,
     ) -> None:
@@ -132,11 +133,9 @@ class Precheck:
         already has is recorded (and linked later) without its bytes, the rest goes to upload."""
         limiter = anyio.CapacityLimiter(HASH_THREADS)
         batch = FIRST_CHECK_BATCH
-        start = 0
+        files = iter(todo)  # read a batch at a time: a million files are never all in memory
         async with out:
-            while start < len(todo) and not stop.is_set():
-                chunk = todo[start : start + batch]
-                start += len(chunk)
+            while not stop.is_set() and (chunk := list(itertools.islice(files, batch))):
                 batch = min(batch * 4, CHECK_BATCH)
                 hashes: dict[str, str] = {}
                 unknown = []

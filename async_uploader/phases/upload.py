@@ -15,7 +15,7 @@ import anyio
 from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
 from ..config import Config
 from ..errors import ApiError, BadAnswer, HistoryError, TransportError
-from ..files import LocalFile, iso_utc, opener, valid_utf8
+from ..files import FileList, LocalFile, iso_utc, opener, valid_utf8
 from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, read_whole
 from ..outcomes import FileResult, Outcome, RunReport, human_bytes
 from ..progress import Rate, Snapshot
@@ -57,7 +57,7 @@ class Uploader:
         self.bytes_done = 0
         self.total_bytes = 0
         self.total_files = 0
-        self.finished: set[str] = set()
+        self.recorded = 0  # files with their final result: the rest were never started
         self.history_error: HistoryError | None = None
 
     def _skip(self, f: LocalFile) -> None:
@@ -147,7 +147,7 @@ class Uploader:
 
     def record(self, result: FileResult) -> None:
         f = result.file
-        self.finished.add(f.rel)
+        self.recorded += 1
         self.report.add(result)
         size = human_bytes(f.size)
         if result.outcome.recorded:
@@ -185,15 +185,14 @@ class Uploader:
                 "empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel
             )
 
-    async def run(self, todo: list[LocalFile]) -> None:
+    async def run(self, todo: FileList) -> None:
         # Immich 3 answers a 0-byte file 400 "File is empty": never sent, and recorded so that
         # later runs leave it alone while it stays empty (and send it once it has content).
-        for f in todo:
-            if f.size == 0:
-                self.record(FileResult(f, Outcome.EMPTY))
-        sendable = [f for f in todo if f.size]
+        for f in todo.empties():
+            self.record(FileResult(f, Outcome.EMPTY))
+        sendable = todo.nonempty()
         self.total_files = len(sendable)
-        self.total_bytes = sum(f.size for f in sendable)
+        self.total_bytes = sendable.bytes
         limiter = anyio.CapacityLimiter(self.config.concurrency)
         stop = self.control.stop or anyio.Event()
         abort = self.control.abort or anyio.Event()
@@ -288,12 +287,10 @@ class Uploader:
                             tg.start_soon(one, f, sha, token)
             outer.cancel_scope.cancel()
 
-    def close(self, todo: list[LocalFile]) -> None:
+    def close(self, todo: FileList) -> None:
         """After the upload phase, however it ended: files never started, and uploads cut off
-        by a stop, are sent by the next run."""
+        by a stop, are sent by the next run (counted: every other file has its result)."""
         stop = self.control.stop
         if stop is not None and stop.is_set() and self.history_error is None:
             self.report.interrupted = True
-        for f in todo:
-            if f.rel not in self.finished:
-                self.report.add(FileResult(f, Outcome.NOT_STARTED))
+        self.report.not_started += len(todo) - self.recorded

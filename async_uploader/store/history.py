@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import HistoryCorrupt, HistoryError, HistoryUnusable
+from ..files import from_sql, sql_text
 from ..outcomes import Outcome
 from .legacy import FIELDS, database_path, legacy_path, read_legacy
 from .private import private
@@ -115,18 +116,6 @@ def _read_error(path: Path, exc: sqlite3.Error) -> HistoryError:
     return HistoryError(f"cannot read history {path}: {exc}")
 
 
-def _key(rel: str) -> str | bytes:
-    try:
-        rel.encode("utf-8")
-        return rel
-    except UnicodeEncodeError:
-        return rel.encode("utf-8", "surrogateescape")
-
-
-def _rel(path: str | bytes) -> str:
-    return path if isinstance(path, str) else path.decode("utf-8", "surrogateescape")
-
-
 @dataclass(slots=True, frozen=True)
 class Record:
     size: int | None
@@ -149,7 +138,7 @@ class Record:
             else None
         )
         return (
-            _key(rel),
+            sql_text(rel),
             self.size,
             self.mtime_ns,
             self.outcome,
@@ -412,7 +401,7 @@ class History:
             rec = self._saving.get(rel)
         if rec is not None:
             return rec
-        rows = self._query(f"SELECT {COLUMNS} FROM files WHERE path = ?", (_key(rel),))
+        rows = self._query(f"SELECT {COLUMNS} FROM files WHERE path = ?", (sql_text(rel),))
         return Record(*rows[0]) if rows else None
 
     def rows(self) -> Iterator[tuple[str, Record]]:
@@ -421,7 +410,7 @@ class History:
         with self._db_lock:
             cursor = self._db.execute(f"SELECT path, {COLUMNS} FROM files ORDER BY path")
         for path, *row in cursor:
-            rel = _rel(path)
+            rel = from_sql(path)
             if rel not in overlay:
                 yield rel, Record(*row)
         yield from sorted(overlay.items())
@@ -436,7 +425,7 @@ class History:
         return int(self._query("SELECT count(*) FROM files")[0][0]) + new
 
     def _stored(self, rel: str) -> tuple[Any, ...] | None:
-        rows = self._query("SELECT 1 FROM files WHERE path = ?", (_key(rel),))
+        rows = self._query("SELECT 1 FROM files WHERE path = ?", (sql_text(rel),))
         return rows[0] if rows else None
 
     def last_run(self) -> dict[str, Any]:
@@ -508,12 +497,28 @@ class History:
         pending = {
             rel: asset_id
             for path, asset_id in self._query(f"SELECT path, asset_id {PENDING}", (album_id,))
-            if (rel := _rel(path)) not in overlay
+            if (rel := from_sql(path)) not in overlay
         }
         for rel, rec in overlay.items():
             if rec.outcome in LINKED and rec.asset_id and rec.album_id != album_id:
                 pending[rel] = rec.asset_id
         return pending
+
+    def pending_pages(self, album_id: str, size: int) -> Iterator[dict[str, str]]:
+        """Pages of rel -> asset id not yet linked to this album, in path order, read from the
+        database page by page (a million are never all in memory): ``save`` first, so that it
+        holds everything recorded. Changes made meanwhile (a page linked) do not move the pages,
+        which go by the last path seen."""
+        last: str | bytes | None = None
+        while True:
+            params: tuple[object, ...] = (album_id,) if last is None else (album_id, last)
+            after = "" if last is None else " AND path > ?"
+            sql = f"SELECT path, asset_id {PENDING}{after} ORDER BY path LIMIT ?"
+            rows = self._query(sql, (*params, size))
+            if not rows:
+                return
+            yield {from_sql(path): asset_id for path, asset_id in rows}
+            last = rows[-1][0]
 
     def pending_count(self, album_id: str) -> int:
         if self._changed or self._saving:
