@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import stat
 import threading
@@ -232,7 +233,7 @@ def test_a_file_list_past_its_spill_point_lives_on_disk_and_reads_back_in_order(
 
 @pytest.mark.anyio
 async def test_a_backfill_past_the_spill_point_uploads_everything_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """With the scan's list on disk after 25 files and album pages of 40, a run over 130 files
     (3 empty) still uploads each once, links every one, and the counts add up."""
@@ -262,8 +263,12 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
             log_file=tmp_path / "log.txt",
             settle_seconds=0,
         )
-        report = await sync(config, RunControl(progress_seconds=0))
+        with caplog.at_level(logging.INFO):
+            report = await sync(config, RunControl(progress_seconds=0, checkpoint_seconds=0.02))
         assert (report.created, report.empty, report.album_linked) == (127, 3, 127)
+        line = next(r.getMessage() for r in caplog.records if "checkpoints:" in r.getMessage())
+        saves, longest, stall = map(int, re.findall(r"(\d+) (?:history|ms)", line))
+        assert saves >= 1 and longest < 10_000 and stall < 10_000, line
         assert report.unaccounted() == 0
         assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [127]
         again = await sync(config, RunControl(progress_seconds=0))

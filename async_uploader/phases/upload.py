@@ -58,6 +58,9 @@ class Uploader:
         self.total_bytes = 0
         self.total_files = 0
         self.recorded = 0  # files with their final result: the rest were never started
+        self.checkpoints = 0  # history saves during the uploads, each in a worker thread
+        self.longest_checkpoint = 0.0  # seconds, the longest of them
+        self.longest_stall = 0.0  # seconds the event loop was kept from running, at most
         self.history_error: HistoryError | None = None
 
     def _skip(self, f: LocalFile) -> None:
@@ -215,9 +218,13 @@ class Uploader:
                 while True:
                     await anyio.sleep(self.control.checkpoint_seconds)
                     if self.history.dirty:
+                        began = time.monotonic()
                         try:
                             # In a worker thread: the uploads go on while it commits.
                             await anyio.to_thread.run_sync(self.history.save)
+                            self.checkpoints += 1
+                            took = time.monotonic() - began
+                            self.longest_checkpoint = max(self.longest_checkpoint, took)
                         except HistoryError as exc:
                             # Nothing more is sent that could not be recorded; the final save
                             # tries once more and the run ends with this error.
@@ -225,6 +232,15 @@ class Uploader:
                             self.history_error = exc
                             stop.set()
                             return
+
+            async def stall_watch() -> None:
+                """How late the event loop wakes up: what anything (a checkpoint, hashing, the
+                GIL) kept it from running, for the log."""
+                while True:
+                    began = time.monotonic()
+                    await anyio.sleep(0.05)
+                    late = time.monotonic() - began - 0.05
+                    self.longest_stall = max(self.longest_stall, late)
 
             async def ticker() -> None:
                 rate = Rate()
@@ -249,6 +265,7 @@ class Uploader:
 
             outer.start_soon(stopper)
             outer.start_soon(checkpoint)
+            outer.start_soon(stall_watch)
             if self.control.progress_seconds > 0:
                 outer.start_soon(ticker)
 
@@ -294,3 +311,11 @@ class Uploader:
         if stop is not None and stop.is_set() and self.history_error is None:
             self.report.interrupted = True
         self.report.not_started += len(todo) - self.recorded
+        if self.checkpoints:
+            log.info(
+                "checkpoints: %d history saves in a worker thread, the longest %.0f ms; the event "
+                "loop was held up %.0f ms at most",
+                self.checkpoints,
+                self.longest_checkpoint * 1000,
+                self.longest_stall * 1000,
+            )
