@@ -775,7 +775,7 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
                 + (
                     ""
                     if met
-                    else f" The run keeps about {per_file:.1f} kB per file in memory until it ends (tracemalloc on 20,000 files: the scan entry, the history record with its SHA-1, asset id and time, the entry that marks it finished). Flat memory needs that state off the heap: the history as an on-disk index (append-only records plus a compact key index, or SQLite) and a scan streamed in sorted chunks; the history is a JSON file by the product's design, so this format change is left for a decision."
+                    else f" The run grows by about {per_file:.1f} kB per file. The history, the scan's list of files to send (past 20,000) and the album links (past 10,000) are on disk since the SQLite history; what still grows has not been traced yet (tracemalloc over a 100,000-file backfill is the next step)."
                 )
             )
     return out

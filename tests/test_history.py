@@ -60,6 +60,11 @@ def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> 
     for rel, size, mtime in [(ODD, 3, 30), ("old/00004.png", 4, 40), ("old/00007.png", 7, 70)]:
         assert check(rel, size, mtime) == again.is_done(rel, size, mtime)
     assert not check("old/00004.png", 4, 41) and not check("new.png", 1, 1)
+    many = again.get_many(
+        [ODD, "old/00007.png", "missing.png", *(f"old/{i:05d}.png" for i in range(900))]
+    )
+    assert set(many) == {ODD, *(f"old/{i:05d}.png" for i in range(900))}  # two queries of 500
+    assert many[ODD] == again.get(ODD) and many["old/00007.png"].outcome == "rejected"
     pending = again.pending_links("album")
     assert ODD not in pending and "old/00001.png" not in pending and len(pending) == 4500 - 3
     assert again.pending_count("album") == len(pending)

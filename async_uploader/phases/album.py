@@ -40,16 +40,17 @@ async def link_pending(
     history a batch at a time and saved after each (a backfill of a million is never all in
     memory)."""
     start = time.monotonic()
-    pages: Iterator[dict[str, str]]
-    try:
-        await anyio.to_thread.run_sync(history.save)  # what was recorded since the checkpoint
-        pages, saving = history.pending_pages(album_id, LINK_BATCH), True
-    except HistoryError:
-        # It cannot be written (a full disk): link what it holds, from memory; the final save
-        # says why the run stops, once.
+    pages: Iterator[dict[str, str]] = iter(())
+    saving = False
+    if history.pending_bound(album_id) > LINK_BATCH:  # more than one batch: page the database
+        try:
+            await anyio.to_thread.run_sync(history.save)  # what was recorded since then
+            pages, saving = history.pending_pages(album_id, LINK_BATCH), True
+        except HistoryError:
+            pass  # it cannot be written (a full disk): from memory; the final save says why
+    if not saving:  # one batch, or the history unwritable: what it holds, from memory
         pending = list(history.pending_links(album_id).items())
         pages = (dict(pending[i : i + LINK_BATCH]) for i in range(0, len(pending), LINK_BATCH))
-        saving = False
     asked = 0
     for page in pages:
         asked += len(page)
@@ -91,10 +92,11 @@ async def _link_batch(
             exc,
         )
         return
+    linked: list[str] = []
     for res in results:
         rels = by_id.get(res.asset_id, [])
         if res.linked:
-            history.mark_linked(rels, album_id)
+            linked += rels
             report.album_linked += len(rels)
         elif res.error in ("no_permission", "not_found"):
             # The asset is gone from the server (deleted, or another user's): forget it, so the
@@ -112,6 +114,7 @@ async def _link_batch(
         else:
             report.link_failed += len(rels)
             log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
+    history.mark_linked(linked, album_id)  # the whole batch: one query per 500 files
 
 
 async def link_for_a_while(

@@ -57,10 +57,16 @@ class Precheck:
         self.on_server = 0  # files the server had already: recorded, linked, never sent
         self.to_send = 0  # files passed on to the uploads
 
-    def known_sha1(self, f: LocalFile) -> str | None:
-        """The hash of these exact bytes, if the history has it (a rejected or stale record)."""
-        rec = self.history.get(f.rel)
-        return rec.sha1 if rec and rec.matches(f.size, f.mtime_ns) else None
+    def known_sha1s(self, files: list[LocalFile]) -> dict[str, str]:
+        """rel -> the hash of these exact bytes, where the history has it (a rejected or stale
+        record): one query for the batch, run in a worker thread so that the event loop never
+        waits on the database (a checkpoint may be committing)."""
+        records = self.history.get_many([f.rel for f in files])
+        return {
+            f.rel: rec.sha1
+            for f in files
+            if (rec := records.get(f.rel)) and rec.sha1 and rec.matches(f.size, f.mtime_ns)
+        }
 
     async def _hash_group(
         self, group: list[LocalFile], limiter: anyio.CapacityLimiter, out: dict[str, str]
@@ -137,13 +143,8 @@ class Precheck:
         async with out:
             while not stop.is_set() and (chunk := list(itertools.islice(files, batch))):
                 batch = min(batch * 4, CHECK_BATCH)
-                hashes: dict[str, str] = {}
-                unknown = []
-                for f in chunk:
-                    if (sha := self.known_sha1(f)) is not None:
-                        hashes[f.rel] = sha
-                    else:
-                        unknown.append(f)
+                hashes = await anyio.to_thread.run_sync(self.known_sha1s, chunk)
+                unknown = [f for f in chunk if f.rel not in hashes]
                 # Groups small enough that both threads get work even in the first batch.
                 size = max(1, min(HASH_GROUP, -(-len(unknown) // HASH_THREADS)))
                 async with anyio.create_task_group() as tg:

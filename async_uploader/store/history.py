@@ -404,6 +404,26 @@ class History:
         rows = self._query(f"SELECT {COLUMNS} FROM files WHERE path = ?", (sql_text(rel),))
         return Record(*rows[0]) if rows else None
 
+    def get_many(self, rels: list[str]) -> dict[str, Record]:
+        """The records of these files that exist, a query per 500 of them."""
+        found: dict[str, Record] = {}
+        stored: list[str] = []
+        for rel in rels:
+            rec = self._changed.get(rel)
+            if rec is None:
+                rec = self._saving.get(rel)
+            if rec is not None:
+                found[rel] = rec
+            else:
+                stored.append(rel)
+        for i in range(0, len(stored), 500):
+            keys = [sql_text(rel) for rel in stored[i : i + 500]]
+            marks = ", ".join("?" * len(keys))
+            sql = f"SELECT path, {COLUMNS} FROM files WHERE path IN ({marks})"
+            for path, *row in self._query(sql, tuple(keys)):
+                found[from_sql(path)] = Record(*row)
+        return found
+
     def rows(self) -> Iterator[tuple[str, Record]]:
         """Every record, in path order, streamed (status, export)."""
         overlay = {**self._saving, **self._changed}
@@ -520,6 +540,12 @@ class History:
             yield {from_sql(path): asset_id for path, asset_id in rows}
             last = rows[-1][0]
 
+    def pending_bound(self, album_id: str) -> int:
+        """At least as many as pending_count, without building anything: the database's pending
+        rows (from its index) and every change not yet saved."""
+        stored = self._query(f"SELECT count(*) {PENDING}", (album_id,))[0][0]
+        return int(stored) + len(self._changed) + len(self._saving)
+
     def pending_count(self, album_id: str) -> int:
         if self._changed or self._saving:
             return len(self.pending_links(album_id))
@@ -544,10 +570,8 @@ class History:
         self._put(rel, rec)
 
     def mark_linked(self, rels: list[str], album_id: str) -> None:
-        for rel in rels:
-            rec = self.get(rel)
-            if rec is not None:
-                self._put(rel, replace(rec, album_id=album_id))
+        for rel, rec in self.get_many(rels).items():  # a query per 500, not one per file
+            self._put(rel, replace(rec, album_id=album_id))
 
     def forget(self, rel: str) -> None:
         """The server lost this asset: the next run sends the file again."""
