@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
+CHECKPOINT_RECORDS = 5000  # a checkpoint once this many records wait, whatever the time
 
 
 class Uploader:
@@ -215,10 +216,15 @@ class Uploader:
                 uploads.cancel()
 
             async def checkpoint() -> None:
+                """Every checkpoint_seconds, and sooner once CHECKPOINT_RECORDS wait: files the
+                server already has are recorded thousands a second, and what waits is memory."""
+                every = self.control.checkpoint_seconds
+                last = time.monotonic()
                 while True:
-                    await anyio.sleep(self.control.checkpoint_seconds)
-                    if self.history.dirty:
-                        began = time.monotonic()
+                    await anyio.sleep(min(every, 0.25))
+                    due = time.monotonic() - last >= every
+                    if self.history.dirty and (due or self.history.unsaved >= CHECKPOINT_RECORDS):
+                        began = last = time.monotonic()
                         try:
                             # In a worker thread: the uploads go on while it commits.
                             await anyio.to_thread.run_sync(self.history.save)

@@ -192,6 +192,11 @@ class History:
     def dirty(self) -> bool:
         return bool(self._changed or self._meta)
 
+    @property
+    def unsaved(self) -> int:
+        """Records changed since the last save began."""
+        return len(self._changed)
+
     # -- opening ------------------------------------------------------------------------------
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False, repair: bool = True) -> History:
