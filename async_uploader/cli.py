@@ -101,6 +101,12 @@ def _about(env: str, what: str | None = None) -> str:
     return f"{what or setting.help} ({'; '.join(notes)})"
 
 
+def _add_history_flags(parser: argparse.ArgumentParser) -> None:
+    """status and export: where the .env is, or the history itself."""
+    _add_env_file(parser)
+    parser.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
+
+
 def _add_env_file(p: argparse.ArgumentParser, what: str = "settings") -> None:
     p.add_argument(
         "--env-file",
@@ -268,8 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
         "there is no history where it looked.",
         key=False,
     )
-    _add_env_file(status)
-    status.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
+    _add_history_flags(status)
     status.add_argument("--json", action="store_true", help="one JSON object on stdout")
     export = command(
         "export",
@@ -278,8 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file, and the last run's record: for people, jq and scripts. Reads only.",
         key=False,
     )
-    _add_env_file(export)
-    export.add_argument("--history", metavar="FILE", help=_about("IMMICH_HISTORY_FILE"))
+    _add_history_flags(export)
     export.set_defaults(json=False)
     demo = command(
         "demo",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from async_uploader.config import Config, Secret
 from async_uploader.demo import png
 from async_uploader.testserver import ServerOptions, ServerThread
 
@@ -166,3 +167,18 @@ def edit_history(path: Path, sql: str, *params: object) -> int:
 
 FIELDS = ("size", "mtime_ns", "outcome", "asset_id", "sha1", "album_id", "at", "message")
 HISTORY = "immich_upload_history.sqlite"
+
+
+def config_for(srv_url: str, key: str, folder: Path, tmp: Path, **kw: Any) -> Config:
+    base: dict[str, Any] = {
+        "folder": folder,
+        "api_key": Secret(key),
+        "local_url": srv_url,
+        "external_url": None,
+        "album": "Screens",
+        "history_file": tmp / "history.json",
+        "log_file": tmp / "log.txt",
+        "settle_seconds": 0,
+    }
+    base.update(kw)
+    return Config(**base)

@@ -242,13 +242,12 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
 ) -> None:
     """With the scan's list on disk after 25 files and album pages of 40, a run over 130 files
     (3 empty) still uploads each once, links every one, and the counts add up."""
-    from async_uploader.config import Config, Secret
     from async_uploader.files import FileList
     from async_uploader.phases import album
     from async_uploader.run import RunControl, sync
     from async_uploader.testserver import ServerOptions
 
-    from .conftest import make_files
+    from .conftest import config_for, make_files
 
     monkeypatch.setattr(FileList, "SPILL", 25)
     monkeypatch.setattr(album, "LINK_BATCH", 40)
@@ -258,16 +257,7 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
         (folder / f"empty{i}.png").write_bytes(b"")
         os_utime_old(folder / f"empty{i}.png")
     with ServerThread(ServerOptions(port=0)) as srv:
-        config = Config(
-            folder=folder,
-            api_key=Secret(srv.api_key),
-            local_url=srv.url,
-            external_url=None,
-            album="Screens",
-            history_file=tmp_path / HISTORY,
-            log_file=tmp_path / "log.txt",
-            settle_seconds=0,
-        )
+        config = config_for(srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY)
         with caplog.at_level(logging.INFO):
             report = await sync(config, RunControl(progress_seconds=0, checkpoint_seconds=0.02))
         assert (report.created, report.empty, report.album_linked) == (127, 3, 127)

@@ -11,12 +11,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
-from async_uploader.config import Config, Secret
+from async_uploader.config import Secret
 from async_uploader.errors import HistoryError
 from async_uploader.immich import ImmichClient, UploadRequest, open_session
 from async_uploader.retry import RetryPolicy, with_retries
@@ -26,6 +25,7 @@ from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 from .conftest import (
     HISTORY,
     cli_env,
+    config_for,
     history_integrity,
     history_records,
     make_files,
@@ -33,21 +33,6 @@ from .conftest import (
     start_cli,
     wait_created,
 )
-
-
-def config_for(srv_url: str, key: str, folder: Path, tmp: Path, **kw: Any) -> Config:
-    base: dict[str, Any] = {
-        "folder": folder,
-        "api_key": Secret(key),
-        "local_url": srv_url,
-        "external_url": None,
-        "album": "Screens",
-        "history_file": tmp / "history.json",
-        "log_file": tmp / "log.txt",
-        "settle_seconds": 0,
-    }
-    base.update(kw)
-    return Config(**base)
 
 
 def server_truth(srv: ServerThread) -> tuple[int, int, list[int]]:
