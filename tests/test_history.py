@@ -8,8 +8,10 @@ import re
 import sqlite3
 import stat
 import threading
+import time
 from pathlib import Path
 
+import anyio
 import pytest
 
 from async_uploader.store import FIELDS, History, Record, filesystem_type
@@ -278,3 +280,78 @@ def os_utime_old(path: Path) -> None:
     from .conftest import OLD
 
     os.utime(path, (OLD, OLD))
+
+
+@pytest.mark.anyio
+async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A million-file backfill is 100 album requests, about a minute in all: the link limit counts
+    the time without a finished batch. With patience 1.5 s, batches of 4 and 0.3 s per request,
+    40 files take 10 batches (3 s and more) and all are linked; a batch slower than the patience is
+    cut off and left for the next run; a stop during the linking ends it within its own limit."""
+    from async_uploader.phases import album
+    from async_uploader.run import RunControl, sync
+    from async_uploader.testserver import ServerOptions, Shaping
+
+    from .conftest import config_for, make_files
+
+    monkeypatch.setattr(album, "LINK_BATCH", 4)
+    monkeypatch.setattr(album, "LINK_PATIENCE", 1.5)
+    monkeypatch.setattr(album, "LINK_AFTER_STOP", 0.5)
+    folder = tmp_path / "f"
+    make_files(folder, [f"s{i:02d}.png" for i in range(40)], size=300)
+    slow = Shaping(latency_ms=300)
+    with ServerThread(ServerOptions(port=0, shaping=slow)) as srv:
+        config = config_for(srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY)
+        started = time.monotonic()
+        report = await sync(config, RunControl(progress_seconds=0))
+        assert (report.created, report.album_linked, report.link_failed) == (40, 40, 0)
+        assert time.monotonic() - started >= 3.0  # 10 batches of >= 0.3 s: past the patience
+        assert "linking took over" not in caplog.text
+        assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [40]
+
+    # A batch slower than the patience: cut off, counted, and the next run links it.
+    monkeypatch.setattr(album, "LINK_PATIENCE", 0.4)
+    folder2 = tmp_path / "g"
+    make_files(folder2, [f"t{i:02d}.png" for i in range(8)], size=300, start_seed=99)
+    slower = Shaping(latency_ms=900)
+    with ServerThread(ServerOptions(port=0, shaping=slower)) as srv:
+        config = config_for(
+            srv.url, srv.api_key, folder2, tmp_path, history_file=tmp_path / "h2.sqlite"
+        )
+        with caplog.at_level(logging.WARNING):
+            report = await sync(config, RunControl(progress_seconds=0))
+        assert (report.created, report.album_linked, report.link_failed) == (8, 0, 8)
+        assert "linking took over 0.4 s for one batch" in caplog.text
+        srv.call(lambda s: s.set_shaping(latency_ms=0))
+        again = await sync(config, RunControl(progress_seconds=0))
+        assert (again.created, again.album_linked, again.link_failed) == (0, 8, 0)
+
+    # A stop that arrives during the linking: LINK_AFTER_STOP from then on, in all.
+    monkeypatch.setattr(album, "LINK_PATIENCE", 60.0)
+    folder3 = tmp_path / "h"
+    make_files(folder3, [f"u{i:02d}.png" for i in range(40)], size=300, start_seed=199)
+    with ServerThread(ServerOptions(port=0, shaping=slow)) as srv:
+        config = config_for(
+            srv.url, srv.api_key, folder3, tmp_path, history_file=tmp_path / "h3.sqlite"
+        )
+        control = RunControl(progress_seconds=0, stop=anyio.Event())
+
+        def wait_first_batch() -> None:  # in a thread: the server's state, polled
+            while not srv.call(lambda s: any(a.asset_ids for a in s.state.albums.values())):
+                time.sleep(0.02)
+
+        async def stop_once_linking() -> None:
+            await anyio.to_thread.run_sync(wait_first_batch)
+            assert control.stop is not None
+            control.stop.set()
+
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stop_once_linking)
+                report = await sync(config, control)
+        assert report.created == 40 and 4 <= report.album_linked < 40
+        assert report.album_linked + report.link_failed == 40
+        assert "linking took over 0.5 s after the stop" in caplog.text

@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINK_BATCH = 10_000  # ids per album request; split only past this
+# How long linking may go without finishing a batch. A backfill of a million is 100 batches, which a
+# real server takes about a minute for (58 s on the test server), so the limit is not on the whole.
+LINK_PATIENCE = 60.0
+LINK_AFTER_STOP = 15.0  # in all, from a stop (the first Ctrl-C)
+LINK_AFTER_ABORT = 5.0  # in all, from a second one
 
 
 async def link_pending(
@@ -35,10 +40,11 @@ async def link_pending(
     report: RunReport,
     retry: RetryPolicy,
     recover: Callable[[], Awaitable[bool]] | None = None,
+    on_batch: Callable[[], None] | None = None,
 ) -> None:
     """Every recorded asset not yet in the album, in batches of LINK_BATCH, read from the
     history a batch at a time and saved after each (a backfill of a million is never all in
-    memory)."""
+    memory); ``on_batch`` is called after each batch is answered and recorded."""
     start = time.monotonic()
     pages: Iterator[dict[str, str]] = iter(())
     saving = False
@@ -60,6 +66,8 @@ async def link_pending(
                 await anyio.to_thread.run_sync(history.save)
             except HistoryError:
                 saving = False  # the pages go on; the final save tries once more, and says it
+        if on_batch is not None:
+            on_batch()
     if asked:
         log.info("album: linked %s in %s", counted(report.album_linked, "asset"), ms_since(start))
 
@@ -126,16 +134,46 @@ async def link_for_a_while(
     control: RunControl,
     failover: Failover,
 ) -> None:
-    """The album links, bounded in time (shorter after a stop, shortest after a second one);
-    a failure is logged and left for the next run, never raised past the save."""
-    hurry = control.abort is not None and control.abort.is_set()
-    limit = 5 if hurry else 15 if report.interrupted else 60
+    """The album links, bounded in time: LINK_PATIENCE without a finished batch, however many
+    batches there are; from a stop on (before or during the linking) LINK_AFTER_STOP in all,
+    from a second one LINK_AFTER_ABORT. A failure is logged and left for the next run, never raised past the save."""
+    limit = LINK_PATIENCE
+    stops = ((control.stop, LINK_AFTER_STOP), (control.abort, LINK_AFTER_ABORT))
+    stopped = False  # from a stop on, the limit is in all: the user is waiting
+
     with anyio.move_on_after(limit) as scope:
-        try:
-            await link_pending(client, history, album_id, report, retry, failover.recover)
-        except UploaderError as exc:
-            log.error("album: %s; the next run links what is left", exc)
-            report.link_failed = history.pending_count(album_id)
+
+        def hurry(seconds: float) -> None:
+            nonlocal limit, stopped
+            limit, stopped = min(limit, seconds), True
+            scope.deadline = min(scope.deadline, anyio.current_time() + seconds)
+
+        def batch_done() -> None:
+            if not stopped:
+                scope.deadline = anyio.current_time() + limit
+
+        async def watch_stops() -> None:
+            for event, seconds in stops:
+                if event is not None:
+                    await event.wait()
+                    hurry(seconds)
+
+        for event, seconds in stops:
+            if event is not None and event.is_set():  # stopped before the linking began
+                hurry(seconds)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch_stops)
+            try:
+                await link_pending(
+                    client, history, album_id, report, retry, failover.recover, batch_done
+                )
+            except UploaderError as exc:
+                log.error("album: %s; the next run links what is left", exc)
+                report.link_failed = history.pending_count(album_id)
+            tg.cancel_scope.cancel()
     if scope.cancelled_caught:
-        log.warning("album: linking took over %d s; the next run links what is left", limit)
+        what = "after the stop" if stopped else "for one batch"
+        log.warning(
+            "album: linking took over %g s %s; the next run links what is left", limit, what
+        )
         report.link_failed = history.pending_count(album_id)
