@@ -119,6 +119,7 @@ class FileList:
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover
         self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute("PRAGMA cache_size = -256")  # KiB: written once, read in order
         self._db.execute(f"CREATE TABLE scanned ({self._COLUMNS})")
         self._rows = [self._row(f, extension(f.name)) for f in self._mem]
         self._mem = []

@@ -63,6 +63,9 @@ class Uploader:
         self.longest_checkpoint = 0.0  # seconds, the longest of them
         self.longest_stall = 0.0  # seconds the event loop was kept from running, at most
         self.history_error: HistoryError | None = None
+        # The disk reads of the uploads (a screenshot read whole, its sidecar): a few threads
+        # do them as fast as many would, without anyio's default of 40 threads and their memory.
+        self.disk = anyio.CapacityLimiter(4)
 
     def _skip(self, f: LocalFile) -> None:
         self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
@@ -106,7 +109,9 @@ class Uploader:
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
         when, _source = capture_time(f)
         try:
-            sidecar, data = await anyio.to_thread.run_sync(self._prepare, f, when)
+            sidecar, data = await anyio.to_thread.run_sync(
+                self._prepare, f, when, limiter=self.disk
+            )
         except FileNotFoundError:
             return FileResult(f, Outcome.VANISHED, message="deleted before it could be sent")
         except FileChanged:
