@@ -170,6 +170,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     _add_config_flags(p)
     p.add_argument("--log-file", metavar="FILE", help=_about("IMMICH_LOG_FILE"))
     p.add_argument("--concurrency", metavar="N", help=_about("IMMICH_CONCURRENCY"))
+    p.add_argument("--max-rate", metavar="RATE", help=_about("IMMICH_MAX_RATE"))
     _add_scan_flags(p)
     p.add_argument(
         "--no-sidecar",
@@ -309,6 +310,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         *("env_file", "folder", "album", "local_url", "external_url", "history", "log_file"),
         *("concurrency", "recursive", "include", "exclude", "sidecar", "follow_symlinks"),
+        "max_rate",
     )
     flags = {k: getattr(args, k, None) for k in keys}
     flags["dry_run"] = bool(getattr(args, "dry_run", False))

@@ -110,6 +110,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_INCLUDE", "`--include GLOB`", (), "all", "only files matching these globs, comma-separated"),
     Setting("IMMICH_EXCLUDE", "`--exclude GLOB`", (), "none", "leave files and folders matching these globs"),
     Setting("IMMICH_SIDECAR", "`--no-sidecar`", True, "on", "send an XMP sidecar with the local capture time"),
+    Setting("IMMICH_MAX_RATE", "`--max-rate RATE`", 0.0, "none", "cap the upload bytes per second of all streams together (`2MB`, `500kB`, `20Mbit`)"),
 )
 # fmt: on
 SETTING: dict[str, Setting] = {s.env: s for s in SETTINGS}
@@ -148,6 +149,7 @@ class Config:
     sidecar: bool = _d("IMMICH_SIDECAR")  # an XMP sidecar with the capture time and offset
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
+    max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -204,6 +206,42 @@ def _number(value: str, name: str, low: float, high: float, integer: bool = Fals
     if not low <= number <= high:
         raise ConfigError(f"{name} must be from {low:g} to {high:g}, not {value}")
     return number
+
+
+_RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])(i)?)?(b|bit|bits|bps)?(?:/s)?", re.IGNORECASE)
+_SCALE = {None: 1, "k": 1e3, "m": 1e6, "g": 1e9}
+MIN_RATE = 1_000  # bytes per second: below this an upload of a screenshot takes minutes
+
+
+def parse_rate(value: str, name: str) -> float:
+    """Bytes per second from ``2MB``, ``500kB``, ``1.5MiB``, ``20Mbit`` or ``750000`` (bytes);
+    ``0``, ``off`` or ``none``: no cap (0)."""
+    text = value.strip()
+    if text.lower() in ("", "0", "off", "none"):
+        return 0.0
+    match = _RATE.fullmatch(text)
+    if match is None:
+        raise ConfigError(
+            f"{name} must be a rate in bytes per second such as 2MB, 500kB, 20Mbit or 750000 "
+            f"(or off), not {value.strip()!r}"
+        )
+    number, prefix, binary, unit = match.groups()
+    scale = _SCALE[prefix.lower() if prefix else None]
+    if binary:
+        scale = 1024 ** {"k": 1, "m": 2, "g": 3}[prefix.lower()]
+    if unit and unit.lower() in ("bit", "bits", "bps"):
+        scale /= 8
+    elif unit == "b" and prefix:  # "Mb" reads as megabits to many: say which it is
+        raise ConfigError(
+            f"{name} {value.strip()!r} is ambiguous: write {number}{prefix}B for bytes or "
+            f"{number}{prefix}bit for bits per second"
+        )
+    rate = float(number) * scale
+    if rate < MIN_RATE:
+        raise ConfigError(
+            f"{name} must be at least {MIN_RATE // 1000} kB per second, not {value.strip()!r}"
+        )
+    return rate
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -435,6 +473,12 @@ def load_config(
             else _d("IMMICH_FOLLOW_SYMLINKS")
         )
 
+    def max_rate() -> float:
+        if flags.get("max_rate") is not None:
+            return parse_rate(str(flags["max_rate"]), "--max-rate")
+        value, _ = get("IMMICH_MAX_RATE")
+        return parse_rate(value or "", "IMMICH_MAX_RATE")
+
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
         folder=folder,
@@ -459,6 +503,7 @@ def load_config(
         sidecar=bool(sidecar),
         include=globs("include", "IMMICH_INCLUDE"),
         exclude=globs("exclude", "IMMICH_EXCLUDE"),
+        max_rate=max_rate(),
         dry_run=bool(flags.get("dry_run", False)),
         warnings=tuple(warnings),
     )

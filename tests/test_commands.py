@@ -134,7 +134,14 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
         return {word.strip("[]") for word in usage.split() if word.strip("[]").startswith("--")}
 
     common = {"--env-file", "--folder", "--album", "--local-url", "--external-url", "--history"}
-    run = common | {"--log-file", "--concurrency", "--include", "--exclude", "--no-sidecar"}
+    run = common | {
+        "--log-file",
+        "--concurrency",
+        "--max-rate",
+        "--include",
+        "--exclude",
+        "--no-sidecar",
+    }
     run |= {"--recursive", "--follow-symlinks", "--no-progress", "--quiet", "--debug"}
     assert flags("sync") - {"--no-recursive", "--no-follow-symlinks"} == run | {
         "--json",

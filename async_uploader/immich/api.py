@@ -232,6 +232,26 @@ class Progress:
         self.scope.deadline = anyio.current_time() + self.stall_timeout
 
 
+class RateCap:
+    """One cap on the upload bytes of every stream together (``--max-rate``). Each piece
+    reserves its slot on one timeline and is sent at the end of it, so the bytes sent by any
+    moment never exceed rate x time, however many streams share it. Pieces are a twentieth of a
+    second of the rate: the streams take turns smoothly, and a wait is short. Waiting is not a
+    stall: the upload's stall deadline moves on while it waits."""
+
+    def __init__(self, bytes_per_second: float) -> None:
+        self.rate = bytes_per_second
+        self.piece = max(4096, min(CHUNK, int(bytes_per_second / 20)))
+        self._next_free = 0.0
+
+    async def take(self, nbytes: int, progress: Progress) -> None:
+        now = anyio.current_time()
+        end = self._next_free = max(self._next_free, now) + nbytes / self.rate
+        while (left := end - anyio.current_time()) > 0:
+            await anyio.sleep(min(left, 0.25))
+            progress.touch()
+
+
 async def ping(session: Session, base_url: str) -> None:
     """GET /api/server/ping; raises TransportError, Redirected or ApiError. No key is sent."""
     endpoint = "/api/server/ping"
@@ -390,8 +410,10 @@ class ImmichClient:
         api_key: Secret,
         stall_timeout: float = 60.0,
         request_timeout: float = 30.0,
+        max_rate: float = 0.0,
     ) -> None:
         self.session = session
+        self.cap = RateCap(max_rate) if max_rate > 0 else None  # shared by every upload
         self.base_url = base_url
         self._api = base_url + "/api"
         self._api_key = api_key
@@ -613,6 +635,9 @@ class ImmichClient:
 
         hashing = req.checksum is None  # else the pre-check hashed these very bytes already
 
+        cap = self.cap
+        step = cap.piece if cap is not None else CHUNK
+
         async def body() -> AsyncIterator[bytes | memoryview]:
             if isinstance(source, _InMemory):
                 # From memory in CHUNK pieces, the multipart head glued to the first and the tail
@@ -621,25 +646,32 @@ class ImmichClient:
                 view = source.view
                 if hashing:
                     sha1.update(view)
-                starts = range(0, req.size, CHUNK) if req.size else range(1)
+                starts = range(0, req.size, step) if req.size else range(1)
                 for start in starts:
-                    piece = view[start : start + CHUNK]
-                    first, last = start == 0, start + CHUNK >= req.size
+                    piece = view[start : start + step]
+                    first, last = start == 0, start + step >= req.size
+                    out = b"".join((head if first else b"", piece, tail if last else b""))
+                    if cap is not None:
+                        await cap.take(len(out), progress)
                     progress.touch(len(piece))
                     if on_bytes:
                         on_bytes(len(piece))
-                    yield b"".join((head if first else b"", piece, tail if last else b""))
+                    yield out
                 progress.touch()
                 return
+            if cap is not None:
+                await cap.take(len(head), progress)
             yield head
             sent = 0
-            while chunk := await source.read(CHUNK):
+            while chunk := await source.read(step):
                 sent += len(chunk)
                 if sent > req.size:
                     changed.append("grew")
                     raise FileChanged(str(req.path))
                 if hashing:
                     sha1.update(chunk)
+                if cap is not None:
+                    await cap.take(len(chunk), progress)
                 progress.touch(len(chunk))
                 if on_bytes:
                     on_bytes(len(chunk))
@@ -647,6 +679,8 @@ class ImmichClient:
             if sent != req.size:
                 changed.append("shrank")
                 raise FileChanged(str(req.path))
+            if cap is not None:
+                await cap.take(len(tail), progress)
             yield tail
             progress.touch()
 

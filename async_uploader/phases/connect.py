@@ -136,7 +136,12 @@ async def connect_phase(
     log.info("server: %s (%s) answered in %s", base_url, role, ms_since(start))
     report.server_url = base_url
     client = ImmichClient(
-        session, base_url, config.api_key, config.stall_timeout, config.request_timeout
+        session,
+        base_url,
+        config.api_key,
+        config.stall_timeout,
+        config.request_timeout,
+        config.max_rate,
     )
     failover = Failover(session, config.urls, client)
     # The key, the file types, the version (what uploads send) and the album at once: one round

@@ -206,6 +206,8 @@ class Uploader:
         stop = self.control.stop or anyio.Event()
         abort = self.control.abort or anyio.Event()
         start = time.monotonic()
+        if self.config.max_rate and sendable:
+            log.info("uploads: capped at %s per second in all", human_bytes(self.config.max_rate))
 
         async with anyio.create_task_group() as outer:
             uploads = anyio.CancelScope()
