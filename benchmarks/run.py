@@ -68,6 +68,7 @@ class Scenario:
     kind: str = "upload"
     big: int = 0  # one extra large file (B6), bytes
     quick_big: int = 0
+    max_rate: str = ""  # ours runs with --max-rate this (B8); the others have no such setting
 
 
 SCENARIOS = [
@@ -102,6 +103,7 @@ SCENARIOS = [
         quick_big=100_000_000,
     ),
     Scenario("B7", "a million files, idle", 1_000_000, 64, quick_files=20_000, kind="idle-direct"),
+    Scenario("B8", "bandwidth cap: --max-rate 2MB", 60, 250_000, quick_files=12, max_rate="2MB"),
 ]
 
 
@@ -316,7 +318,13 @@ def contenders(has_cli: bool) -> list[Contender]:
 
 
 def command(
-    who: Contender, url: str, folder: Path, work: Path, album: str, rerun: bool = False
+    who: Contender,
+    url: str,
+    folder: Path,
+    work: Path,
+    album: str,
+    rerun: bool = False,
+    max_rate: str = "",
 ) -> tuple[list[str], dict[str, str]]:
     """The command line and environment of one contender; ``rerun``: files may be on the server
     already (B4, B5), so contenders that have a duplicate check are asked to use it."""
@@ -343,6 +351,7 @@ def command(
         # First on sys.path, ahead of any installed copy: this checkout, or another one's.
         env["PYTHONPATH"] = who.pythonpath or str(HERE.resolve().parent)
         cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
+        cmd += ["--max-rate", max_rate] if max_rate else []
         return cmd + (["--concurrency", str(c)] if c else []), env
     if who.kind == "baseline":
         return [
@@ -508,7 +517,7 @@ def measure(
         if seeded is not None and sc.kind.startswith("idle") and who.kind == "ours":
             place_history(seeded.history, work, server.url, keeps_sqlite(who))
         before = server.get("/_testserver/stats")["upload_body_bytes"]
-        cmd, env = command(who, server.url, folder, work, "Bench", rerun=seeded is not None)
+        cmd, env = command(who, server.url, folder, work, "Bench", seeded is not None, sc.max_rate)
         wall, cpu, rss, code = run_measured(cmd, env, 3600)
         stats = server.get("/_testserver/stats")
         state = server.get("/_testserver/state")
@@ -747,6 +756,18 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
             f"{verdict(wall < 4)}; {wall - floor:.2f} s over the floor"
         )
         out.append(f"- B7, peak RSS under 100 MB: {rss:.0f} MB: {verdict(rss < 100)}")
+    elif sc.name == "B8":
+        from async_uploader.config import parse_rate
+
+        cap = parse_rate(sc.max_rate, "--max-rate")
+        uses = [m.body_bytes / m.upload_s / cap for m in ours.measures if m.upload_s]
+        use = statistics.median(uses) if uses else float("nan")
+        out.append(
+            f"- B8, the link used within 5 % of the cap ({cap / 1e6:.1f} MB/s): request body bytes "
+            f"over the upload phase = {use:.1%} of the cap (runs: "
+            f"{', '.join(f'{u:.1%}' for u in uses)}): {verdict(0.95 <= use <= 1.01)}; over the "
+            f"whole run, start-up and links included, {median_of(ours, 'body_bytes') / wall / cap:.1%}"
+        )
     elif sc.name == "B5":
         body, hashing = median_of(ours, "body_bytes"), extra["hash_alone"]
         out.append(f"- B5, zero body bytes: {body:.0f}: {verdict(body == 0)}")
@@ -892,6 +913,10 @@ def main() -> int:
                     row.measures.append(
                         Measure(0, 0, 0, 0, True, "n/a: our history, written directly")
                     )
+                    rows.append(row)
+                    continue
+                if sc.max_rate and who.kind != "ours":
+                    row.measures.append(Measure(0, 0, 0, 0, True, "n/a: no bandwidth cap"))
                     rows.append(row)
                     continue
                 if sc.kind == "idle" and who.kind == "baseline":
