@@ -136,9 +136,9 @@ async def link_for_a_while(
 ) -> None:
     """The album links, bounded in time: LINK_PATIENCE without a finished batch, however many
     batches there are; from a stop on (before or during the linking) LINK_AFTER_STOP in all,
-    from a second one LINK_AFTER_ABORT. A failure is logged and left for the next run, never raised past the save."""
+    from a second one LINK_AFTER_ABORT. A failure is logged and left for the next run, never
+    raised past the save."""
     limit = LINK_PATIENCE
-    stops = ((control.stop, LINK_AFTER_STOP), (control.abort, LINK_AFTER_ABORT))
     stopped = False  # from a stop on, the limit is in all: the user is waiting
 
     with anyio.move_on_after(limit) as scope:
@@ -153,14 +153,19 @@ async def link_for_a_while(
                 scope.deadline = anyio.current_time() + limit
 
         async def watch_stops() -> None:
-            for event, seconds in stops:
-                if event is not None:
-                    await event.wait()
-                    hurry(seconds)
+            # A stop set before the linking without the run being interrupted was the uploads'
+            # own (the history could not be written): not the user's, no hurry for it.
+            if control.stop is not None and not control.stop.is_set():
+                await control.stop.wait()
+                hurry(LINK_AFTER_STOP)
+            if control.abort is not None:
+                await control.abort.wait()
+                hurry(LINK_AFTER_ABORT)
 
-        for event, seconds in stops:
-            if event is not None and event.is_set():  # stopped before the linking began
-                hurry(seconds)
+        if control.abort is not None and control.abort.is_set():  # before the linking began
+            hurry(LINK_AFTER_ABORT)
+        elif report.interrupted:
+            hurry(LINK_AFTER_STOP)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_stops)
             try:
