@@ -355,3 +355,46 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
         assert report.created == 40 and 4 <= report.album_linked < 40
         assert report.album_linked + report.link_failed == 40
         assert "linking took over 0.5 s after the stop" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_a_history_that_cannot_be_written_does_not_hurry_the_linking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkpoint that fails stops new uploads (nothing more is sent that could not be
+    recorded); that stop is the run's own, not the user's, so the linking keeps its per-batch
+    patience and links everything uploaded (a Ctrl-C's limit, here 10 ms, would cut it)."""
+    from async_uploader.errors import HistoryError
+    from async_uploader.phases import album
+    from async_uploader.run import RunControl, sync
+    from async_uploader.testserver import ServerOptions, Shaping
+
+    from .conftest import config_for, make_files
+
+    monkeypatch.setattr(album, "LINK_BATCH", 4)
+    monkeypatch.setattr(album, "LINK_AFTER_STOP", 0.01)
+
+    server: list[ServerThread] = []
+    save = History.save
+
+    def full_disk(self: History) -> None:  # the disk fills up once 10 files are on the server
+        if server and server[0].stats()["created"] >= 10:
+            raise HistoryError("cannot write history: No space left on device")
+        save(self)
+
+    monkeypatch.setattr(History, "save", full_disk)
+    folder = tmp_path / "f"
+    make_files(folder, [f"s{i:02d}.png" for i in range(40)], size=300)
+    with ServerThread(ServerOptions(port=0, shaping=Shaping(latency_ms=200))) as srv:
+        server.append(srv)
+        config = config_for(
+            srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY, concurrency=2
+        )
+        control = RunControl(progress_seconds=0, checkpoint_seconds=0.01, stop=anyio.Event())
+        with pytest.raises(HistoryError):
+            await sync(config, control)
+        assert control.stop is not None and control.stop.is_set()  # the uploads stopped early
+        created = srv.stats()["created"]
+        assert 10 <= created < 40
+        in_album = srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()])
+        assert in_album == [created]  # three batches of 4 and more, every one linked
