@@ -26,6 +26,7 @@ from .errors import (
 from .immich import ImmichClient, open_session, ping
 from .outcomes import counted
 from .phases.connect import choose_server
+from .phases.held import known_limit
 from .store import History, RunLock
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
@@ -209,10 +210,12 @@ def _local_rows(config: Config) -> list[Row]:
                 "fix SCREENSHOTS_PATH or the folder's permissions",
             )
         )
+    limit = known_limit(config, None)
     try:
         history = History.open(config.history_file, readonly=True, repair=False)
         try:
             recorded, where = history.count(), history.describe()
+            limit = known_limit(config, history)
         finally:
             history.close()
         if problem := history.unwritable():
@@ -233,6 +236,8 @@ def _local_rows(config: Config) -> list[Row]:
                 "point IMMICH_HISTORY_FILE at a writable place; a run moves a corrupt one aside",
             )
         )
+    if config.external_url:
+        rows.append(Row("external limit", Level.OK, f"body limit {limit}"))
     held = RunLock.holder(config.history_file)  # only look: check creates nothing
     if held is not None:
         rows.append(Row("lock", Level.WARN, held, "a run is active now; that is fine"))

@@ -111,6 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_EXCLUDE", "`--exclude GLOB`", (), "none", "leave files and folders matching these globs"),
     Setting("IMMICH_SIDECAR", "`--no-sidecar`", True, "on", "send an XMP sidecar with the local capture time"),
     Setting("IMMICH_MAX_RATE", "`--max-rate RATE`", 0.0, "none", "cap the upload bytes per second of all streams together (`2MB`, `500kB`, `20Mbit`)"),
+    Setting("IMMICH_EXTERNAL_MAX_UPLOAD", "", None, "learnt from a 413", "the external URL's body limit (`100MB`): bigger files wait for the local URL"),
 )
 # fmt: on
 SETTING: dict[str, Setting] = {s.env: s for s in SETTINGS}
@@ -150,6 +151,8 @@ class Config:
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
+    # The external URL's body limit in bytes; None: learnt from a 413 there (phases/held.py)
+    external_max_upload: int | None = _d("IMMICH_EXTERNAL_MAX_UPLOAD")
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
@@ -211,37 +214,58 @@ def _number(value: str, name: str, low: float, high: float, integer: bool = Fals
 _RATE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:([kmg])(i)?)?(b|bit|bits|bps)?(?:/s)?", re.IGNORECASE)
 _SCALE = {None: 1, "k": 1e3, "m": 1e6, "g": 1e9}
 MIN_RATE = 1_000  # bytes per second: below this an upload of a screenshot takes minutes
+MIN_BODY_LIMIT = 64_000  # no proxy limits bodies to less (nginx's default is 1 MB)
+
+
+def _amount(value: str, name: str, example: str) -> tuple[str, float, str | None]:
+    """A number with an optional SI or binary prefix (k, M, G, Ki, Mi, Gi): (the number as
+    written, its scale, the unit after the prefix)."""
+    match = _RATE.fullmatch(value.strip())
+    if match is None:
+        raise ConfigError(f"{name} must be {example} (or off), not {value.strip()!r}")
+    number, prefix, binary, unit = match.groups()
+    scale = _SCALE[prefix.lower() if prefix else None]
+    if binary:
+        scale = 1024 ** {"k": 1, "m": 2, "g": 3}[prefix.lower()]
+    if unit == "b" and prefix:  # "Mb" reads as megabits to many: say which it is
+        raise ConfigError(
+            f"{name} {value.strip()!r} is ambiguous: write {number}{prefix}B for bytes or "
+            f"{number}{prefix}bit for bits"
+        )
+    return number, scale, unit
 
 
 def parse_rate(value: str, name: str) -> float:
     """Bytes per second from ``2MB``, ``500kB``, ``1.5MiB``, ``20Mbit`` or ``750000`` (bytes);
     ``0``, ``off`` or ``none``: no cap (0)."""
-    text = value.strip()
-    if text.lower() in ("", "0", "off", "none"):
+    if value.strip().lower() in ("", "0", "off", "none"):
         return 0.0
-    match = _RATE.fullmatch(text)
-    if match is None:
-        raise ConfigError(
-            f"{name} must be a rate in bytes per second such as 2MB, 500kB, 20Mbit or 750000 "
-            f"(or off), not {value.strip()!r}"
-        )
-    number, prefix, binary, unit = match.groups()
-    scale = _SCALE[prefix.lower() if prefix else None]
-    if binary:
-        scale = 1024 ** {"k": 1, "m": 2, "g": 3}[prefix.lower()]
+    example = "a rate in bytes per second such as 2MB, 500kB, 20Mbit or 750000"
+    number, scale, unit = _amount(value, name, example)
     if unit and unit.lower() in ("bit", "bits", "bps"):
         scale /= 8
-    elif unit == "b" and prefix:  # "Mb" reads as megabits to many: say which it is
-        raise ConfigError(
-            f"{name} {value.strip()!r} is ambiguous: write {number}{prefix}B for bytes or "
-            f"{number}{prefix}bit for bits per second"
-        )
     rate = float(number) * scale
     if rate < MIN_RATE:
         raise ConfigError(
             f"{name} must be at least {MIN_RATE // 1000} kB per second, not {value.strip()!r}"
         )
     return rate
+
+
+def parse_size(value: str, name: str) -> int | None:
+    """Bytes from ``100MB``, ``1GiB``, ``512kB`` or ``1000000``; ``0``, ``off`` or ``none``:
+    not set (None)."""
+    if value.strip().lower() in ("", "0", "off", "none"):
+        return None
+    number, scale, unit = _amount(value, name, "a size such as 100MB, 1GiB or 1000000")
+    if (unit and unit.lower() in ("bit", "bits", "bps")) or value.strip().lower().endswith("/s"):
+        raise ConfigError(f"{name} is a size in bytes (such as 100MB), not {value.strip()!r}")
+    size = int(float(number) * scale)
+    if size < MIN_BODY_LIMIT:
+        raise ConfigError(
+            f"{name} must be at least {MIN_BODY_LIMIT // 1000} kB, not {value.strip()!r}"
+        )
+    return size
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -479,6 +503,7 @@ def load_config(
         value, _ = get("IMMICH_MAX_RATE")
         return parse_rate(value or "", "IMMICH_MAX_RATE")
 
+    external_max_upload, _ = get("IMMICH_EXTERNAL_MAX_UPLOAD")
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
         folder=folder,
@@ -504,6 +529,7 @@ def load_config(
         include=globs("include", "IMMICH_INCLUDE"),
         exclude=globs("exclude", "IMMICH_EXCLUDE"),
         max_rate=max_rate(),
+        external_max_upload=parse_size(external_max_upload or "", "IMMICH_EXTERNAL_MAX_UPLOAD"),
         dry_run=bool(flags.get("dry_run", False)),
         warnings=tuple(warnings),
     )

@@ -22,6 +22,7 @@ class Outcome(enum.Enum):
     VANISHED = "vanished"  # deleted between the scan and its upload
     CHANGED = "changed"  # modified while being sent; the next run sends the new content
     EMPTY = "empty"  # 0 bytes: Immich refuses it; left alone until it has content
+    HELD = "held"  # too big for the external URL's proxy: the next run on the local URL sends it
     NOT_STARTED = "not-started"  # the run was stopped before its turn
     STALE = "stale"  # history only: the server lost the asset; the next run sends the file again
     LEGACY = "legacy"  # history only: imported from the seed script's list of names
@@ -59,6 +60,8 @@ class RunReport:
     changed: int = 0
     not_started: int = 0
     empty: int = 0
+    held: int = 0  # too big for the external URL in use: waiting for the local one
+    held_bytes: int = 0
     files_sent: int = 0  # files whose bytes went up and got the server's answer
     symlinks_skipped: int = 0
     settling: int = 0  # still being written: left for the next run
@@ -84,8 +87,11 @@ class RunReport:
             Outcome.CHANGED: "changed",
             Outcome.NOT_STARTED: "not_started",
             Outcome.EMPTY: "empty",
+            Outcome.HELD: "held",
         }[result.outcome]
         setattr(self, counter, getattr(self, counter) + 1)
+        if result.outcome is Outcome.HELD:
+            self.held_bytes += result.file.size
         if result.outcome in (Outcome.REJECTED, Outcome.FAILED):
             self.problems.append(f"{result.outcome.value}: {result.file.rel}: {result.message}")
 
@@ -100,6 +106,7 @@ class RunReport:
             + self.changed
             + self.not_started
             + self.empty
+            + self.held
         )
 
     def unaccounted(self) -> int:
@@ -124,6 +131,7 @@ class RunReport:
             "vanished": self.vanished,
             "changed": self.changed,
             "empty": self.empty,
+            "held": self.held,
             "not_started": self.not_started,
             "symlinks_skipped": self.symlinks_skipped,
             "files_sent": self.files_sent,
@@ -149,7 +157,9 @@ class RunReport:
             return (
                 f"dry run: {self.scanned} scanned, {self.skipped_history} already done, would "
                 f"upload {counted(len(self.would_upload), 'file')}, {self.duplicates} already on "
-                f"the server, would link {counted(self.would_link, 'asset')}; nothing changed"
+                f"the server, would link {counted(self.would_link, 'asset')}"
+                + (f", would hold {self.held} for the local URL" if self.held else "")
+                + "; nothing changed"
             )
         parts = [
             f"{self.scanned} scanned",
@@ -165,6 +175,8 @@ class RunReport:
             parts.append(f"{self.changed} changed while sent")
         if self.empty:
             parts.append(f"{self.empty} empty (skipped)")
+        if self.held:
+            parts.append(f"{self.held} held for the local URL ({human_bytes(self.held_bytes)})")
         if self.not_started:
             parts.append(f"{self.not_started} left for the next run")
         parts.append(f"{self.album_linked} linked to the album")

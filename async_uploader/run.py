@@ -25,6 +25,7 @@ from .local import read_local, server_facts, warn_symlinks
 from .outcomes import FileResult, Outcome, RunReport, check_counts, counted, human_bytes
 from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
+from .phases.held import BodyLimit
 from .phases.precheck import CHECK_BATCH, Precheck
 from .phases.upload import Uploader
 from .progress import Snapshot
@@ -215,6 +216,12 @@ async def _dry_run(
                     would.append(f)
     for result in found:
         report.add(result)
+    limit = BodyLimit(config, history)
+    for f in would:
+        if held := limit.holds(server.client.base_url, f.size):
+            report.add(FileResult(f, Outcome.HELD, message=held))
+            log.info("would hold %s (%s) for the local URL: %s", f.rel, human_bytes(f.size), held)
+    would = [f for f in would if not limit.holds(server.client.base_url, f.size)]
     report.would_upload = [f.rel for f in would]
     on_server = [r for r in found if r.outcome is Outcome.DUPLICATE]
     # Linked by a real run: what the server has already and what it would upload, and earlier

@@ -77,6 +77,7 @@ def render(info: dict[str, Any]) -> str:
             f"Last run: {last.get('at', '?')}, {result}: {last.get('created', 0)} created, "
             f"{last.get('duplicates', 0)} duplicates, {last.get('rejected', 0)} rejected, "
             f"{last.get('failed', 0)} failed, {last.get('album_linked', 0)} linked, "
+            + (f"{last['held']} held for the local URL, " if last.get("held") else "")
             + (
                 f"via {last.get('server_url', '?')}"
                 if last.get("server_contacted", True)

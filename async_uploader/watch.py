@@ -19,8 +19,9 @@ import anyio
 from watchfiles import Change, awatch
 
 from .config import Config
-from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError
+from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError, UploaderError
 from .files import is_ignored_name
+from .immich import open_session, ping
 from .outcomes import RunReport, counted
 from .run import RunControl, sync
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = 1.0  # seconds before racing the health checks again; doubles up to MAX_RETRY
 MAX_RETRY = 60.0
 FAILED_RETRY = 30.0  # a pass with failed uploads is followed by another this soon
+HELD_PROBE = 15.0  # while files wait for the local URL, it is asked this often whether it answers
 
 
 @dataclass
@@ -39,9 +41,11 @@ class WatchTotals:
     rejected: int = 0
     failed: int = 0
     album_linked: int = 0
+    held: int = 0  # waiting for the local URL after the last pass
 
     def add(self, r: RunReport) -> None:
         self.passes += 1
+        self.held = r.held
         self.created += r.created
         self.duplicates += r.duplicates
         self.rejected += r.rejected
@@ -52,6 +56,7 @@ class WatchTotals:
         return (
             f"{counted(self.passes, 'pass', 'passes')}, {self.created} created, {self.duplicates} duplicates, "
             f"{self.rejected} rejected, {self.album_linked} linked to the album"
+            + (f", {self.held} held for the local URL" if self.held else "")
         )
 
 
@@ -94,6 +99,43 @@ async def _watch_files(config: Config, wake: Wakeup) -> None:
         wake.set()
 
 
+async def _back_home(url: str, timeout: float) -> None:
+    """Returns once ``url`` (the local one) answers its health check: what waits for it can go."""
+    async with open_session(1, timeout) as session:
+        while True:
+            try:
+                with anyio.fail_after(timeout):
+                    await ping(session, url)
+                return
+            except (TimeoutError, UploaderError):
+                pass
+            await anyio.sleep(HELD_PROBE)
+
+
+async def _until_woken_or_home(
+    wake: Wakeup, next_pass: float | None, report: RunReport, config: Config
+) -> None:
+    """The pause between passes; with files held for the local URL, cut short as soon as that
+    URL answers again (the laptop is home)."""
+    local = config.local_url
+    if not report.held or local is None or report.server_url == local:
+        await wake.wait(next_pass)
+        return
+    async with anyio.create_task_group() as tg:
+
+        async def home() -> None:
+            await _back_home(local, config.local_timeout)
+            log.info("watch: %s answers again; sending the %d held files", local, report.held)
+            tg.cancel_scope.cancel()
+
+        async def woken() -> None:
+            await wake.wait(next_pass)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(home)
+        tg.start_soon(woken)
+
+
 async def watch(
     config: Config, control: RunControl, totals: WatchTotals | None = None
 ) -> WatchTotals:
@@ -107,6 +149,7 @@ async def watch(
         retry = FIRST_RETRY
         while True:
             next_pass: float | None = None
+            report: RunReport | None = None
             try:
                 try:
                     report = await sync(config, control)
@@ -126,6 +169,9 @@ async def watch(
                 retry = min(retry * 2, MAX_RETRY)
             if control.stop is not None and control.stop.is_set():
                 break
-            await wake.wait(next_pass)
+            if report is None:
+                await wake.wait(next_pass)
+            else:
+                await _until_woken_or_home(wake, next_pass, report, config)
         tg.cancel_scope.cancel()
     return totals

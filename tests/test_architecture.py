@@ -46,9 +46,11 @@ ALLOWED: dict[str, set[str]] = {
         *("<anyio>", "config", "errors", "files", "immich", "outcomes", "phases"),
         *("phases.connect", "retry", "store"),
     },
+    "phases.held": {"config", "outcomes", "store"},
     "phases.upload": {
         *("<anyio>", "capture", "config", "errors", "files", "immich", "outcomes", "phases"),
-        *("phases.connect", "phases.precheck", "progress", "retry", "run", "store"),
+        *("phases.connect", "phases.held", "phases.precheck", "progress", "retry", "run"),
+        "store",
     },
     "phases.album": {
         *("<anyio>", "errors", "immich", "outcomes", "phases", "phases.connect", "retry", "run"),
@@ -56,11 +58,15 @@ ALLOWED: dict[str, set[str]] = {
     },
     "run": {
         *("<anyio>", "config", "errors", "files", "immich", "local", "outcomes", "progress"),
-        *("phases.album", "phases.connect", "phases.precheck", "phases.upload", "retry", "store"),
+        *("phases.album", "phases.connect", "phases.held", "phases.precheck", "phases.upload"),
+        *("retry", "store"),
     },
     # The commands.
-    "check": {"<anyio>", "config", "errors", "immich", "outcomes", "phases.connect", "store"},
-    "watch": {"<anyio>", "<watchfiles>", "config", "errors", "files", "outcomes", "run"},
+    "check": {
+        *("<anyio>", "config", "errors", "immich", "outcomes", "phases.connect", "phases.held"),
+        "store",
+    },
+    "watch": {"<anyio>", "<watchfiles>", "config", "errors", "files", "immich", "outcomes", "run"},
     "demo": {"<anyio>", "config", "errors", "local", "logsetup", "outcomes", "run", "testserver"},
     "cli": {
         *("<anyio>", "check", "config", "demo", "errors", "local", "logsetup", "outcomes"),

@@ -41,6 +41,7 @@ JSON_KEYS = {
     "vanished",
     "changed",
     "empty",
+    "held",
     "not_started",
     "symlinks_skipped",
     "files_sent",

@@ -70,6 +70,8 @@ class UploadAnswer:
     asset_id: str | None
     message: str = ""
     checksum: str | None = None  # hex SHA-1 of the bytes sent, when they were all read
+    refused_with: int | None = None  # REJECTED: the HTTP status (413: a proxy's body limit)
+    url: str = ""  # the base URL that answered
 
 
 @dataclass(frozen=True)
@@ -400,6 +402,24 @@ def _known(data: Any, asked: set[str]) -> dict[str, tuple[str, bool]]:
     return known
 
 
+def _album_page(data: Any) -> tuple[list[str], int | None]:
+    assets = _obj(_obj(data, "the search results").get("assets"), "the assets found")
+    ids = [
+        _uuid(_obj(item, "an asset").get("id"), "asset id")
+        for item in _list(assets.get("items"), "assets")
+    ]
+    following = assets.get("nextPage")
+    if following is None:
+        return ids, None
+    if isinstance(following, str) and following.isdigit() and len(following) < 10:
+        return ids, int(following)
+    raise _Wrong(f"a next page {str(following)[:40]!r} that is not a page number")
+
+
+def _trashed(data: Any) -> bool:
+    return _obj(data, "an asset").get("isTrashed") is True
+
+
 class ImmichClient:
     """The calls an uploader makes, against one server."""
 
@@ -558,6 +578,27 @@ class ImmichClient:
             {"ids": asset_ids},
         )
 
+    async def album_page(
+        self, album_id: str, page: int, size: int = 1000
+    ) -> tuple[list[str], int | None]:
+        """One page of the album's assets, the trashed ones too (POST /search/metadata, as
+        golden 46c): their ids, and the next page's number (None after the last)."""
+        payload = {"albumIds": [album_id], "page": page, "size": size, "withDeleted": True}
+        return await self._call("POST", "/search/metadata", _album_page, payload)
+
+    async def asset_trashed(self, asset_id: str) -> bool | None:
+        """GET /assets/{id}: whether the asset is in the trash; None when the server has no
+        such asset (it answers 400 "Not found or no asset.read access", golden 46f)."""
+        try:
+            return await self._call("GET", f"/assets/{_uuid(asset_id, 'asset id')}", _trashed)
+        except ApiError as exc:
+            if exc.status in (400, 404):
+                return None
+            raise
+        except _Wrong as exc:  # an asset id of ours that is not one: not on the server
+            log.debug("asset id %s: %s", asset_id[:40], exc)
+            return None
+
     # -- duplicates ---------------------------------------------------------------------------
     async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:
         """POST /assets/bulk-upload-check for (id, sha1) pairs; returns, for each id the server
@@ -628,6 +669,7 @@ class ImmichClient:
         on_bytes: Callable[[int], None] | None,
     ) -> UploadAnswer:
         endpoint = "/api/assets"
+        base = self.base_url  # where this attempt goes, whatever a failover does meanwhile
         sha1 = hashlib.sha1()
         scope = anyio.CancelScope()
         progress = Progress(scope, self.stall_timeout)
@@ -694,7 +736,7 @@ class ImmichClient:
                 answer = await exchange(
                     self.session,
                     "POST",
-                    self.base_url + endpoint,
+                    base + endpoint,
                     endpoint,
                     headers=headers,
                     data=body(),
@@ -738,7 +780,7 @@ class ImmichClient:
             if after.st_size != req.size or (req.mtime_ns and after.st_mtime_ns != req.mtime_ns):
                 # Rewritten in place while we read it: what the server got may mix old and new.
                 raise FileChanged(str(req.path), asset_id)
-            return UploadAnswer(outcome, asset_id, checksum=digest)
+            return UploadAnswer(outcome, asset_id, checksum=digest, url=base)
         refusal = self._api_error(
             "POST", endpoint, status, raw, answer.reason, answer.headers.get("retry-after")
         )
@@ -746,4 +788,11 @@ class ImmichClient:
             # Retried (5xx, 408, 429), or a status no Immich server answers an upload with: the
             # file failed this run and is not recorded.
             raise refusal
-        return UploadAnswer(Outcome.REJECTED, None, f"HTTP {status}: {refusal.message}", digest)
+        return UploadAnswer(
+            Outcome.REJECTED,
+            None,
+            f"HTTP {status}: {refusal.message}",
+            digest,
+            refused_with=status,
+            url=base,
+        )

@@ -17,12 +17,13 @@ from ..config import Config
 from ..errors import ApiError, BadAnswer, HistoryError, TransportError
 from ..files import FileList, LocalFile, iso_utc, opener, valid_utf8
 from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, read_whole
-from ..outcomes import FileResult, Outcome, RunReport, human_bytes
+from ..outcomes import FileResult, Outcome, RunReport, counted, human_bytes
 from ..progress import Rate, Snapshot
 from ..retry import RetryPolicy, with_retries
 from ..store import History, Record
 from . import unreadable
 from .connect import Failover
+from .held import BodyLimit
 from .precheck import CHECK_BATCH, Precheck
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class Uploader:
         # The disk reads of the uploads (a screenshot read whole, its sidecar): a few threads
         # do them as fast as many would, without anyio's default of 40 threads and their memory.
         self.disk = anyio.CapacityLimiter(4)
+        self.limit = BodyLimit(config, history)
 
     def _skip(self, f: LocalFile) -> None:
         self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
@@ -107,6 +109,8 @@ class Uploader:
         return (f"{f.upload_name}.xmp", make_xmp(when)), data
 
     async def upload_one(self, f: LocalFile, checksum: str | None = None) -> FileResult:
+        if held := self.limit.holds(self.client.base_url, f.size):
+            return FileResult(f, Outcome.HELD, message=held)
         when, _source = capture_time(f)
         try:
             sidecar, data = await anyio.to_thread.run_sync(
@@ -149,9 +153,13 @@ class Uploader:
         except (TransportError, ApiError, BadAnswer) as exc:
             # Not recorded: only what the server confirmed goes into the history.
             return FileResult(f, Outcome.FAILED, message=str(exc))
-        self.report.files_sent += 1
         if answer.status is Outcome.REJECTED:
+            if answer.refused_with == 413 and self.limit.refused_413(answer.url, f.size):
+                return FileResult(f, Outcome.HELD, message="the external URL refused it (HTTP 413)")
+            self.report.files_sent += 1
             return FileResult(f, Outcome.REJECTED, message=answer.message, sha1=answer.checksum)
+        self.report.files_sent += 1
+        self.limit.sent(answer.url, f.size)
         return FileResult(f, answer.status, asset_id=answer.asset_id, sha1=answer.checksum)
 
     def record(self, result: FileResult) -> None:
@@ -189,6 +197,8 @@ class Uploader:
             log.warning("vanished   %s: deleted before it could be sent; skipped", f.rel)
         elif result.outcome is Outcome.CHANGED:
             log.warning("changed    %s: %s; the next run sends it again", f.rel, result.message)
+        elif result.outcome is Outcome.HELD:
+            log.info("held       %s (%s): %s; waits for the local URL", f.rel, size, result.message)
         elif result.outcome is Outcome.EMPTY:
             log.warning(
                 "empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel
@@ -324,6 +334,15 @@ class Uploader:
         if stop is not None and stop.is_set() and self.history_error is None:
             self.report.interrupted = True
         self.report.not_started += len(todo) - self.recorded
+        if self.report.held:
+            log.warning(
+                "held: %s (%s) too big for the external URL %s; the next run on the local URL "
+                "%s sends them",
+                counted(self.report.held, "file"),
+                human_bytes(self.report.held_bytes),
+                self.client.base_url,
+                self.config.local_url,
+            )
         if self.checkpoints:
             log.info(
                 "checkpoints: %d history saves in a worker thread, the longest %.0f ms; the event "

@@ -454,9 +454,14 @@ class History:
         return rows[0] if rows else None
 
     def last_run(self) -> dict[str, Any]:
-        text = self._meta.get(LAST_RUN)
+        return self.meta(LAST_RUN)
+
+    def meta(self, key: str) -> dict[str, Any]:
+        """A JSON object kept beside the records (``{}`` when there is none, or it is unreadable):
+        the last run's record, what a run learnt of the server."""
+        text = self._meta.get(key)
         if text is None:
-            rows = self._query("SELECT value FROM meta WHERE key = ?", (LAST_RUN,))
+            rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
             text = rows[0][0] if rows else None
         try:
             data = json.loads(text) if text else {}
@@ -586,8 +591,12 @@ class History:
 
     def set_last_run(self, record: dict[str, Any]) -> None:
         """The last run's record, committed by the next save together with the files."""
+        self.set_meta(LAST_RUN, record)
+
+    def set_meta(self, key: str, value: dict[str, Any]) -> None:
+        """Committed by the next save, together with the files."""
         with self._lock:
-            self._meta[LAST_RUN] = json.dumps(record, ensure_ascii=False)
+            self._meta[key] = json.dumps(value, ensure_ascii=False)
 
     def check_writable(self) -> None:
         """Fail now, before any upload, if the history could not be saved later."""

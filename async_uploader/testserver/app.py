@@ -14,20 +14,59 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .core import CID_KEY, MAX_JSON_BYTES, ApiError, ConnectionDropped, new_cid
 from .hostile import route_key
 from .routes import AdminRoutes, AlbumRoutes, AssetRoutes, ServerRoutes, UploadRoutes
 
 APP_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+# What nginx answers a body over client_max_body_size (Cloudflare's page says the same in more
+# words): HTML, not Immich's JSON, because the request never reaches Immich.
+PROXY_413 = (
+    "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def proxy_body_limit(emulator: Emulator, max_body: int) -> Middleware:
+    """A reverse proxy's body limit in front of one address: a request whose Content-Length is
+    over ``max_body`` is answered 413 at once, before a byte of its body is read, as nginx does
+    (which then reads and throws away what the client goes on sending: aiohttp's lingering
+    read does the same here). A body sent without a length (chunked) passes: every uploader
+    sends multipart with its length, and this limit is for staging theirs."""
+
+    @web.middleware
+    async def limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        length = request.content_length
+        over = length is not None and length > max_body
+        if not over:
+            return await handler(request)
+        emulator.state.stats.faults["proxy-413"] += 1
+        return web.Response(
+            status=413,
+            text=PROXY_413,
+            content_type="text/html",
+            headers={"Server": "nginx"},
+        )
+
+    return limit
 
 
 class Emulator(ServerRoutes, AdminRoutes, AlbumRoutes, AssetRoutes, UploadRoutes):
     """One emulated server: its state, its shaping, its routes."""
 
-    def make_app(self) -> web.Application:
+    def make_app(self, max_body: int | None = None) -> web.Application:
+        """The routes, as one address serves them; ``max_body``: a proxy in front of this
+        address refuses request bodies over that many bytes (``proxy_body_limit``)."""
         # The hostile behaviours wrap everything, so the emulator's own paths stay as they are.
-        middlewares = [self.hostile.middleware, self._middleware]
+        middlewares: list[Middleware] = [self.hostile.middleware, self._middleware]
+        if max_body is not None:
+            middlewares.insert(0, proxy_body_limit(self, max_body))
         app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BYTES)
         app[APP_KEY] = self
         r = app.router

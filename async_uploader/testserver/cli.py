@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import re
 import signal
 import sys
 from pathlib import Path
@@ -63,6 +64,18 @@ def _hostile(text: str) -> HostileRule:
         return HostileRule.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3}
+
+
+def _proxy(text: str) -> tuple[int, int]:
+    """``PORT:SIZE``: another address, behind a proxy refusing bodies over SIZE (100MB, 1MiB)."""
+    port, _, size = text.partition(":")
+    match = re.fullmatch(r"(\d+)\s*([kmg]i?)?b?", size.strip(), re.IGNORECASE)
+    if not port.isdigit() or int(port) > 65535 or match is None:
+        raise argparse.ArgumentTypeError(f"expected PORT:SIZE such as 0:100MB, not {text!r}")
+    return int(port), int(match[1]) * _UNITS[(match[2] or "").lower()]
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
@@ -135,6 +148,15 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="misbehave on a route, e.g. albums=drip:1, '*=echo-key', upload=html-502 "
         f"(repeatable; kinds: {', '.join(k.value for k in Kind)})",
     )
+    p.add_argument(
+        "--proxy",
+        type=_proxy,
+        action="append",
+        default=[],
+        metavar="PORT:SIZE",
+        help="also listen on PORT (0: a free one) as if behind a proxy that answers 413 to a "
+        "request body over SIZE (e.g. 0:100MB; repeatable): an external URL with a body limit",
+    )
     p.add_argument("--seed", type=int, help="seed for the fault draws (repeatable runs)")
     p.add_argument(
         "--data-dir",
@@ -164,6 +186,7 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         seed=args.seed,
         data_dir=args.data_dir,
         hostile=tuple(args.hostile),
+        proxies=tuple(args.proxy),
     )
 
 
@@ -180,6 +203,9 @@ async def serve(options: ServerOptions) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2) from None
+    proxied = [
+        (await server.add_address(options.host, port, size), size) for port, size in options.proxies
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -190,6 +216,8 @@ async def serve(options: ServerOptions) -> None:
     print(f"URL:     {server.url}/api", flush=True)
     print(f"API key: {server.api_key}", flush=True)
     print(f"Admin API key: {server.admin_key} (for the job queues)", flush=True)
+    for url, size in proxied:
+        print(f"Proxy:   {url}/api (answers 413 to a body over {size} bytes)", flush=True)
     if options.data_dir:
         print(f"Data:    {options.data_dir}", flush=True)
     for rule in options.hostile:

@@ -40,6 +40,8 @@ class ServerOptions:
     data_dir: Path | None = None
     idle_close_seconds: float = IDLE_CLOSE_SECONDS
     hostile: tuple[HostileRule, ...] = ()  # misbehaviours from the start (see hostile.py)
+    # More addresses (port, 0 for a free one), each behind a proxy refusing bodies over its size
+    proxies: tuple[tuple[int, int], ...] = ()
 
 
 class TestServer:
@@ -81,10 +83,10 @@ class TestServer:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
 
-    async def _listen(self, host: str, port: int) -> web.AppRunner:
+    async def _listen(self, host: str, port: int, max_body: int | None = None) -> web.AppRunner:
         """One more listening address, served by this server's emulator (its state)."""
         runner = web.AppRunner(
-            self.emulator.make_app(),
+            self.emulator.make_app(max_body),
             access_log=None,
             keepalive_timeout=self.options.idle_close_seconds,
             # A stop is a crash as far as clients can tell: in-flight requests are cut at once.
@@ -99,10 +101,13 @@ class TestServer:
         self.port = self._runner.addresses[0][1]
         return self.url
 
-    async def add_address(self, host: str = "127.0.0.1", port: int = 0) -> str:
+    async def add_address(
+        self, host: str = "127.0.0.1", port: int = 0, max_body: int | None = None
+    ) -> str:
         """Listen on one more address, sharing this server's state: the same server as seen at
-        another URL (a LAN and a public address). Returns that URL."""
-        runner = await self._listen(host, port)
+        another URL (a LAN and a public address). ``max_body``: that address sits behind a proxy
+        that answers 413 to a request body over that many bytes. Returns that URL."""
+        runner = await self._listen(host, port, max_body)
         url = f"http://{host}:{runner.addresses[0][1]}"
         self._aliases[url] = runner
         return url
@@ -205,10 +210,12 @@ class ServerThread:
         self.stop()
         self.start()
 
-    def add_address(self, port: int = 0) -> str:
+    def add_address(self, port: int = 0, max_body: int | None = None) -> str:
         """Another URL for the same server (shared state); see TestServer.add_address."""
         assert self._loop is not None and self.server is not None
-        future = asyncio.run_coroutine_threadsafe(self.server.add_address(port=port), self._loop)
+        future = asyncio.run_coroutine_threadsafe(
+            self.server.add_address(port=port, max_body=max_body), self._loop
+        )
         return future.result(timeout=30)
 
     def remove_address(self, url: str) -> None:
