@@ -27,6 +27,7 @@ from .immich import ImmichClient, open_session, ping
 from .outcomes import counted
 from .phases.connect import choose_server
 from .phases.held import known_limit
+from .phases.jobs import HEAVY
 from .store import History, RunLock
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
@@ -126,6 +127,7 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         rows.append(Row("server", Level.FAIL, str(exc), "check the URL and what answers there"))
         return rows
     missing: list[str] = []
+    perms: list[str] | None = None
     try:
         perms = await client.key_permissions()
         missing = [] if "all" in perms else [p for p in NEEDED if p not in perms]
@@ -191,7 +193,44 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         rows.append(Row("permissions", Level.FAIL, "the key lacks " + ", ".join(missing), KEY_FIX))
     elif not any(r.item == "permissions" for r in rows):
         rows.append(Row("permissions", Level.OK, "the key has every permission a run needs"))
+    rows += await _jobs_rows(config, client, perms)
     return rows
+
+
+async def _jobs_rows(config: Config, client: ImmichClient, perms: list[str] | None) -> list[Row]:
+    """Whether the key may pause the server's heavy jobs (--pause-jobs): an admin's, with the
+    right to change queues. Only looks (the list of queues)."""
+    try:
+        major = (await client.version())[0]
+        states = await client.queue_states()
+    except ApiError as exc:
+        if exc.status not in (401, 403):
+            return []
+        return [
+            Row(
+                "pause jobs",
+                Level.WARN if config.pause_jobs else Level.OK,
+                "the key is not an admin's: --pause-jobs would go on without pausing",
+                "use an admin's API key (with queue.read and queue.update)"
+                if config.pause_jobs
+                else "",
+            )
+        ]
+    except UploaderError:
+        return []
+    update = "queue.update" if major >= 3 else "job.create"
+    if perms is not None and "all" not in perms and update not in perms:
+        return [
+            Row(
+                "pause jobs",
+                Level.WARN if config.pause_jobs else Level.OK,
+                f"an admin's key without {update}: --pause-jobs would go on without pausing",
+                f"give the key {update}" if config.pause_jobs else "",
+            )
+        ]
+    paused = [q for q in HEAVY if states.get(q) is True]
+    now = f"; paused now: {', '.join(paused)}" if paused else ""
+    return [Row("pause jobs", Level.OK, f"the key may pause the server's jobs (--pause-jobs){now}")]
 
 
 def _local_rows(config: Config) -> list[Row]:

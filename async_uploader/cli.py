@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("async_uploader")
 START = time.monotonic()
 
-COMMANDS = ("sync", "watch", "check", "status", "export", "test-server", "demo")
+COMMANDS = ("sync", "watch", "check", "verify", "status", "export", "test-server", "demo")
 
 
 class UsageError(Exception):
@@ -171,6 +171,12 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--log-file", metavar="FILE", help=_about("IMMICH_LOG_FILE"))
     p.add_argument("--concurrency", metavar="N", help=_about("IMMICH_CONCURRENCY"))
     p.add_argument("--max-rate", metavar="RATE", help=_about("IMMICH_MAX_RATE"))
+    p.add_argument(
+        "--pause-jobs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_about("IMMICH_PAUSE_JOBS"),
+    )
     _add_scan_flags(p)
     p.add_argument(
         "--no-sidecar",
@@ -268,6 +274,25 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--debug", action="store_true", help="HTTP detail and tracebacks (never the key)"
     )
+    verify = command(
+        "verify",
+        "is everything the history says was sent still on the server, and in the album?",
+        "Check every file the history records as uploaded against the server: its bytes still\n"
+        "there (by SHA-1), not in the trash, in the album. A table (or --json); exit 0 when all\n"
+        "is well, 1 otherwise. Changes nothing unless --repair; never a local file, and never\n"
+        "deletes anything on the server.",
+    )
+    _add_config_flags(verify)
+    verify.add_argument("--log-file", metavar="FILE", help=_about("IMMICH_LOG_FILE"))
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="forget what the server lost (the next sync uploads it again) and link what the "
+        "album misses",
+    )
+    verify.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    _add_output_flags(verify)
+    verify.set_defaults(dry_run=False)
     status = command(
         "status",
         "what the history holds (--json too); changes nothing",
@@ -310,7 +335,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = (
         *("env_file", "folder", "album", "local_url", "external_url", "history", "log_file"),
         *("concurrency", "recursive", "include", "exclude", "sidecar", "follow_symlinks"),
-        "max_rate",
+        *("max_rate", "pause_jobs"),
     )
     flags = {k: getattr(args, k, None) for k in keys}
     flags["dry_run"] = bool(getattr(args, "dry_run", False))
@@ -641,6 +666,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_watch(args)
     if args.command == "check":
         return run_check_command(args)
+    if args.command == "verify":
+        return run_verify(args)
     return run_sync(args, demo=args.command == "demo")
 
 
@@ -677,6 +704,43 @@ def run_watch(args: argparse.Namespace) -> int:
         return _ended(EXIT_INTERRUPTED, [], f"stopped watching: {totals.summary()}")
     except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
         return _unexpected(args, exc, secrets)
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from .verify import verify
+
+    secrets: list[str] = []
+    try:
+        config = load_config(_flags(args))
+        secrets.append(config.api_key.reveal())
+        _start_log(args, config, secrets, "verify" + (" --repair" if args.repair else ""))
+        # Only a repair writes the history: then one run at a time, as a sync.
+        lock = RunLock(config.history_file) if args.repair else contextlib.nullcontext()
+        with lock:
+            report = anyio.run(verify, config, args.repair, backend="asyncio")
+    except UploaderError as exc:
+        _log_early(args, secrets)
+        return _ended(_fail(args, str(exc), exc.exit_code, secrets), [], "verify stopped")
+    except KeyboardInterrupt:
+        say("async-uploader: interrupted; the history was not changed", secrets, err=True)
+        return _ended(EXIT_INTERRUPTED, [], "verify interrupted")
+    except Exception as exc:  # a bug: one line, the traceback under --debug, never the key
+        return _unexpected(args, exc, secrets)
+    code = report.exit_code
+    if args.json:
+        say(json.dumps({**report.to_json(), "exit_code": code}), secrets)
+    else:
+        say(report.render(), secrets)
+    summary = (
+        f"verify: {report.checked} checked, {report.ok} ok, {len(report.lost)} lost, "
+        f"{len(report.trashed)} in the trash, {len(report.not_in_album)} not in the album"
+    )
+    return _ended(
+        code,
+        [],
+        summary
+        + (f"; {report.forgotten} forgotten, {report.linked} linked" if report.repair else ""),
+    )
 
 
 def run_status(args: argparse.Namespace) -> int:

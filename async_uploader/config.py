@@ -111,6 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_EXCLUDE", "`--exclude GLOB`", (), "none", "leave files and folders matching these globs"),
     Setting("IMMICH_SIDECAR", "`--no-sidecar`", True, "on", "send an XMP sidecar with the local capture time"),
     Setting("IMMICH_MAX_RATE", "`--max-rate RATE`", 0.0, "none", "cap the upload bytes per second of all streams together (`2MB`, `500kB`, `20Mbit`)"),
+    Setting("IMMICH_PAUSE_JOBS", "`--pause-jobs`", False, "off", "pause the server's metadata, thumbnail and machine-learning jobs while uploading (an admin's key)"),
     Setting("IMMICH_EXTERNAL_MAX_UPLOAD", "", None, "learnt from a 413", "the external URL's body limit (`100MB`): bigger files wait for the local URL"),
 )
 # fmt: on
@@ -151,6 +152,7 @@ class Config:
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
+    pause_jobs: bool = _d("IMMICH_PAUSE_JOBS")  # the server's heavy queues, while uploading
     # The external URL's body limit in bytes; None: learnt from a 413 there (phases/held.py)
     external_max_upload: int | None = _d("IMMICH_EXTERNAL_MAX_UPLOAD")
     dry_run: bool = False
@@ -503,6 +505,10 @@ def load_config(
         value, _ = get("IMMICH_MAX_RATE")
         return parse_rate(value or "", "IMMICH_MAX_RATE")
 
+    pause_jobs = flags.get("pause_jobs")
+    if pause_jobs is None:
+        value, _ = get("IMMICH_PAUSE_JOBS")
+        pause_jobs = _bool(value, "IMMICH_PAUSE_JOBS") if value is not None else False
     external_max_upload, _ = get("IMMICH_EXTERNAL_MAX_UPLOAD")
     device_id, _ = get("IMMICH_DEVICE_ID")
     return Config(
@@ -529,6 +535,7 @@ def load_config(
         include=globs("include", "IMMICH_INCLUDE"),
         exclude=globs("exclude", "IMMICH_EXCLUDE"),
         max_rate=max_rate(),
+        pause_jobs=bool(pause_jobs),
         external_max_upload=parse_size(external_max_upload or "", "IMMICH_EXTERNAL_MAX_UPLOAD"),
         dry_run=bool(flags.get("dry_run", False)),
         warnings=tuple(warnings),

@@ -18,7 +18,7 @@ from .config import Config
 from .errors import HistoryCorrupt
 from .files import ScanResult, scan
 from .outcomes import RunReport
-from .store import FACTS_KEY, History, read_last_run
+from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
 
 # What a run that contacted the server learnt, kept in ``<history>.last-run`` so that the next run
 # can tell, without the server, that there is nothing to send: the URLs and album it was for, the
@@ -123,8 +123,8 @@ def offline_report(
     if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
         return None  # files of other types: ask the server again what it takes, once a day
     kept = scanned.only(lambda ext: ext in accepted)
-    if kept.files or history.pending_count(album_id):
-        return None
+    if kept.files or history.pending_count(album_id) or history.meta(PAUSED_JOBS).get("queues"):
+        return None  # new files, links to make, or job queues a crashed run left paused
     report = RunReport(
         album_id=album_id,
         scanned=kept.done,

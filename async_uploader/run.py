@@ -26,6 +26,7 @@ from .outcomes import FileResult, Outcome, RunReport, check_counts, counted, hum
 from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
 from .phases.held import BodyLimit
+from .phases.jobs import JobPauser
 from .phases.precheck import CHECK_BATCH, Precheck
 from .phases.upload import Uploader
 from .progress import Snapshot
@@ -264,8 +265,12 @@ async def _upload_link_save(
     history.check_writable()  # before anything is sent that could not be recorded
     start = time.monotonic()
     uploader = Uploader(client, config, history, report, control, retry, server.failover)
+    jobs = JobPauser(client, history)
     control.uploading = True  # from here on a stop means "finish up", never "cancel"
     try:
+        await jobs.resume_left_over()  # a crashed run's
+        if config.pause_jobs and todo.nonempty():
+            await jobs.pause()
         if todo:
             try:
                 with _plain_errors():  # the key revoked mid-run, say
@@ -280,8 +285,11 @@ async def _upload_link_save(
                     client, history, album.id, report, retry, control, server.failover
                 )
             finally:
-                report.server_url = client.base_url
-                save_error = _save(history, report, config, album.id, server.media)
+                try:
+                    await jobs.resume()  # bounded (RESUME_PATIENCE); never in the save's way
+                finally:
+                    report.server_url = client.base_url
+                    save_error = _save(history, report, config, album.id, server.media)
     for error in (uploader.history_error, save_error):
         if error is not None:
             raise error

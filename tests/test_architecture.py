@@ -47,6 +47,7 @@ ALLOWED: dict[str, set[str]] = {
         *("phases.connect", "retry", "store"),
     },
     "phases.held": {"config", "outcomes", "store"},
+    "phases.jobs": {"<anyio>", "errors", "immich", "store"},
     "phases.upload": {
         *("<anyio>", "capture", "config", "errors", "files", "immich", "outcomes", "phases"),
         *("phases.connect", "phases.held", "phases.precheck", "progress", "retry", "run"),
@@ -58,19 +59,23 @@ ALLOWED: dict[str, set[str]] = {
     },
     "run": {
         *("<anyio>", "config", "errors", "files", "immich", "local", "outcomes", "progress"),
-        *("phases.album", "phases.connect", "phases.held", "phases.precheck", "phases.upload"),
-        *("retry", "store"),
+        *("phases.album", "phases.connect", "phases.held", "phases.jobs", "phases.precheck"),
+        *("phases.upload", "retry", "store"),
     },
     # The commands.
     "check": {
         *("<anyio>", "config", "errors", "immich", "outcomes", "phases.connect", "phases.held"),
-        "store",
+        *("phases.jobs", "store"),
+    },
+    "verify": {
+        *("<anyio>", "config", "errors", "files", "immich", "outcomes", "phases.connect"),
+        *("retry", "store"),
     },
     "watch": {"<anyio>", "<watchfiles>", "config", "errors", "files", "immich", "outcomes", "run"},
     "demo": {"<anyio>", "config", "errors", "local", "logsetup", "outcomes", "run", "testserver"},
     "cli": {
         *("<anyio>", "check", "config", "demo", "errors", "local", "logsetup", "outcomes"),
-        *("progress", "run", "status", "store", "testserver", "watch"),
+        *("progress", "run", "status", "store", "testserver", "verify", "watch"),
     },
     "__main__": {"cli"},
     "__init__": set(),

@@ -123,7 +123,7 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
     and no flag it would ignore (check --json, demo --local-url: usage errors, exit 2)."""
     env = cli_env(None, tmp_path)
     top = run_cli(["--help"], env, tmp_path).stdout
-    for name in ("sync", "watch", "check", "status", "demo", "test-server"):
+    for name in ("sync", "watch", "check", "verify", "status", "demo", "test-server"):
         assert f"\n    {name}" in top, name
     assert "--dry-run" in top and "IMMICH_API_KEY" in top and "never from a\nflag" in top
 
@@ -138,17 +138,17 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
         "--log-file",
         "--concurrency",
         "--max-rate",
+        "--pause-jobs",
         "--include",
         "--exclude",
         "--no-sidecar",
     }
     run |= {"--recursive", "--follow-symlinks", "--no-progress", "--quiet", "--debug"}
-    assert flags("sync") - {"--no-recursive", "--no-follow-symlinks"} == run | {
-        "--json",
-        "--dry-run",
-    }
-    assert flags("watch") - {"--no-recursive", "--no-follow-symlinks"} == run
+    negated = {"--no-recursive", "--no-follow-symlinks", "--no-pause-jobs"}
+    assert flags("sync") - negated == run | {"--json", "--dry-run"}
+    assert flags("watch") - negated == run
     assert flags("check") == common | {"--debug"}
+    assert flags("verify") == common | {"--log-file", "--repair", "--json", "--quiet", "--debug"}
     assert flags("status") == {"--env-file", "--history", "--json"}
     assert flags("demo") - {"--no-recursive"} == {
         *("--env-file", "--folder", "--album", "--recursive", "--quiet", "--debug"),

@@ -416,6 +416,37 @@ def _album_page(data: Any) -> tuple[list[str], int | None]:
     raise _Wrong(f"a next page {str(following)[:40]!r} that is not a page number")
 
 
+def _queues_v3(data: Any) -> dict[str, bool]:
+    """GET /queues (golden-v3 45): [{name, isPaused, statistics}, ...]."""
+    out = {}
+    for q in _list(data, "queues"):
+        q = _obj(q, "a queue")
+        if isinstance(q.get("name"), str):
+            out[q["name"]] = q.get("isPaused") is True
+    return out
+
+
+def _queues_v2(data: Any) -> dict[str, bool]:
+    """GET /jobs (golden 45): {name: {queueStatus: {isPaused, isActive}, jobCounts}}."""
+    return {
+        name: _obj(_obj(v, "a job queue").get("queueStatus"), "a queue status").get("isPaused")
+        is True
+        for name, v in _obj(data, "the job queues").items()
+    }
+
+
+def _queue_paused_v3(data: Any) -> bool:
+    return _obj(data, "a queue").get("isPaused") is True
+
+
+def _queue_paused_v2(data: Any) -> bool:
+    status = _obj(_obj(data, "a job queue").get("queueStatus"), "a queue status")
+    return status.get("isPaused") is True
+
+
+_QUEUE_NAME = re.compile(r"[A-Za-z]{1,40}")
+
+
 def _trashed(data: Any) -> bool:
     return _obj(data, "an asset").get("isTrashed") is True
 
@@ -598,6 +629,25 @@ class ImmichClient:
         except _Wrong as exc:  # an asset id of ours that is not one: not on the server
             log.debug("asset id %s: %s", asset_id[:40], exc)
             return None
+
+    # -- the server's job queues (an admin's key) ----------------------------------------------
+    async def queue_states(self) -> dict[str, bool]:
+        """Every job queue of the server: name -> paused. GET /queues in 3.x, GET /jobs in 2.x
+        (golden-v3 45, golden 45); 403 for a key that is not an admin's."""
+        if self.major is not None and self.major >= 3:
+            return await self._call("GET", "/queues", _queues_v3)
+        return await self._call("GET", "/jobs", _queues_v2)
+
+    async def pause_queue(self, name: str, paused: bool) -> bool:
+        """Pause (or resume) one queue; whether the server says it is paused now. 3.x: PUT
+        /queues/{name} {isPaused}; 2.x: PUT /jobs/{name} {command: pause|resume, force}."""
+        if not _QUEUE_NAME.fullmatch(name):
+            raise ValueError(f"not a queue name: {name[:40]!r}")
+        if self.major is not None and self.major >= 3:
+            payload: dict[str, Any] = {"isPaused": paused}
+            return await self._call("PUT", f"/queues/{name}", _queue_paused_v3, payload)
+        payload = {"command": "pause" if paused else "resume", "force": False}
+        return await self._call("PUT", f"/jobs/{name}", _queue_paused_v2, payload)
 
     # -- duplicates ---------------------------------------------------------------------------
     async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:

@@ -4,7 +4,7 @@ record in it (``history``, ``last_run``), an older version's JSON history taken 
 Knows nothing of the server, HTTP or the phases of a run."""
 
 from .history import DONE, SCHEMA, History, Record, filesystem_type
-from .last_run import FACTS_KEY, read_last_run, save_last_run
+from .last_run import FACTS_KEY, PAUSED_JOBS, read_last_run, save_last_run
 from .legacy import FIELDS, legacy_path
 from .lock import RunLock
 
@@ -12,6 +12,7 @@ __all__ = [
     "DONE",
     "FACTS_KEY",
     "FIELDS",
+    "PAUSED_JOBS",
     "SCHEMA",
     "History",
     "Record",
