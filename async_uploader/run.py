@@ -218,11 +218,14 @@ async def _dry_run(
     for result in found:
         report.add(result)
     limit = BodyLimit(config, history)
+    holds = {f.rel: why for f in would if (why := limit.holds(server.client.base_url, f.size))}
     for f in would:
-        if held := limit.holds(server.client.base_url, f.size):
-            report.add(FileResult(f, Outcome.HELD, message=held))
-            log.info("would hold %s (%s) for the local URL: %s", f.rel, human_bytes(f.size), held)
-    would = [f for f in would if not limit.holds(server.client.base_url, f.size)]
+        if f.rel in holds:
+            report.add(FileResult(f, Outcome.HELD, message=holds[f.rel]))
+            log.info(
+                "would hold %s (%s) for the local URL: %s", f.rel, human_bytes(f.size), holds[f.rel]
+            )
+    would = [f for f in would if f.rel not in holds]
     report.would_upload = [f.rel for f in would]
     on_server = [r for r in found if r.outcome is Outcome.DUPLICATE]
     # Linked by a real run: what the server has already and what it would upload, and earlier

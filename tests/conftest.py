@@ -147,9 +147,14 @@ def history_integrity(path: Path) -> str:
 
 def last_run_record(path: Path) -> dict[str, Any]:
     """The last run's record, as status reads it."""
+    return meta_record(path, "last_run")
+
+
+def meta_record(path: Path, key: str) -> dict[str, Any]:
+    """A JSON object kept in the history's meta table ({} when there is none)."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'last_run'").fetchone()
+        row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return dict(json.loads(row[0])) if row else {}
     finally:
         con.close()

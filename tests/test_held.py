@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import socket
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread
 from async_uploader.watch import watch
 
-from .conftest import cli_env, config_for, history_records, make_files, run_cli
+from .conftest import cli_env, config_for, history_records, make_files, meta_record, run_cli
 
 BIG = 3_000_000  # over the proxy's 1 MB; streamed (over SMALL_FILE), as a video would be
 LIMIT = 1_000_000
@@ -32,12 +31,7 @@ def free_port() -> int:
 
 
 def learnt(history: Path) -> dict[str, Any]:
-    con = sqlite3.connect(f"file:{history}?mode=ro", uri=True)
-    try:
-        row = con.execute("SELECT value FROM meta WHERE key = 'external_limit'").fetchone()
-        return dict(json.loads(row[0])) if row else {}
-    finally:
-        con.close()
+    return meta_record(history, "external_limit")
 
 
 def names(srv: ServerThread) -> list[str]:
