@@ -207,7 +207,7 @@ main flags (of sync; 'async-uploader sync --help' lists them all):
   --folder DIR, --album NAME, --local-url URL, --external-url URL
   --dry-run         hash and ask the server, say what a run would send and link; change nothing
   --json            one JSON summary on stdout
-  --concurrency N   uploads at once (1 to {MAX_CONCURRENCY}; default {DEFAULT_CONCURRENCY})
+  --concurrency N   uploads at once (1 to {MAX_CONCURRENCY}; default {DEFAULT_CONCURRENCY}: tuned while uploading)
 
 {KEY_NOTE}
 Settings: .env in the current folder (see .env.example), the environment, then flags.

@@ -26,7 +26,7 @@ from .store.legacy import database_path
 
 HISTORY_NAME = "immich_upload_history.sqlite"
 LOG_NAME = "immich_backup.log"
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = "auto"  # tuned while uploading (phases/tuning.py); a number fixes it
 MAX_CONCURRENCY = 64
 
 
@@ -96,7 +96,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_ALBUM_NAME", "`--album`", None, "required", "the album every file goes to"),
     Setting("IMMICH_HISTORY_FILE", "`--history`", HISTORY_NAME, f"`{HISTORY_NAME}` beside `.env`", "the history (an SQLite database; a `.json` name means the `.sqlite` beside it)"),
     Setting("IMMICH_LOG_FILE", "`--log-file`", LOG_NAME, f"`{LOG_NAME}` beside `.env`", "the log file"),
-    Setting("IMMICH_CONCURRENCY", "`--concurrency`", DEFAULT_CONCURRENCY, str(DEFAULT_CONCURRENCY), "uploads at once", 1, MAX_CONCURRENCY),
+    Setting("IMMICH_CONCURRENCY", "`--concurrency`", DEFAULT_CONCURRENCY, "auto", "uploads at once: `auto` (tuned while uploading) or a number", 1, MAX_CONCURRENCY),
     Setting("IMMICH_LOCAL_TIMEOUT", "", 1.5, "1.5", "seconds the local URL has to answer the health check", 0.05, 120),
     Setting("IMMICH_EXTERNAL_TIMEOUT", "", 5.0, "5", "seconds the external URL has to answer it", 0.05, 300),
     Setting("IMMICH_RECURSIVE", "`--recursive`", False, "off", "also upload files in subfolders"),
@@ -136,7 +136,7 @@ class Config:
     album: str
     history_file: Path
     log_file: Path
-    concurrency: int = _d("IMMICH_CONCURRENCY")
+    concurrency: int | None = None  # uploads at once; None: auto (IMMICH_CONCURRENCY=auto)
     local_timeout: float = _d("IMMICH_LOCAL_TIMEOUT")
     external_timeout: float = _d("IMMICH_EXTERNAL_TIMEOUT")
     recursive: bool = _d("IMMICH_RECURSIVE")
@@ -472,6 +472,19 @@ def load_config(
             return float(setting.default)
         return _number(value.strip(), name, low, high, integer)
 
+    def concurrency() -> int | None:
+        flag = flags.get("concurrency")
+        value, _ = (str(flag), None) if flag is not None else get("IMMICH_CONCURRENCY")
+        name = "--concurrency" if flag is not None else "IMMICH_CONCURRENCY"
+        if value is None or value.strip().lower() in ("", "auto"):
+            return None
+        if not value.strip().isdigit():
+            raise ConfigError(
+                f"{name} must be auto or a whole number from 1 to {MAX_CONCURRENCY}, not "
+                f"{value.strip()!r}"
+            )
+        return int(_number(value.strip(), name, 1, MAX_CONCURRENCY, integer=True))
+
     recursive = flags.get("recursive")
     if recursive is None:
         value, _ = get("IMMICH_RECURSIVE")
@@ -519,7 +532,7 @@ def load_config(
         album=album.strip(),
         history_file=src.history_file(),
         log_file=src.log_file(),
-        concurrency=int(num("concurrency", "IMMICH_CONCURRENCY", integer=True)),
+        concurrency=concurrency(),
         local_timeout=num(None, "IMMICH_LOCAL_TIMEOUT"),
         external_timeout=num(None, "IMMICH_EXTERNAL_TIMEOUT"),
         recursive=bool(recursive),

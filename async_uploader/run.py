@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import anyio
 
-from .config import Config
+from .config import MAX_CONCURRENCY, Config
 from .errors import HistoryError, UploaderError, first_uploader_error
 from .files import FileList, LocalFile, ScanResult
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
@@ -115,7 +115,8 @@ async def sync(config: Config, control: RunControl | None = None) -> RunReport:
     report = control.report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
     try:
-        async with open_session(config.concurrency, config.stall_timeout) as session:
+        streams = config.concurrency or MAX_CONCURRENCY  # auto: up to the most allowed
+        async with open_session(streams, config.stall_timeout) as session:
             (history, scanned), server = await _local_and_connect(
                 session, config, control, retry, report
             )

@@ -48,10 +48,11 @@ ALLOWED: dict[str, set[str]] = {
     },
     "phases.held": {"config", "outcomes", "store"},
     "phases.jobs": {"<anyio>", "errors", "immich", "store"},
+    "phases.tuning": {"<anyio>", "errors", "outcomes"},
     "phases.upload": {
         *("<anyio>", "capture", "config", "errors", "files", "immich", "outcomes", "phases"),
         *("phases.connect", "phases.held", "phases.precheck", "progress", "retry", "run"),
-        "store",
+        *("phases.tuning", "store"),
     },
     "phases.album": {
         *("<anyio>", "errors", "immich", "outcomes", "phases", "phases.connect", "retry", "run"),

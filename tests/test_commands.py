@@ -155,7 +155,7 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
     }
     sync = run_cli(["sync", "--help"], env, tmp_path).stdout
     assert "One run: scan the folder" in sync
-    assert "IMMICH_CONCURRENCY; 1 to 64; default 16" in " ".join(sync.split())
+    assert "IMMICH_CONCURRENCY; 1 to 64; default auto" in " ".join(sync.split())
     for wrong in (["check", "--json"], ["demo", "--local-url", "x"], ["watch", "--dry-run"]):
         r = run_cli(wrong, env, tmp_path)
         assert r.returncode == 2 and "unrecognized arguments" in r.stderr, wrong

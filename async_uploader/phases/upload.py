@@ -13,10 +13,17 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
-from ..config import Config
+from ..config import MAX_CONCURRENCY, Config
 from ..errors import ApiError, BadAnswer, HistoryError, TransportError
 from ..files import FileList, LocalFile, iso_utc, opener, valid_utf8
-from ..immich import SMALL_FILE, FileChanged, ImmichClient, UploadRequest, read_whole
+from ..immich import (
+    SMALL_FILE,
+    FileChanged,
+    ImmichClient,
+    UploadAnswer,
+    UploadRequest,
+    read_whole,
+)
 from ..outcomes import FileResult, Outcome, RunReport, counted, human_bytes
 from ..progress import Rate, Snapshot
 from ..retry import RetryPolicy, with_retries
@@ -25,6 +32,7 @@ from . import unreadable
 from .connect import Failover
 from .held import BodyLimit
 from .precheck import CHECK_BATCH, Precheck
+from .tuning import StreamTuner
 
 if TYPE_CHECKING:
     from ..run import RunControl
@@ -68,6 +76,7 @@ class Uploader:
         # do them as fast as many would, without anyio's default of 40 threads and their memory.
         self.disk = anyio.CapacityLimiter(4)
         self.limit = BodyLimit(config, history)
+        self.tuner: StreamTuner | None = None  # IMMICH_CONCURRENCY=auto, once uploads begin
 
     def _skip(self, f: LocalFile) -> None:
         self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
@@ -75,6 +84,24 @@ class Uploader:
     def _on_bytes(self, n: int) -> None:
         self.bytes_sent += n
         self.report.bytes_uploaded += n
+        if self.tuner is not None:
+            self.tuner.sent(n)
+
+    async def _attempt(self, req: UploadRequest) -> UploadAnswer:
+        """One upload attempt, its time and trouble told to the tuner (auto concurrency)."""
+        began = time.monotonic()
+        try:
+            answer = await self.client.upload(req, self._on_bytes)
+        except Exception as exc:
+            if self.tuner is not None:
+                self.tuner.failed(exc)
+            raise
+        if self.tuner is not None:
+            if answer.status is Outcome.REJECTED and answer.refused_with == 413:
+                pass  # a proxy's body limit: not the server being busy, not a measure either
+            else:
+                self.tuner.answered(time.monotonic() - began)
+        return answer
 
     def _prepare(
         self, f: LocalFile, when: datetime
@@ -140,7 +167,7 @@ class Uploader:
             answer = await with_retries(
                 self.retry,
                 f"upload {f.rel}",
-                lambda: self.client.upload(req, self._on_bytes),
+                lambda: self._attempt(req),
                 self.failover.recover,
             )
         except FileNotFoundError:
@@ -212,7 +239,10 @@ class Uploader:
         sendable = todo.nonempty()
         self.total_files = len(sendable)
         self.total_bytes = sendable.bytes
-        limiter = anyio.CapacityLimiter(self.config.concurrency)
+        fixed = self.config.concurrency
+        limiter = anyio.CapacityLimiter(fixed or MAX_CONCURRENCY)
+        if fixed is None and sendable:
+            self.tuner = StreamTuner(limiter, MAX_CONCURRENCY)
         stop = self.control.stop or anyio.Event()
         abort = self.control.abort or anyio.Event()
         start = time.monotonic()
@@ -288,6 +318,8 @@ class Uploader:
 
             outer.start_soon(stopper)
             outer.start_soon(checkpoint)
+            if self.tuner is not None:
+                outer.start_soon(self.tuner.run)
             outer.start_soon(stall_watch)
             if self.control.progress_seconds > 0:
                 outer.start_soon(ticker)
@@ -343,6 +375,8 @@ class Uploader:
                 self.client.base_url,
                 self.config.local_url,
             )
+        if self.tuner is not None:
+            log.info("concurrency: %s", self.tuner.summary())
         if self.checkpoints:
             log.info(
                 "checkpoints: %d history saves in a worker thread, the longest %.0f ms; the event "

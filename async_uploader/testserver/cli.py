@@ -133,6 +133,27 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--stall-seconds", type=_non_negative, default=10.0, help="length of a stall (default 10)"
     )
     p.add_argument(
+        "--max-processing",
+        type=int,
+        default=0,
+        metavar="N",
+        help="a small server: at most N uploads handled at once (default 0: no limit)",
+    )
+    p.add_argument(
+        "--processing-ms",
+        type=_non_negative,
+        default=0.0,
+        metavar="MS",
+        help="the server's own work per upload, holding its place (default 0)",
+    )
+    p.add_argument(
+        "--queue-depth",
+        type=int,
+        default=0,
+        metavar="N",
+        help="uploads that wait for a place; any more get 503 (default 0)",
+    )
+    p.add_argument(
         "--fault-routes",
         type=_routes,
         default=frozenset({"upload"}),
@@ -174,6 +195,9 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         reset_rate=args.reset_rate,
         stall_rate=args.stall_rate,
         stall_seconds=args.stall_seconds,
+        max_processing=args.max_processing,
+        processing_ms=args.processing_ms,
+        queue_depth=args.queue_depth,
         fault_routes=args.fault_routes,
     )
     return ServerOptions(

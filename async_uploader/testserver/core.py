@@ -34,7 +34,7 @@ from .data import (
     VERSIONS,
 )
 from .hostile import Hostile
-from .shaping import Fault, FaultPlan, ScriptedFault, Shaping, TokenBucket
+from .shaping import Fault, FaultPlan, Processing, ScriptedFault, Shaping, TokenBucket
 from .state import Album, ApiKey, Asset, ServerState
 
 MAX_JSON_BYTES = 10 * 1024 * 1024  # the server's body-parser limit
@@ -210,6 +210,7 @@ class Core:
         self._idle_since: dict[int, float] = {}  # connection -> when its last answer went out
         self.shaping = Shaping()
         self.bucket = TokenBucket(0)
+        self.processing = Processing()  # a small server's places (Shaping.max_processing)
         self.set_shaping(shaping or Shaping())
         self.hostile = Hostile(self)
 

@@ -37,6 +37,13 @@ class Shaping:
     # what a client sees when it reuses a socket the server is closing (the real server closes
     # idle sockets at 6 s). 0: off.
     idle_reset_seconds: float = 0.0
+    # A small server: at most ``max_processing`` uploads handled at once (0: no limit), each
+    # holding its place for ``processing_ms`` more once its body is in (the server's own work);
+    # ``queue_depth`` more wait for a place, their bodies unread, and any beyond those get 503
+    # at once, as nginx's limit_conn in front of a busy server answers.
+    max_processing: int = 0
+    processing_ms: float = 0.0
+    queue_depth: int = 0
     fault_routes: frozenset[str] = field(default_factory=lambda: frozenset({"upload"}))
 
     def __post_init__(self) -> None:
@@ -46,7 +53,10 @@ class Shaping:
                 raise ValueError(f"{name} must be between 0 and 1, not {value}")
         if self.fail_rate + self.reset_rate + self.stall_rate > 1.0:
             raise ValueError("fail_rate + reset_rate + stall_rate must not exceed 1")
-        for name in ("latency_ms", "bandwidth_kbps", "stall_seconds", "idle_reset_seconds"):
+        for name in (
+            *("latency_ms", "bandwidth_kbps", "stall_seconds", "idle_reset_seconds"),
+            *("max_processing", "processing_ms", "queue_depth"),
+        ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative")
         unknown = set(self.fault_routes) - set(FAULT_ROUTES)
@@ -89,6 +99,49 @@ class TokenBucket:
         delay = self._next_free - now
         if delay > 0:
             await asyncio.sleep(delay)
+
+
+class Processing:
+    """The places of a small server (``Shaping.max_processing``): uploads take one each, in the
+    order they came; those that find every place taken and the queue full are turned away."""
+
+    def __init__(self) -> None:
+        self.busy = 0
+        self.waiting: list[asyncio.Future[None]] = []
+        self.most_busy = 0
+        self.turned_away = 0
+
+    async def enter(self, shaping: Shaping) -> bool:
+        """True once the upload has its place; False (answer 503) when the queue is full."""
+        if shaping.max_processing <= 0:
+            self.busy += 1
+            return True
+        if self.busy >= shaping.max_processing:
+            if len(self.waiting) >= shaping.queue_depth:
+                self.turned_away += 1
+                return False
+            turn = asyncio.get_running_loop().create_future()
+            self.waiting.append(turn)
+            try:
+                await turn  # handed the place of one that left (``leave``)
+            except BaseException:
+                if turn in self.waiting:
+                    self.waiting.remove(turn)
+                elif turn.done() and not turn.cancelled():
+                    self.leave(shaping)  # given a place just as it gave up: pass it on
+                raise
+        else:
+            self.busy += 1
+        self.most_busy = max(self.most_busy, self.busy)
+        return True
+
+    def leave(self, shaping: Shaping) -> None:
+        while self.waiting:
+            turn = self.waiting.pop(0)
+            if not turn.done():
+                turn.set_result(None)  # the place passes on: busy stays as it is
+                return
+        self.busy -= 1
 
 
 class FaultPlan:

@@ -94,20 +94,38 @@ def sidecar_date(xmp: str) -> datetime | None:
         return None
 
 
+# What nginx answers when limit_conn turns a request away from a busy server.
+BUSY_503 = (
+    "<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+    "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>"
+    "\r\n</body>\r\n</html>\r\n"
+)
+
+
 class UploadRoutes(Core):
     async def upload(self, request: web.Request) -> web.StreamResponse:
         self.auth(request, "asset.upload")
         stats = self.state.stats
+        shaping = self.shaping
+        if not await self.processing.enter(shaping):  # a small server, its queue full
+            stats.faults["busy-503"] += 1
+            busy = web.Response(status=503, text=BUSY_503, content_type="text/html")
+            busy.headers["Server"] = "nginx"
+            return await self._answer_then_drain(request, BodyReader(self, request), busy)
         stats.uploads_in_flight += 1
         stats.max_uploads_in_flight = max(stats.max_uploads_in_flight, stats.uploads_in_flight)
         try:
-            return await self._upload(request)
+            response = await self._upload(request)
+            if shaping.processing_ms > 0:  # the server's own work, its place held meanwhile
+                await asyncio.sleep(shaping.processing_ms / 1000)
+            return response
         except ApiError as exc:
             if 400 <= exc.status < 500:
                 stats.rejected += 1
             raise
         finally:
             stats.uploads_in_flight -= 1
+            self.processing.leave(shaping)
 
     async def _early(
         self, request: web.Request, reader: BodyReader, exc: ApiError

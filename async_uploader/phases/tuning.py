@@ -1,0 +1,223 @@
+"""``IMMICH_CONCURRENCY=auto``: how many uploads at once, found while uploading.
+
+A fixed 16 is too few for a far server (each stream waits out the round trip) and too many for a
+small one (it queues them, or a proxy in front of it answers 503). The tuner starts at ``START``
+streams and measures what the uploads achieve, window by window: the work done per second (bytes
+sent, plus ``FILE_COST`` for each file answered, so that small files count as the round trips they
+are), and from it the work per stream. The first window opens once the first upload is answered,
+and every window one upload time after a change, once the new streams are under way.
+
+Each level is compared with the one before. While a step up brings at least 80 % of its
+proportional gain (doubling the streams, 1.8x the work) the streams are only waiting out round
+trips: the tuner doubles them; from 50 % it steps up by half. Below that the extra streams queue
+somewhere (the link, the server, this machine's CPU) and it settles: if the step still helped (by
+10 % of its proportional gain), on as many streams as the gain paid for (16 -> 32 bringing 1.3x
+the work: 21), else on the level before.
+
+What a busy server or its proxy answers (502, 503, 504, 429, 408, or an upload timing out) cuts
+the streams at once to 70 % (once per window) and makes the level it was at a ceiling for the run,
+so the tuner does not walk back into it. A 500 is not taken for load: Immich answers it for a
+file it fails on, and a flaky server would otherwise be driven down to one stream. Settled, a
+sharp rise in the time each upload takes that brings no more work cuts to 80 %, and every
+``PROBE_SECONDS`` it tries a quarter more (below the ceiling), so a backfill that outlives a change
+of network follows it. Within 1..high.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import statistics
+import time
+
+import anyio
+
+from ..errors import ApiError, TransportError
+from ..outcomes import human_bytes
+
+log = logging.getLogger(__name__)
+
+START = 4  # streams at first: few enough for a small server, enough to measure from
+FILE_COST = 64 * 1024  # bytes of work a file's round trip is worth (its request and answer)
+WINDOW = 0.05  # seconds a measurement takes at least
+WINDOW_ROUNDS = 1.5  # ... and at least this many upload times
+WINDOW_ANSWERS = 8  # ... and at least this many answers, or half as many as the streams
+WINDOW_MAX = 3.0  # a window with few answers (big files) ends here all the same
+BACK_OFF = 0.7
+PROBE_SECONDS = 10.0  # settled and quiet this long: a step up, to see whether more do better
+SLOWER = 2.0  # upload times this much longer than when settled, with no more work done: too many
+BUSY = frozenset({408, 429, 502, 503, 504})  # a busy server's (or its proxy's) answers
+
+
+def is_congestion(exc: BaseException) -> bool:
+    """What a server (or the proxy before it) answers when it has too much to do."""
+    if isinstance(exc, ApiError):
+        return exc.status in BUSY
+    if isinstance(exc, TransportError) and not exc.idle_close:
+        return "timed out" in exc.reason or "no progress" in exc.reason
+    return False
+
+
+class StreamTuner:
+    """Sets ``limiter.total_tokens`` (the uploads at once) from what the uploads report."""
+
+    def __init__(self, limiter: anyio.CapacityLimiter, high: int, start: int = START) -> None:
+        self.limiter = limiter
+        self.high = high
+        self.streams = max(1, min(start, high))
+        self.start = self.streams
+        limiter.total_tokens = self.streams
+        self.work = 0  # bytes sent + FILE_COST per answer, since the start
+        self.answers = 0
+        self.times: list[float] = []  # seconds per answered upload, this window
+        self.congestion: list[str] = []  # what the server answered, this window
+        self.cut_this_window = False
+        self.ceiling = high + 1  # the fewest streams a busy server answered: never again
+        self.settled = False
+        self.changes = 0
+        self.why = "starting"
+        self._settled_time: float | None = None  # median upload time when it settled
+        self._quiet_since = time.monotonic()
+        self._last: tuple[int, float] | None = None  # (streams, work per second) of the last window
+        self._first = anyio.Event()  # set by the first answer
+
+    # -- what the uploads report ----------------------------------------------------------------
+    def sent(self, nbytes: int) -> None:
+        self.work += nbytes
+
+    def answered(self, seconds: float) -> None:
+        self.answers += 1
+        self.work += FILE_COST
+        self.times.append(seconds)
+        self._first.set()
+
+    def failed(self, exc: BaseException) -> None:
+        if not is_congestion(exc):
+            return
+        what = f"HTTP {exc.status}" if isinstance(exc, ApiError) else "a timeout"
+        self.congestion.append(what)
+        if not self.cut_this_window:  # at once: every upload in flight would get the same
+            self.cut_this_window = True
+            self.ceiling = min(self.ceiling, self.streams)
+            self._set(max(1, math.floor(self.streams * BACK_OFF)), f"the server answered {what}")
+            self.settled = True
+            self._last = None
+
+    # -- deciding ---------------------------------------------------------------------------------
+    def _set(self, streams: int, why: str) -> None:
+        streams = max(1, min(self.high, streams))
+        if streams == self.streams:
+            return
+        log.info("concurrency: %d -> %d streams: %s", self.streams, streams, why)
+        self.streams = streams
+        self.limiter.total_tokens = streams
+        self.changes += 1
+        self.why = why
+
+    def _settle(self, streams: int, why: str, median: float | None) -> None:
+        before = self.streams
+        self._set(streams, why)
+        if not self.settled or before != self.streams:
+            log.info("concurrency: settled on %d streams (%s)", self.streams, why)
+        self.settled = True
+        self.why = why
+        self._settled_time = median if streams == before else None
+        self._quiet_since = time.monotonic()
+
+    def decide(self, streams: int, rate: float, median: float | None) -> None:
+        """One window's measurement: ``rate`` the work per second at ``streams``."""
+        last, self._last = self._last, (streams, rate)
+        if self.congestion:
+            self._quiet_since = time.monotonic()
+            return
+        shown = f"{human_bytes(rate)}/s of work at {streams}"
+        if self.settled:
+            if (
+                self._settled_time is not None
+                and median is not None
+                and median > SLOWER * self._settled_time
+                and last is not None
+                and rate <= last[1] * 1.05
+            ):
+                self._set(
+                    math.floor(streams * 0.8),
+                    f"uploads take {median / self._settled_time:.1f}x as long, for no more work",
+                )
+                self._settled_time = None
+                return
+            if self._settled_time is None:
+                self._settled_time = median
+            up = min(math.ceil(streams * 1.25), self.high, self.ceiling - 1)
+            if time.monotonic() - self._quiet_since >= PROBE_SECONDS and up > streams:
+                self.settled = False  # look one step up again
+                self._set(up, "looking whether more streams do better")
+            return
+        if last is None or last[0] >= streams:  # the first window, or the first after a cut
+            up = min(streams * 2, self.high, self.ceiling - 1)
+            if up <= streams:
+                self._settle(streams, f"the most allowed, {shown}", median)
+            else:
+                self._set(up, shown)
+            return
+        gain = rate / last[1] if last[1] > 0 else math.inf
+        paid_share = (gain - 1) / (streams / last[0] - 1)  # of the proportional gain
+        if paid_share >= 0.5:
+            up = math.ceil(streams * (2.0 if paid_share >= 0.8 else 1.5))
+            up = min(up, self.high, self.ceiling - 1)
+            if up <= streams:
+                why = (
+                    "the most allowed"
+                    if streams >= self.high
+                    else "below where the server got busy"
+                )
+                self._settle(streams, f"{why}, {shown}", median)
+            else:
+                self._set(up, f"{shown}, {gain:.2f}x the work at {last[0]}")
+        elif paid_share >= 0.1:
+            # More helped, less than in proportion: as many streams as the gain paid for.
+            paid = max(last[0], min(streams, round(last[0] * gain)))
+            self._settle(
+                paid,
+                f"{shown}, {gain:.2f}x the work at {last[0]}: {paid} streams do it",
+                median if paid == streams else None,
+            )
+        else:
+            self._settle(last[0], f"{shown}, no better than at {last[0]} ({gain:.2f}x)", None)
+
+    async def run(self) -> None:
+        """The measuring loop, for as long as the uploads run (cancelled with them)."""
+        await self._first.wait()  # uploads start after the first bulk check: measure from then
+        typical = statistics.median(self.times) if self.times else 0.0
+        while True:
+            streams = self.streams
+            # The new streams' first uploads are only starting: measure once they are under way.
+            await anyio.sleep(min(typical, WINDOW_MAX))
+            if self.streams != streams:
+                continue
+            began, work0, answers0 = time.monotonic(), self.work, self.answers
+            self.times, self.congestion, self.cut_this_window = [], [], False
+            while True:
+                await anyio.sleep(0.05)
+                elapsed = time.monotonic() - began
+                per_upload = statistics.median(self.times) if self.times else 0.0
+                long_enough = elapsed >= max(WINDOW, WINDOW_ROUNDS * per_upload)
+                if self.streams != streams:
+                    break  # cut meanwhile: measure the new level afresh
+                if (
+                    long_enough and self.answers - answers0 >= max(WINDOW_ANSWERS, streams // 2)
+                ) or (elapsed >= WINDOW_MAX):
+                    break
+            if self.streams != streams:
+                typical = per_upload
+                continue
+            elapsed = time.monotonic() - began
+            median = statistics.median(self.times) if self.times else None
+            before = self.streams
+            self.decide(streams, (self.work - work0) / elapsed, median)
+            typical = (median or 0.0) if self.streams != before else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"auto: {self.streams} streams at the end (from {self.start}, "
+            f"{self.changes} changes; last: {self.why})"
+        )
