@@ -476,14 +476,14 @@ def load_config(
         flag = flags.get("concurrency")
         value, _ = (str(flag), None) if flag is not None else get("IMMICH_CONCURRENCY")
         name = "--concurrency" if flag is not None else "IMMICH_CONCURRENCY"
-        if value is None or value.strip().lower() in ("", "auto"):
+        text = (value or "").strip()
+        if text.lower() in ("", "auto"):
             return None
-        if not value.strip().isdigit():
-            raise ConfigError(
-                f"{name} must be auto or a whole number from 1 to {MAX_CONCURRENCY}, not "
-                f"{value.strip()!r}"
-            )
-        return int(_number(value.strip(), name, 1, MAX_CONCURRENCY, integer=True))
+        if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_CONCURRENCY:
+            return int(text)
+        raise ConfigError(
+            f"{name} must be auto or a whole number from 1 to {MAX_CONCURRENCY}, not {text!r}"
+        )
 
     recursive = flags.get("recursive")
     if recursive is None:

@@ -223,8 +223,13 @@ def test_missing_variable_and_folder_exit_2(
     assert r.returncode == 2 and "IMMICH_API_KEY" in r.stderr
     r = run_cli([], cli_env(server, tmp_path / "nope"), tmp_path)
     assert r.returncode == 2 and "SCREENSHOTS_PATH" in r.stderr and "nope" in r.stderr
-    r = run_cli([], cli_env(server, shots, IMMICH_CONCURRENCY="lots"), tmp_path)
-    assert r.returncode == 2 and "IMMICH_CONCURRENCY" in r.stderr
+    for bad in ("lots", "0", "65", "2.5", "\u00b2"):  # "²" is a digit to str.isdigit
+        r = run_cli([], cli_env(server, shots, IMMICH_CONCURRENCY=bad), tmp_path)
+        assert r.returncode == 2, (bad, r.stderr)
+        assert r.stderr.strip().splitlines() == [
+            f"async-uploader: error: IMMICH_CONCURRENCY must be auto or a whole number from 1 "
+            f"to 64, not {bad!r}"
+        ]
     r = run_cli(["--bogus"], cli_env(server, shots), tmp_path)
     assert r.returncode == 2 and "--bogus" in r.stderr
     assert server.stats()["requests"].get("POST /api/assets", 0) == 0

@@ -128,14 +128,14 @@ class Processing:
                 if turn in self.waiting:
                     self.waiting.remove(turn)
                 elif turn.done() and not turn.cancelled():
-                    self.leave(shaping)  # given a place just as it gave up: pass it on
+                    self.leave()  # given a place just as it gave up: pass it on
                 raise
         else:
             self.busy += 1
         self.most_busy = max(self.most_busy, self.busy)
         return True
 
-    def leave(self, shaping: Shaping) -> None:
+    def leave(self) -> None:
         while self.waiting:
             turn = self.waiting.pop(0)
             if not turn.done():

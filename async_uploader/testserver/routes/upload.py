@@ -125,7 +125,7 @@ class UploadRoutes(Core):
             raise
         finally:
             stats.uploads_in_flight -= 1
-            self.processing.leave(shaping)
+            self.processing.leave()
 
     async def _early(
         self, request: web.Request, reader: BodyReader, exc: ApiError
