@@ -303,7 +303,10 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
     make_files(folder, [f"s{i:02d}.png" for i in range(40)], size=300)
     slow = Shaping(latency_ms=300)
     with ServerThread(ServerOptions(port=0, shaping=slow)) as srv:
-        config = config_for(srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY)
+        # 16 at once: the uploads at 300 ms are not what this is about (auto would start at 4).
+        config = config_for(
+            srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY, concurrency=16
+        )
         started = time.monotonic()
         report = await sync(config, RunControl(progress_seconds=0))
         assert (report.created, report.album_linked, report.link_failed) == (40, 40, 0)
@@ -334,7 +337,12 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
     make_files(folder3, [f"u{i:02d}.png" for i in range(40)], size=300, start_seed=199)
     with ServerThread(ServerOptions(port=0, shaping=slow)) as srv:
         config = config_for(
-            srv.url, srv.api_key, folder3, tmp_path, history_file=tmp_path / "h3.sqlite"
+            srv.url,
+            srv.api_key,
+            folder3,
+            tmp_path,
+            history_file=tmp_path / "h3.sqlite",
+            concurrency=16,
         )
         control = RunControl(progress_seconds=0, stop=anyio.Event())
 

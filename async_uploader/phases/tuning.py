@@ -4,23 +4,29 @@ A fixed 16 is too few for a far server (each stream waits out the round trip) an
 small one (it queues them, or a proxy in front of it answers 503). The tuner starts at ``START``
 streams and measures what the uploads achieve, window by window: the work done per second (bytes
 sent, plus ``FILE_COST`` for each file answered, so that small files count as the round trips they
-are), and from it the work per stream. The first window opens once the first upload is answered,
-and every window one upload time after a change, once the new streams are under way.
+are). The first window opens once the first upload is answered, and every window one upload time
+after a change, once the new streams are under way; each is measured from answer to answer.
 
 Each level is compared with the one before. While a step up brings at least 80 % of its
 proportional gain (doubling the streams, 1.8x the work) the streams are only waiting out round
-trips: the tuner doubles them; from 50 % it steps up by half. Below that the extra streams queue
-somewhere (the link, the server, this machine's CPU) and it settles: if the step still helped (by
-10 % of its proportional gain), on as many streams as the gain paid for (16 -> 32 bringing 1.3x
-the work: 21), else on the level before.
+trips: the tuner doubles them; from 50 % it steps up by half. It doubles them too, whatever the
+work measured, while each upload takes no longer than at the fastest level (within ``FLAT``): no
+upload waits behind another yet, and a short window that came out low was chance. Below that,
+with uploads slower, the extra streams queue somewhere (the link, the server, this machine's CPU)
+and it settles. A step that brought less than half its share is measured once more (one window
+can be unlucky) and judged on the two: if it still brought 3 % more work (``KEEP``), the tuner
+stays there, as something is near its limit and the extra streams cost it nothing (16 beat 8 on
+this 2-core machine's LAN, and a busy server says so: see below); else it goes back to the level
+before.
 
 What a busy server or its proxy answers (502, 503, 504, 429, 408, or an upload timing out) cuts
 the streams at once to 70 % (once per window) and makes the level it was at a ceiling for the run,
 so the tuner does not walk back into it. A 500 is not taken for load: Immich answers it for a
 file it fails on, and a flaky server would otherwise be driven down to one stream. Settled, a
 sharp rise in the time each upload takes that brings no more work cuts to 80 %, and every
-``PROBE_SECONDS`` it tries a quarter more (below the ceiling), so a backfill that outlives a change
-of network follows it. Within 1..high.
+``PROBE_SECONDS`` it tries a quarter more (below the ceiling), kept only if it pays at least half
+its share, so a backfill that outlives a change of network follows it and a queue does not creep
+up on a server. Within 1..high.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ WINDOW_ANSWERS = 8  # ... and at least this many answers, or half as many as the
 WINDOW_MAX = 3.0  # a window with few answers (big files) ends here all the same
 BACK_OFF = 0.7
 PROBE_SECONDS = 10.0  # settled and quiet this long: a step up, to see whether more do better
+KEEP = 1.03  # a step up bringing at least this much more work is kept, however little it paid
+FLAT = 1.25  # upload times within this of the fastest window's: no upload waits behind another
 SLOWER = 2.0  # upload times this much longer than when settled, with no more work done: too many
 BUSY = frozenset({408, 429, 502, 503, 504})  # a busy server's (or its proxy's) answers
 
@@ -80,6 +88,13 @@ class StreamTuner:
         self._quiet_since = time.monotonic()
         self._last: tuple[int, float] | None = None  # (streams, work per second) of the last window
         self._first = anyio.Event()  # set by the first answer
+        self._doubt: float | None = None  # a step brought little: its first measure, of two
+        self._probing = False  # settled, and looking whether more streams do better
+        self._fastest: float | None = None  # the lowest median upload time of a quiet window
+        # When the last answer came, and the work done by then: windows run from answer to
+        # answer, as streams that started together answer in bursts, and a window cut between
+        # two bursts would count one burst too many or too few.
+        self._answer_at, self._work_at_answer = time.monotonic(), 0
 
     # -- what the uploads report ----------------------------------------------------------------
     def sent(self, nbytes: int) -> None:
@@ -89,6 +104,7 @@ class StreamTuner:
         self.answers += 1
         self.work += FILE_COST
         self.times.append(seconds)
+        self._answer_at, self._work_at_answer = time.monotonic(), self.work
         self._first.set()
 
     def failed(self, exc: BaseException) -> None:
@@ -101,6 +117,7 @@ class StreamTuner:
             self.ceiling = min(self.ceiling, self.streams)
             self._set(max(1, math.floor(self.streams * BACK_OFF)), f"the server answered {what}")
             self.settled = True
+            self._probing = False
             self._last = None
 
     # -- deciding ---------------------------------------------------------------------------------
@@ -130,6 +147,8 @@ class StreamTuner:
         if self.congestion:
             self._quiet_since = time.monotonic()
             return
+        if median is not None:
+            self._fastest = median if self._fastest is None else min(self._fastest, median)
         shown = f"{human_bytes(rate)}/s of work at {streams}"
         if self.settled:
             if (
@@ -150,6 +169,7 @@ class StreamTuner:
             up = min(math.ceil(streams * 1.25), self.high, self.ceiling - 1)
             if time.monotonic() - self._quiet_since >= PROBE_SECONDS and up > streams:
                 self.settled = False  # look one step up again
+                self._probing = True
                 self._set(up, "looking whether more streams do better")
             return
         if last is None or last[0] >= streams:  # the first window, or the first after a cut
@@ -161,6 +181,37 @@ class StreamTuner:
             return
         gain = rate / last[1] if last[1] > 0 else math.inf
         paid_share = (gain - 1) / (streams / last[0] - 1)  # of the proportional gain
+        if (
+            paid_share < 0.8
+            and median is not None
+            and self._fastest is not None
+            and median <= FLAT * self._fastest
+        ):
+            # Each upload takes no longer than with fewer streams, so none waits behind another
+            # (on the link, in the server, for this machine's CPU): the work measured fell short
+            # by chance (a window is short, and streams answer in bursts). More will pay.
+            up = min(streams * 2, self.high, self.ceiling - 1)
+            if up > streams:
+                self._doubt = None
+                self._set(
+                    up,
+                    f"{shown}, {gain:.2f}x the work at {last[0]} "
+                    f"but uploads no slower ({median / self._fastest:.2f}x the fastest)",
+                )
+                return
+        if paid_share < 0.5 and self._doubt is None:
+            # One window can be unlucky (a slow answer, this machine busy elsewhere): measure the
+            # level once more against the same one before, and decide on the two together.
+            self._doubt = rate
+            self._last = last
+            return
+        if paid_share < 0.5 and self._doubt is not None:
+            rate = (rate + self._doubt) / 2
+            gain = rate / last[1] if last[1] > 0 else math.inf
+            paid_share = (gain - 1) / (streams / last[0] - 1)
+            shown = f"{human_bytes(rate)}/s of work at {streams}"
+        self._doubt = None
+        probing, self._probing = self._probing, False
         if paid_share >= 0.5:
             up = math.ceil(streams * (2.0 if paid_share >= 0.8 else 1.5))
             up = min(up, self.high, self.ceiling - 1)
@@ -173,15 +224,13 @@ class StreamTuner:
                 self._settle(streams, f"{why}, {shown}", median)
             else:
                 self._set(up, f"{shown}, {gain:.2f}x the work at {last[0]}")
-        elif paid_share >= 0.1:
-            # More helped, less than in proportion: as many streams as the gain paid for.
-            paid = max(last[0], min(streams, round(last[0] * gain)))
-            self._settle(
-                paid,
-                f"{shown}, {gain:.2f}x the work at {last[0]}: {paid} streams do it",
-                median if paid == streams else None,
-            )
+        elif gain >= KEEP and not probing:
+            # More still helped, less than in proportion: something is near its limit (this
+            # machine's cores, the link, the server) and the extra streams cost it nothing
+            # (a busy server says so, and the streams come down at once).
+            self._settle(streams, f"{shown}, {gain:.2f}x the work at {last[0]}", median)
         else:
+            # No better (or, for a look further up when settled, not clearly better).
             self._settle(last[0], f"{shown}, no better than at {last[0]} ({gain:.2f}x)", None)
 
     async def run(self) -> None:
@@ -195,6 +244,7 @@ class StreamTuner:
             if self.streams != streams:
                 continue
             began, work0, answers0 = time.monotonic(), self.work, self.answers
+            since, work_since = self._answer_at, self._work_at_answer  # the last answer before
             self.times, self.congestion, self.cut_this_window = [], [], False
             while True:
                 await anyio.sleep(0.05)
@@ -210,10 +260,13 @@ class StreamTuner:
             if self.streams != streams:
                 typical = per_upload
                 continue
-            elapsed = time.monotonic() - began
+            if self.answers > answers0 and self._answer_at > since:
+                rate = (self._work_at_answer - work_since) / (self._answer_at - since)
+            else:  # no answer (big files): the bytes sent meanwhile
+                rate = (self.work - work0) / (time.monotonic() - began)
             median = statistics.median(self.times) if self.times else None
             before = self.streams
-            self.decide(streams, (self.work - work0) / elapsed, median)
+            self.decide(streams, rate, median)
             typical = (median or 0.0) if self.streams != before else 0.0
 
     def summary(self) -> str:
