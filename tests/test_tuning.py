@@ -127,4 +127,4 @@ async def test_a_look_further_up_is_kept_only_when_it_pays() -> None:
     assert not tuner.settled and tuner.streams == 20
     tuner.decide(20, 1_150_000.0, 0.10)
     tuner.decide(20, 1_150_000.0, 0.10)  # 1.05x for a quarter more: not enough to keep
-    assert tuner.settled and tuner.streams == 16
+    assert tuner.settled and tuner.streams == 16 and "not worth the extra streams" in tuner.why

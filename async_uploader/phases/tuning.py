@@ -229,8 +229,13 @@ class StreamTuner:
             # machine's cores, the link, the server) and the extra streams cost it nothing
             # (a busy server says so, and the streams come down at once).
             self._settle(streams, f"{shown}, {gain:.2f}x the work at {last[0]}", median)
+        elif probing:
+            self._settle(
+                last[0],
+                f"{shown}, {gain:.2f}x the work at {last[0]}: not worth the extra streams",
+                None,
+            )
         else:
-            # No better (or, for a look further up when settled, not clearly better).
             self._settle(last[0], f"{shown}, no better than at {last[0]} ({gain:.2f}x)", None)
 
     async def run(self) -> None:
