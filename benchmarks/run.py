@@ -785,10 +785,10 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
                 f"- B3, what this machine does at best: a fixed 64 (no ramp) {n / most_phase:.0f} "
                 f"files/s over its upload phase ({most_phase:.2f} s), "
                 f"{n / most_phase / (64 / latency):.0%} of 64 / {latency * 1000:.0f} ms, with "
-                f"{busy:.2f} of {os.cpu_count()} cores busy (ours and the test server's) over its "
-                f"{most_wall:.2f} s{limit}. Auto "
-                f"took {wall:.2f} s ({most_wall / wall:.0%} of its speed), {phase - most_phase:.2f} s "
-                "more in the upload phase, the time it takes to climb from 4 streams"
+                f"{busy:.2f} of {cores} cores busy (ours and the test server's) over its "
+                f"{most_wall:.2f} s{limit}. Auto took {wall:.2f} s ({most_wall / wall:.0%} of its "
+                f"speed), {phase - most_phase:.2f} s more in the upload phase: its climb from 4 "
+                "streams, and the uploads started meanwhile at fewer"
             )
         out.append(
             f"- B3, at least 10x the sequential reference over the whole run: {ratio:.1f}x: "

@@ -179,8 +179,20 @@ class StreamTuner:
             else:
                 self._set(up, shown)
             return
-        gain = rate / last[1] if last[1] > 0 else math.inf
-        paid_share = (gain - 1) / (streams / last[0] - 1)  # of the proportional gain
+
+        low, low_rate = last
+
+        def judged(rate: float) -> tuple[float, float, str]:
+            """The work at ``rate`` against the level before: gain, share of the proportional
+            gain it brought, and how the log shows it."""
+            gain = rate / low_rate if low_rate > 0 else math.inf
+            return (
+                gain,
+                (gain - 1) / (streams / low - 1),
+                f"{human_bytes(rate)}/s of work at {streams}",
+            )
+
+        gain, paid_share, shown = judged(rate)
         if (
             paid_share < 0.8
             and median is not None
@@ -206,10 +218,7 @@ class StreamTuner:
             self._last = last
             return
         if paid_share < 0.5 and self._doubt is not None:
-            rate = (rate + self._doubt) / 2
-            gain = rate / last[1] if last[1] > 0 else math.inf
-            paid_share = (gain - 1) / (streams / last[0] - 1)
-            shown = f"{human_bytes(rate)}/s of work at {streams}"
+            gain, paid_share, shown = judged((rate + self._doubt) / 2)
         self._doubt = None
         probing, self._probing = self._probing, False
         if paid_share >= 0.5:
