@@ -336,91 +336,145 @@ def scan(
     A symlink is not followed (it may point anywhere: ``passwd.png -> /etc/passwd``): it is
     listed in ``symlinks``. With ``follow_symlinks`` it counts as what it points to, and linked
     folders are entered once each (a link back up the tree is no endless loop)."""
+    walk = Walk(
+        folder,
+        accepts,
+        recursive=recursive,
+        settle_seconds=settle_seconds,
+        now=now,
+        include=include,
+        exclude=exclude,
+        skip=skip,
+        follow_symlinks=follow_symlinks,
+    )
+    return scan_walk(walk)
+
+
+def scan_walk(walk: Walk) -> ScanResult:
+    """``walk`` done by this process alone."""
     result = ScanResult()
-    now_ns = int((now if now is not None else datetime.now(UTC).timestamp()) * 1e9)
-    settle_ns = int(settle_seconds * 1e9)
-    filtered = bool(include or exclude)
-    files = result.files
-    birth = _birth_ns if _HAS_BIRTH else None
-    partial, is_regular = PARTIAL_SUFFIXES, statmod.S_ISREG
-    done = 0
-    stack = [("", os.fspath(folder))]
-    seen_dirs: set[tuple[int, int]] = set()
-    if follow_symlinks and recursive:
-        top = os.stat(folder)
-        seen_dirs.add((top.st_dev, top.st_ino))
-    # This loop runs once per file of a 100,000-file folder: it is kept lean on purpose.
-    while stack:
-        prefix, directory = stack.pop()
-        try:
-            entries, fd = _list(directory)
-        except OSError as exc:
-            result.errors.append(f"cannot read folder {directory}: {exc.strerror}")
-            continue
-        here = directory + os.sep
-        with entries, _closing(fd):
-            for entry in entries:
-                name = entry.name
-                rel = prefix + name
-                if recursive:  # otherwise a folder fails the S_ISREG test below like any non-file
-                    try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
+    walk(result, result.files.append)
+    result.files.finish()
+    return result
+
+
+@dataclass(frozen=True)
+class Walk:
+    """One scan's settings, to walk the folder with: the whole of it, or one share of its files
+    (``shares``: the scan split among processes)."""
+
+    folder: Path
+    accepts: Callable[[str], bool] | None
+    recursive: bool = False
+    settle_seconds: float = 0.0
+    now: float | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    skip: Callable[[str, int, int], bool] | None = None
+    follow_symlinks: bool = False
+
+    def __call__(
+        self,
+        result: ScanResult,
+        add: Callable[[LocalFile], object],
+        share: tuple[int, int] | None = None,
+    ) -> None:
+        """Walks the folder into ``result``, each file to send to ``add``. With ``share``
+        ``(parts, mine)`` only the files whose path hashes to ``mine`` (of ``parts``) are looked
+        at; every walker of a split scan lists every folder, but only share 0 reports one it
+        cannot read, so that each problem is named once."""
+        recursive, include, exclude = self.recursive, self.include, self.exclude
+        accepts, skip, follow_symlinks = self.accepts, self.skip, self.follow_symlinks
+        now_ns = int((self.now if self.now is not None else datetime.now(UTC).timestamp()) * 1e9)
+        settle_ns = int(self.settle_seconds * 1e9)
+        filtered = bool(include or exclude)
+        parts, mine = share if share is not None else (1, 0)
+        birth = _birth_ns if _HAS_BIRTH else None
+        partial, is_regular = PARTIAL_SUFFIXES, statmod.S_ISREG
+        done = 0
+        stack = [("", os.fspath(self.folder))]
+        seen_dirs: set[tuple[int, int]] = set()
+        if follow_symlinks and recursive:
+            top = os.stat(self.folder)
+            seen_dirs.add((top.st_dev, top.st_ino))
+        # This loop runs once per file of a million-file folder: it is kept lean on purpose.
+        while stack:
+            prefix, directory = stack.pop()
+            try:
+                entries, fd = _list(directory)
+            except OSError as exc:
+                if not mine:
+                    result.errors.append(f"cannot read folder {directory}: {exc.strerror}")
+                continue
+            here = directory + os.sep
+            with entries, _closing(fd):
+                for entry in entries:
+                    name = entry.name
+                    rel = prefix + name
+                    if recursive:  # otherwise a folder fails the S_ISREG test below
+                        try:
+                            is_dir = entry.is_dir(follow_symlinks=False)
+                        except OSError:
+                            continue
+                        if is_dir:
+                            if name in JUNK_DIRS or name[0] == ".":
+                                result.ignored += not mine  # every walker lists every folder
+                            elif not (exclude and matches(rel, exclude)):
+                                if follow_symlinks:  # so that a link to it is not entered again
+                                    st = entry.stat(follow_symlinks=False)
+                                    seen_dirs.add((st.st_dev, st.st_ino))
+                                stack.append((rel + "/", here + name))
+                            continue
+                    if parts > 1 and hash(rel) % parts != mine:
+                        continue  # another walker's
+                    dot = name.rfind(".")
+                    ext = name[dot:] if dot > 0 else ""  # as extension(), but inline
+                    # is_ignored_name(), inline
+                    if name[0] == "." or name[-1] == "~" or ext.lower() in partial:
+                        result.ignored += 1
                         continue
-                    if is_dir:
-                        if name in JUNK_DIRS or name[0] == ".":
-                            result.ignored += 1
-                        elif not (exclude and matches(rel, exclude)):
-                            if follow_symlinks:  # so that a link to it is not entered again
-                                st = entry.stat(follow_symlinks=False)
-                                seen_dirs.add((st.st_dev, st.st_ino))
+                    if filtered and (
+                        matches(rel, exclude) or (include and not matches(rel, include))
+                    ):
+                        result.excluded += 1
+                        continue
+                    if accepts is not None and not accepts(ext):
+                        result.unsupported.append(rel)
+                        continue
+                    try:
+                        link = entry.is_symlink()
+                        if link and not follow_symlinks:
+                            result.symlinks.append(rel)
+                            continue
+                        st = entry.stat()  # a followed link: what it points to
+                    except OSError as exc:
+                        result.errors.append(f"cannot stat {rel}: {exc.strerror}")
+                        continue
+                    if not is_regular(st.st_mode):
+                        folder_id = (st.st_dev, st.st_ino)
+                        if (
+                            link
+                            and recursive
+                            and statmod.S_ISDIR(st.st_mode)
+                            and folder_id not in seen_dirs
+                            and not (exclude and matches(rel, exclude))
+                        ):
+                            seen_dirs.add(folder_id)
                             stack.append((rel + "/", here + name))
                         continue
-                dot = name.rfind(".")
-                ext = name[dot:] if dot > 0 else ""  # as extension(), but inline
-                if name[0] == "." or name[-1] == "~" or ext.lower() in partial:  # is_ignored_name()
-                    result.ignored += 1
-                    continue
-                if filtered and (matches(rel, exclude) or (include and not matches(rel, include))):
-                    result.excluded += 1
-                    continue
-                if accepts is not None and not accepts(ext):
-                    result.unsupported.append(rel)
-                    continue
-                try:
-                    link = entry.is_symlink()
-                    if link and not follow_symlinks:
-                        result.symlinks.append(rel)
+                    mtime_ns = st.st_mtime_ns
+                    if now_ns - mtime_ns < settle_ns:
+                        result.settling.append(rel)
                         continue
-                    st = entry.stat()  # a followed link: what it points to
-                except OSError as exc:
-                    result.errors.append(f"cannot stat {rel}: {exc.strerror}")
-                    continue
-                if not is_regular(st.st_mode):
-                    folder_id = (st.st_dev, st.st_ino)
-                    if (
-                        link
-                        and recursive
-                        and statmod.S_ISDIR(st.st_mode)
-                        and folder_id not in seen_dirs
-                        and not (exclude and matches(rel, exclude))
-                    ):
-                        seen_dirs.add(folder_id)
-                        stack.append((rel + "/", here + name))
-                    continue
-                mtime_ns = st.st_mtime_ns
-                if now_ns - mtime_ns < settle_ns:
-                    result.settling.append(rel)
-                    continue
-                if skip is not None and skip(rel, st.st_size, mtime_ns):
-                    done += 1
-                    continue
-                files.append(
-                    LocalFile(here + name, rel, st.st_size, mtime_ns, birth(st) if birth else None)
-                )
-    result.done = done
-    files.finish()
-    return result
+                    if skip is not None and skip(rel, st.st_size, mtime_ns):
+                        done += 1
+                        continue
+                    add(
+                        LocalFile(
+                            here + name, rel, st.st_size, mtime_ns, birth(st) if birth else None
+                        )
+                    )
+        result.done += done
 
 
 def sha1_file(path: Path, chunk: int = 1024 * 1024, follow_symlinks: bool = False) -> str:

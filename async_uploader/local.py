@@ -16,8 +16,9 @@ from typing import Any
 
 from .config import Config
 from .errors import HistoryCorrupt
-from .files import ScanResult, scan
+from .files import ScanResult, Walk, scan_walk
 from .outcomes import RunReport
+from .shares import processes_for, scan_split
 from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
 
 # What a run that contacted the server learnt, kept in ``<history>.last-run`` so that the next run
@@ -26,6 +27,9 @@ from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
 # other types lie in the folder (a server upgrade may have started accepting them).
 log = logging.getLogger(__name__)
 FACTS_MAX_AGE_S = 24 * 3600
+# A history of this many done files splits the scan among processes (``shares``): below it, the
+# fork and the second listing cost about what the split saves.
+SPLIT_FROM = 50_000
 
 
 def read_local(config: Config) -> tuple[History, ScanResult]:
@@ -46,7 +50,7 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
                 raise
             history = History.afresh(history.path, exc.reason)
             done = history.done_check()
-        scanned = scan(
+        walk = Walk(
             config.folder,
             None,  # any type: the server's are not known yet (the run keeps those it takes)
             recursive=config.recursive,
@@ -56,6 +60,13 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             skip=done,
             follow_symlinks=config.follow_symlinks,
         )
+        processes = processes_for(
+            history.done_files,
+            follow_symlinks=config.follow_symlinks,
+            exact=history.done_exact,
+            threshold=SPLIT_FROM,
+        )
+        scanned = scan_split(walk, processes) if processes > 1 else scan_walk(walk)
     finally:
         if gc_was_on:
             gc.enable()
@@ -123,7 +134,7 @@ def offline_report(
     if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
         return None  # files of other types: ask the server again what it takes, once a day
     kept = scanned.only(lambda ext: ext in accepted)
-    if kept.files or history.pending_count(album_id) or history.meta(PAUSED_JOBS).get("queues"):
+    if kept.files or history.any_pending(album_id) or history.meta(PAUSED_JOBS).get("queues"):
         return None  # new files, links to make, or job queues a crashed run left paused
     report = RunReport(
         album_id=album_id,

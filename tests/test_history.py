@@ -76,6 +76,31 @@ def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> 
     )
 
 
+def test_any_pending_answers_as_the_count_does_without_reading_the_index(tmp_path: Path) -> None:
+    """The idle run's question (any link still to make?) from three index searches: the same
+    answer as pending_count for an album id that sorts before, between and after the others,
+    for a record with no album yet, and for records that belong in no album."""
+    history = History.open(tmp_path / HISTORY)
+    history.record("rejected.png", Record(1, 1, "rejected", message="bad"))
+    history.record("empty.png", Record(0, 1, "empty"))
+    history.record("no-asset.png", Record(1, 1, "created", None, None, None))
+    for album in ("b", "m"):
+        history.record(f"in-{album}.png", Record(1, 1, "created", f"a-{album}", None, album))
+    history.save()
+    history.mark_linked(["in-b.png"], "m")
+    cases = {"m": False, "a": True, "b": True, "c": True, "z": True}
+    for album, expected in cases.items():
+        assert history.any_pending(album) is expected  # the unsaved change counts
+        assert (history.pending_count(album) > 0) is expected
+    history.save()
+    for album, expected in cases.items():
+        assert history.any_pending(album) is expected
+    history.record("later.png", Record(1, 1, "duplicate", "a-later", None, None))
+    history.save()
+    assert history.any_pending("m") and history.pending_count("m") == 1
+    history.close()
+
+
 def test_a_save_in_a_worker_thread_loses_nothing_recorded_meanwhile(tmp_path: Path) -> None:
     history = History.open(tmp_path / HISTORY)
     stop = threading.Event()

@@ -91,6 +91,12 @@ CREATE = (
 COLUMNS = ", ".join(FIELDS)
 UPSERT = f"INSERT OR REPLACE INTO files (path, {COLUMNS}, done_key) VALUES (?{', ?' * 9})"
 PENDING = f"FROM files WHERE {LINKABLE} AND album_id IS NOT ?"
+# The same as EXISTS (SELECT 1 {PENDING}), in three parts that SQLite each answers from the
+# album index ("IS NOT ?" makes it read the whole index).
+ANY_PENDING = " OR ".join(
+    f"EXISTS (SELECT 1 FROM files WHERE {LINKABLE} AND album_id {test})"
+    for test in ("IS NULL", "< ?", "> ?")
+)
 _pack = Struct("<qq").pack
 _BLAKE = blake2b(digest_size=8)  # copied for each file: cheaper than a new one with its options
 
@@ -187,6 +193,9 @@ class History:
         self._saving: dict[str, Record] = {}  # being committed by a save in another thread
         self._meta: dict[str, str] = {}
         self._last_at = ""
+        # Set by done_check: how many files it knows as done, and whether it answers from them
+        # alone (no file imported from a list of names, whose size it learns as it sees it).
+        self.done_files, self.done_exact = 0, True
 
     @property
     def dirty(self) -> bool:
@@ -501,6 +510,7 @@ class History:
             except sqlite3.Error as exc:
                 raise _read_error(self.path, exc) from None
         n, slow = len(keys), self.is_done if unsized else None
+        self.done_files, self.done_exact = n, not unsized
         bits = (n // 32).bit_length()  # buckets of 16 to 32 keys, by their leading bits
         shift = 63 - bits
         # edges[b]: where bucket b starts; edges[-1] == n
@@ -555,6 +565,14 @@ class History:
         rows (from its index) and every change not yet saved."""
         stored = self._query(f"SELECT count(*) {PENDING}", (album_id,))[0][0]
         return int(stored) + len(self._changed) + len(self._saving)
+
+    def any_pending(self, album_id: str) -> bool:
+        """Whether any recorded asset is not yet linked to this album: three searches of the
+        album index that stop at the first row (a count reads all of it: 0.4 s per million)."""
+        if self._changed or self._saving:
+            return bool(self.pending_links(album_id))
+        found = self._query(f"SELECT {ANY_PENDING}", (album_id, album_id))
+        return bool(found[0][0])
 
     def pending_count(self, album_id: str) -> int:
         if self._changed or self._saving:
