@@ -14,6 +14,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from async_uploader.errors import HistoryError
 from async_uploader.store import FIELDS, History, Record, filesystem_type
 from async_uploader.testserver import ServerThread
 
@@ -99,6 +100,43 @@ def test_any_pending_answers_as_the_count_does_without_reading_the_index(tmp_pat
     history.save()
     assert history.any_pending("m") and history.pending_count("m") == 1
     history.close()
+
+
+def test_links_of_stored_records_are_updated_at_the_save_without_being_read(
+    tmp_path: Path,
+) -> None:
+    """mark_linked keeps only the path for a stored record: every reader sees the link before
+    the save, a save that fails keeps it, a file recorded again meanwhile keeps its own record,
+    and the save writes it with one UPDATE."""
+    path = tmp_path / HISTORY
+    history = History.open(path)
+    for i in range(5):
+        history.record(f"f{i}.png", Record(1, i, "created", f"a{i}", None, None))
+    history.save()
+    history.mark_linked(["f0.png", "f1.png", "f2.png", "missing.png"], "al")
+    assert history.dirty and history.unsaved == 4
+    assert history.get("f0.png").album_id == "al"  # type: ignore[union-attr]
+    assert history.get_many(["f1.png"])["f1.png"].album_id == "al"
+    assert history.records["f2.png"].album_id == "al" and "missing.png" not in history.records
+    assert set(history.pending_links("al")) == {"f3.png", "f4.png"}
+    assert list(history.pending_pages("al", 10)) == [{"f3.png": "a3", "f4.png": "a4"}]
+    assert history.pending_count("al") == 2 and history.any_pending("al")
+    history.record("f1.png", Record(2, 9, "created", "a1-new", None, None))  # sent again
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    history._db.execute("PRAGMA busy_timeout = 50")
+    with pytest.raises(HistoryError):
+        history.save()
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    assert history.get("f0.png").album_id == "al"  # type: ignore[union-attr]
+    assert history.get("f1.png").album_id is None  # type: ignore[union-attr]
+    history.save()
+    assert not history.dirty
+    history.close()
+    rows = history_records(path)
+    assert [rows[f"f{i}.png"]["album_id"] for i in range(5)] == ["al", None, "al", None, None]
+    assert rows["f1.png"]["asset_id"] == "a1-new" and "missing.png" not in rows
 
 
 def test_a_save_in_a_worker_thread_loses_nothing_recorded_meanwhile(tmp_path: Path) -> None:

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
-CHECKPOINT_RECORDS = 5000  # a checkpoint once this many records wait, whatever the time
+CHECKPOINT_RECORDS = 1000  # a checkpoint once this many records wait, whatever the time
 
 
 class Uploader:

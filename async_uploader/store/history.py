@@ -191,6 +191,10 @@ class History:
         self._lock = threading.Lock()  # the pending changes, swapped out by a save
         self._changed: dict[str, Record] = {}
         self._saving: dict[str, Record] = {}  # being committed by a save in another thread
+        # rel -> album id of stored records linked since (mark_linked): an UPDATE at the next
+        # save, so that linking a page of 10,000 does not read 10,000 records into memory.
+        self._links: dict[str, str] = {}
+        self._links_saving: dict[str, str] = {}
         self._meta: dict[str, str] = {}
         self._last_at = ""
         # Set by done_check: how many files it knows as done, and whether it answers from them
@@ -199,12 +203,12 @@ class History:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._changed or self._meta)
+        return bool(self._changed or self._meta or self._links)
 
     @property
     def unsaved(self) -> int:
         """Records changed since the last save began."""
-        return len(self._changed)
+        return len(self._changed) + len(self._links)
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -416,7 +420,16 @@ class History:
         if rec is not None:
             return rec
         rows = self._query(f"SELECT {COLUMNS} FROM files WHERE path = ?", (sql_text(rel),))
-        return Record(*rows[0]) if rows else None
+        return self._stored_record(rel, rows[0]) if rows else None
+
+    def _stored_record(self, rel: str, row: Any) -> Record:
+        """A record as the database has it, with a link made since applied."""
+        rec = Record(*row)
+        album = self._links.get(rel) or self._links_saving.get(rel)
+        return rec if album is None else replace(rec, album_id=album)
+
+    def _linked_since(self, rel: str, album_id: str) -> bool:
+        return album_id in (self._links.get(rel), self._links_saving.get(rel))
 
     def get_many(self, rels: list[str]) -> dict[str, Record]:
         """The records of these files that exist, a query per 500 of them."""
@@ -435,7 +448,8 @@ class History:
             marks = ", ".join("?" * len(keys))
             sql = f"SELECT path, {COLUMNS} FROM files WHERE path IN ({marks})"
             for path, *row in self._query(sql, tuple(keys)):
-                found[from_sql(path)] = Record(*row)
+                rel = from_sql(path)
+                found[rel] = self._stored_record(rel, row)
         return found
 
     def rows(self) -> Iterator[tuple[str, Record]]:
@@ -446,7 +460,7 @@ class History:
         for path, *row in cursor:
             rel = from_sql(path)
             if rel not in overlay:
-                yield rel, Record(*row)
+                yield rel, self._stored_record(rel, row)
         yield from sorted(overlay.items())
 
     @property
@@ -537,7 +551,7 @@ class History:
         pending = {
             rel: asset_id
             for path, asset_id in self._query(f"SELECT path, asset_id {PENDING}", (album_id,))
-            if (rel := from_sql(path)) not in overlay
+            if (rel := from_sql(path)) not in overlay and not self._linked_since(rel, album_id)
         }
         for rel, rec in overlay.items():
             if rec.outcome in LINKED and rec.asset_id and rec.album_id != album_id:
@@ -557,7 +571,10 @@ class History:
             rows = self._query(sql, (*params, size))
             if not rows:
                 return
-            yield {from_sql(path): asset_id for path, asset_id in rows}
+            page = {from_sql(path): asset_id for path, asset_id in rows}
+            if self._links or self._links_saving:  # linked since (a save that failed)
+                page = {r: a for r, a in page.items() if not self._linked_since(r, album_id)}
+            yield page
             last = rows[-1][0]
 
     def pending_bound(self, album_id: str) -> int:
@@ -569,13 +586,13 @@ class History:
     def any_pending(self, album_id: str) -> bool:
         """Whether any recorded asset is not yet linked to this album: three searches of the
         album index that stop at the first row (a count reads all of it: 0.4 s per million)."""
-        if self._changed or self._saving:
+        if self._changed or self._saving or self._links or self._links_saving:
             return bool(self.pending_links(album_id))
         found = self._query(f"SELECT {ANY_PENDING}", (album_id, album_id))
         return bool(found[0][0])
 
     def pending_count(self, album_id: str) -> int:
-        if self._changed or self._saving:
+        if self._changed or self._saving or self._links or self._links_saving:
             return len(self.pending_links(album_id))
         # Both counts from the partial index: all linkable, less those linked to this album.
         every = self._query(f"SELECT count(*) FROM files WHERE {LINKABLE}")[0][0]
@@ -588,6 +605,7 @@ class History:
     def _put(self, rel: str, rec: Record) -> None:
         with self._lock:
             self._changed[rel] = rec
+            self._links.pop(rel, None)  # superseded: this record says which album it is in
 
     def record(self, rel: str, rec: Record) -> None:
         if not rec.at:
@@ -598,8 +616,15 @@ class History:
         self._put(rel, rec)
 
     def mark_linked(self, rels: list[str], album_id: str) -> None:
-        for rel, rec in self.get_many(rels).items():  # a query per 500, not one per file
-            self._put(rel, replace(rec, album_id=album_id))
+        """Records in memory get the album; stored ones an UPDATE at the next save (a file
+        with no record at all: nothing, as before)."""
+        for rel in rels:
+            rec = self._changed.get(rel) or self._saving.get(rel)
+            if rec is not None:
+                self._put(rel, replace(rec, album_id=album_id))
+            else:
+                with self._lock:
+                    self._links[rel] = album_id
 
     def forget(self, rel: str) -> None:
         """The server lost this asset: the next run sends the file again."""
@@ -640,16 +665,21 @@ class History:
         the event loop records more: those wait for the next save. On failure nothing of this
         save is on disk and all of it is kept for the next one."""
         with self._lock:
-            changed, meta = self._changed, self._meta
-            if not changed and not meta:
+            changed, meta, links = self._changed, self._meta, self._links
+            if not changed and not meta and not links:
                 return
             self._changed, self._meta, self._saving = {}, {}, changed
+            self._links, self._links_saving = {}, links
         try:
             rows = [rec.row(rel) for rel, rec in changed.items()]
             with self._db_lock:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
                     self._db.executemany(UPSERT, rows)
+                    self._db.executemany(
+                        "UPDATE files SET album_id = ? WHERE path = ?",
+                        ((album, sql_text(rel)) for rel, album in links.items()),
+                    )
                     self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
                     self._db.execute("COMMIT")
                 except BaseException:
@@ -659,9 +689,14 @@ class History:
             with self._lock:
                 self._changed = {**changed, **self._changed}
                 self._meta = {**meta, **self._meta}
+                # Kept but for files recorded again meanwhile (their record says it all).
+                self._links = {
+                    **{r: a for r, a in links.items() if r not in self._changed},
+                    **self._links,
+                }
             raise HistoryError(
                 f"cannot write history {self.path}: {exc} (what it holds is as the last save left it)"
             ) from None
         finally:
             with self._lock:
-                self._saving = {}
+                self._saving, self._links_saving = {}, {}
