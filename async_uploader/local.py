@@ -27,9 +27,10 @@ from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
 # other types lie in the folder (a server upgrade may have started accepting them).
 log = logging.getLogger(__name__)
 FACTS_MAX_AGE_S = 24 * 3600
-# A history of this many done files splits the scan among processes (``shares``): below it, the
-# fork and the second listing cost about what the split saves.
-SPLIT_FROM = 50_000
+# A history of this many done files splits the scan among processes (``shares``). Below it the
+# fork and the second listing cost about what the split saves: at 100,000 files (B4) it took
+# 1.10x the time where the machine gave us one processor's worth (0.45 s against 0.40 s).
+SPLIT_FROM = 200_000
 
 
 def read_local(config: Config) -> tuple[History, ScanResult]:
