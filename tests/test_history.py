@@ -316,6 +316,7 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
 
     monkeypatch.setattr(FileList, "SPILL", 25)
     monkeypatch.setattr(album, "LINK_BATCH", 40)
+    monkeypatch.setattr(album, "MEMORY_LINKS", 40)  # past it, pages read from the database
     folder = tmp_path / "f"
     make_files(folder, [f"s{i:03d}.png" for i in range(127)], size=500)
     for i in range(3):

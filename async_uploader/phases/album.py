@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 # the history behind it held 7 MB at once, the biggest part of a backfill's peak memory; 2,000
 # cost a few more round trips (500 for a million files, not 100).
 LINK_BATCH = 2_000
+# Up to this many links wait: read from the history's memory, as a small run has them, without
+# the saves that paging from the database needs (one before, one per page).
+MEMORY_LINKS = 10_000
 # How long linking may go without finishing a batch. A backfill of a million is 500 batches, which a
 # real server takes about a minute for (58 s on the test server), so the limit is not on the whole.
 LINK_PATIENCE = 60.0
@@ -45,13 +48,13 @@ async def link_pending(
     recover: Callable[[], Awaitable[bool]] | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> None:
-    """Every recorded asset not yet in the album, in batches of LINK_BATCH, read from the
-    history a batch at a time and saved after each (a backfill of a million is never all in
+    """Every recorded asset not yet in the album, in batches of LINK_BATCH; past MEMORY_LINKS read
+    from the history a batch at a time and saved after each (a backfill of a million is never all in
     memory); ``on_batch`` is called after each batch is answered and recorded."""
     start = time.monotonic()
     pages: Iterator[dict[str, str]] = iter(())
     saving = False
-    if history.pending_bound(album_id) > LINK_BATCH:  # more than one batch: page the database
+    if history.pending_bound(album_id) > MEMORY_LINKS:  # many: page the database
         try:
             await anyio.to_thread.run_sync(history.save)  # what was recorded since then
             pages, saving = history.pending_pages(album_id, LINK_BATCH), True
