@@ -192,7 +192,7 @@ class History:
         self._changed: dict[str, Record] = {}
         self._saving: dict[str, Record] = {}  # being committed by a save in another thread
         # rel -> album id of stored records linked since (mark_linked): an UPDATE at the next
-        # save, so that linking a page of 10,000 does not read 10,000 records into memory.
+        # save, so that linking a page of thousands does not read their records into memory.
         self._links: dict[str, str] = {}
         self._links_saving: dict[str, str] = {}
         self._meta: dict[str, str] = {}
