@@ -318,40 +318,8 @@ def _closing(fd: int | None) -> Iterator[None]:
             os.close(fd)
 
 
-def scan(
-    folder: Path,
-    accepts: Callable[[str], bool] | None,
-    *,
-    recursive: bool = False,
-    settle_seconds: float = 0.0,
-    now: float | None = None,
-    include: tuple[str, ...] = (),
-    exclude: tuple[str, ...] = (),
-    skip: Callable[[str, int, int], bool] | None = None,
-    follow_symlinks: bool = False,
-) -> ScanResult:
-    """Every file of a supported type (``accepts(".ext")``; None: any), by stat alone: nothing is
-    opened. ``skip(rel, size, mtime_ns)`` leaves out (and counts) files already done.
-
-    A symlink is not followed (it may point anywhere: ``passwd.png -> /etc/passwd``): it is
-    listed in ``symlinks``. With ``follow_symlinks`` it counts as what it points to, and linked
-    folders are entered once each (a link back up the tree is no endless loop)."""
-    walk = Walk(
-        folder,
-        accepts,
-        recursive=recursive,
-        settle_seconds=settle_seconds,
-        now=now,
-        include=include,
-        exclude=exclude,
-        skip=skip,
-        follow_symlinks=follow_symlinks,
-    )
-    return scan_walk(walk)
-
-
-def scan_walk(walk: Walk) -> ScanResult:
-    """``walk`` done by this process alone."""
+def scan(walk: Walk) -> ScanResult:
+    """``walk`` done by this process alone (``shares.scan_split``: by several)."""
     result = ScanResult()
     walk(result, result.files.append)
     result.files.finish()
@@ -361,7 +329,13 @@ def scan_walk(walk: Walk) -> ScanResult:
 @dataclass(frozen=True)
 class Walk:
     """One scan's settings, to walk the folder with: the whole of it, or one share of its files
-    (``shares``: the scan split among processes)."""
+    (``shares``: the scan split among processes).
+
+    Every file of a supported type (``accepts(".ext")``; None: any), by stat alone: nothing is
+    opened. ``skip(rel, size, mtime_ns)`` leaves out (and counts) files already done. A symlink
+    is not followed (it may point anywhere: ``passwd.png -> /etc/passwd``): it is listed in
+    ``symlinks``. With ``follow_symlinks`` it counts as what it points to, and linked folders are
+    entered once each (a link back up the tree is no endless loop)."""
 
     folder: Path
     accepts: Callable[[str], bool] | None

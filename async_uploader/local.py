@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import Config
 from .errors import HistoryCorrupt
-from .files import ScanResult, Walk, scan_walk
+from .files import ScanResult, Walk, scan
 from .outcomes import RunReport
 from .shares import processes_for, scan_split
 from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
@@ -67,7 +67,7 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             exact=history.done_exact,
             threshold=SPLIT_FROM,
         )
-        scanned = scan_split(walk, processes) if processes > 1 else scan_walk(walk)
+        scanned = scan_split(walk, processes) if processes > 1 else scan(walk)
     finally:
         if gc_was_on:
             gc.enable()

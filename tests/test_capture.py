@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from async_uploader.capture import has_own_date, make_xmp, time_from_name
-from async_uploader.files import scan
+from async_uploader.files import Walk, scan
 from async_uploader.testserver import ServerThread
 
 from .conftest import HISTORY, cli_env, make_files, run_cli
@@ -127,7 +127,8 @@ def test_include_exclude_hidden_and_junk(tmp_path: Path) -> None:
 
     def found(**kw: object) -> list[str]:
         return [
-            f.rel for f in scan(folder, lambda s: s in (".png", ".jpg"), recursive=True, **kw).files
+            f.rel
+            for f in scan(Walk(folder, lambda s: s in (".png", ".jpg"), recursive=True, **kw)).files
         ]  # type: ignore[arg-type]
 
     assert found() == ["a.png", "b.jpg", "draft-c.png", "new/e.png", "old/d.png"]
@@ -153,5 +154,5 @@ def test_settle_time_leaves_a_file_being_written(tmp_path: Path) -> None:
     old = folder / "old.png"
     old.write_bytes(b"y")
     os.utime(old, (time.time() - 60, time.time() - 60))
-    result = scan(folder, lambda s: True, settle_seconds=5)
+    result = scan(Walk(folder, lambda s: True, settle_seconds=5))
     assert [f.rel for f in result.files] == ["old.png"] and result.settling == ["now.png"]
