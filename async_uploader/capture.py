@@ -14,7 +14,6 @@ import re
 import stat
 import struct
 from datetime import datetime
-from pathlib import Path
 from typing import BinaryIO
 
 from .files import LocalFile
@@ -93,15 +92,15 @@ def capture_time(f: LocalFile) -> tuple[datetime, str]:
     return f.modified, "mtime"
 
 
-def find_sidecar(path: Path) -> Path | None:
+def find_sidecar(path: str) -> str | None:
     """A user's own sidecar: ``name.xmp`` or ``name.ext.xmp`` (either case); a symlink is
-    returned as one (not followed here), for the caller to decide on."""
-    for candidate in (
-        path.with_suffix(".xmp"),
-        path.with_suffix(".XMP"),
-        path.with_name(path.name + ".xmp"),
-        path.with_name(path.name + ".XMP"),
-    ):
+    returned as one (not followed here), for the caller to decide on. Strings, not Paths: this
+    runs for every file, and on Python 3.11 each Path made interns its name."""
+    folder, name = os.path.split(path)
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name  # as Path.with_suffix takes it off
+    for candidate in (stem + ".xmp", stem + ".XMP", name + ".xmp", name + ".XMP"):
+        candidate = os.path.join(folder, candidate)
         try:
             mode = os.lstat(candidate).st_mode
         except OSError:  # none, or a name too long for the file system (a 255-byte name + .xmp)
@@ -115,11 +114,11 @@ _PNG_DATE_KEYS = (b"Creation Time", b"XML:com.adobe.xmp", b"create-date", b"date
 _NO_METADATA_TYPES = frozenset({".png", ".webp", ".gif", ".bmp"})
 
 
-def has_own_date(path: Path, data: bytes | None = None) -> bool:
+def has_own_date(path: str | os.PathLike[str], data: bytes | None = None) -> bool:
     """Whether the file carries date metadata of its own. Camera formats (JPEG, HEIC, raw, video)
     are taken to; screenshot formats are looked at (PNG and WebP chunks), GIF and BMP have none.
     ``data``: the file's bytes when they are in memory already."""
-    suffix = path.suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()
     if suffix not in _NO_METADATA_TYPES:
         return True
     if suffix not in (".png", ".webp"):

@@ -43,6 +43,7 @@ from .errors import (
     first_uploader_error,
 )
 from .logsetup import log_to_file, one_line, setup_logging
+from .malloc import share_arenas
 from .outcomes import RunReport, counted
 from .progress import BarAwareHandler, TerminalBar
 from .store import History, RunLock, save_last_run
@@ -660,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
         if "--json" in argv:  # one JSON object on every exit, this one too
             say(json.dumps({"error": f"usage error: {exc}", "exit_code": EXIT_CONFIG}))
         return EXIT_CONFIG
+    if args.command in ("sync", "demo", "watch", "verify"):
+        share_arenas()  # the runs that hash and upload in worker threads; before any starts
     if args.command in ("status", "export"):
         return run_status(args)
     if args.command == "watch":

@@ -198,7 +198,9 @@ class FileList:
         if self._exts is not None:
             where.append(f"ext IN ({', '.join('?' * len(exts_list))})")
         sql = f"SELECT rowid, {self._COLUMNS} FROM files WHERE rowid > ?"
-        sql += "".join(f" AND {w}" for w in where) + " ORDER BY rowid LIMIT 1000"
+        # 250 rows a page: a page of 1,000 was a megabyte of rows held at a time, and a page
+        # costs one search of the rowid index.
+        sql += "".join(f" AND {w}" for w in where) + " ORDER BY rowid LIMIT 250"
         last = 0
         while True:  # a page at a time, each its own query: nothing held open between pages
             rows = self._db.execute(sql, (last, *exts_list)).fetchall()
@@ -451,9 +453,15 @@ class Walk:
         result.done += done
 
 
-def sha1_file(path: Path, chunk: int = 1024 * 1024, follow_symlinks: bool = False) -> str:
+def sha1_file(
+    path: str | os.PathLike[str], chunk: int = 1024 * 1024, follow_symlinks: bool = False
+) -> str:
     h = hashlib.sha1()
-    with open(path, "rb", opener=opener(follow_symlinks)) as fh:
-        while data := fh.read(chunk):
-            h.update(data)
+    with open(path, "rb", buffering=0, opener=opener(follow_symlinks)) as fh:
+        # One buffer per file, no bigger than the file: a read of a megabyte per call would be
+        # mapped and unmapped for every small file, and each unmapping raises glibc's mmap
+        # threshold, after which such buffers stay in the heaps of the hashing threads.
+        view = memoryview(bytearray(min(chunk, os.fstat(fh.fileno()).st_size + 1)))
+        while n := fh.readinto(view):
+            h.update(view[:n])
     return h.hexdigest()

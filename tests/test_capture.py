@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from async_uploader.capture import has_own_date, make_xmp, time_from_name
+from async_uploader.capture import find_sidecar, has_own_date, make_xmp, time_from_name
 from async_uploader.files import Walk, scan
 from async_uploader.testserver import ServerThread
 
@@ -107,6 +107,32 @@ def test_no_sidecar_flag_and_user_sidecar(server: ServerThread, tmp_path: Path) 
     assets = {a.original_file_name: a for a in server.call(lambda s: list(s.state.assets.values()))}
     assert assets["b.png"].sidecar == user_xmp.decode()  # the user's own, as it is
     assert "2024-05-01T12:00:00" in str(assets["a.png"].sidecar)
+
+
+@pytest.mark.parametrize(
+    ("name", "sidecar"),
+    [
+        ("a.png", "a.xmp"),
+        ("a.png", "a.XMP"),
+        ("a.png", "a.png.xmp"),
+        ("a.png", "a.png.XMP"),
+        ("x.tar.png", "x.tar.xmp"),
+        ("a.", "a..xmp"),  # no suffix to take off: as Path("a.").with_suffix(".xmp")
+        (".hidden", ".hidden.xmp"),
+        ("noext", "noext.xmp"),
+    ],
+)
+def test_find_sidecar_takes_the_names_pathlib_would(
+    tmp_path: Path, name: str, sidecar: str
+) -> None:
+    """find_sidecar works on strings (no Path per file); it finds the same names as Path's
+    with_suffix / with_name did, and nothing when only another file's sidecar is there."""
+    (tmp_path / name).write_bytes(b"x")
+    assert find_sidecar(str(tmp_path / name)) is None
+    (tmp_path / sidecar).write_bytes(b"<x/>")
+    assert find_sidecar(str(tmp_path / name)) == str(tmp_path / sidecar)
+    if name == "a.png":
+        assert find_sidecar(str(tmp_path / "b.png")) is None
 
 
 def test_include_exclude_hidden_and_junk(tmp_path: Path) -> None:

@@ -170,7 +170,7 @@ async def test_idle_connection_closed_by_server_is_retried_at_once(tmp_path: Pat
             await client.check_key()
             await anyio.sleep(0.5)  # the pooled connection is now "closing" on the server
             req = UploadRequest(
-                path,
+                str(path),
                 "a.png",
                 path.stat().st_size,
                 "a",

@@ -27,7 +27,7 @@ async def test_a_v3_validation_error_is_one_readable_reason(tmp_path: Path) -> N
             client = ImmichClient(session, srv.url, Secret(srv.api_key))
             assert await client.version() == (3, 1, 0)
             req = UploadRequest(
-                path=path,
+                path=str(path),
                 filename="a.png",
                 size=path.stat().st_size,
                 device_asset_id="a",

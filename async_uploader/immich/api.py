@@ -20,7 +20,6 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TypeVar
 
 import aiofiles
@@ -76,7 +75,7 @@ class UploadAnswer:
 
 @dataclass(frozen=True)
 class UploadRequest:
-    path: Path
+    path: str  # the file's full path
     filename: str
     size: int
     device_asset_id: str
@@ -279,7 +278,7 @@ async def ping(session: Session, base_url: str) -> None:
         raise ApiError("GET", endpoint, 200, "answer is not Immich's pong")
 
 
-def read_whole(path: Path, size: int, follow_symlinks: bool = False) -> bytes:
+def read_whole(path: str, size: int, follow_symlinks: bool = False) -> bytes:
     """The file's bytes (for a small file), in one worker-thread call; FileChanged if its size is
     no longer the one scanned."""
     with open(path, "rb", opener=opener(follow_symlinks)) as fh:
@@ -292,7 +291,7 @@ def read_whole(path: Path, size: int, follow_symlinks: bool = False) -> bytes:
 class _InMemory:
     """A small file's bytes, read whole: chunks come from memory, no thread per chunk."""
 
-    def __init__(self, path: Path, data: bytes) -> None:
+    def __init__(self, path: str, data: bytes) -> None:
         self.path, self.view, self.pos = path, memoryview(data), 0
 
     async def read(self, n: int) -> bytes | memoryview:

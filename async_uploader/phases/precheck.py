@@ -82,7 +82,7 @@ class Precheck:
             results: list[str | OSError] = []
             for f in group:
                 try:
-                    results.append(sha1_file(f.path, follow_symlinks=follow))
+                    results.append(sha1_file(f.fspath, follow_symlinks=follow))
                 except OSError as exc:
                     results.append(exc)
             return results

@@ -6,6 +6,7 @@ report; checkpoints save the history meanwhile, and a stop or an abort ends the 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -110,13 +111,13 @@ class Uploader:
         else, unless the file carries its own date, one we make with the capture time and local
         offset), and a small file's bytes, read once here (a larger file is streamed)."""
         follow = self.config.follow_symlinks
-        data = read_whole(f.path, f.size, follow) if f.size <= SMALL_FILE else None
+        data = read_whole(f.fspath, f.size, follow) if f.size <= SMALL_FILE else None
         if not self.config.sidecar:
             return None, data
-        own = find_sidecar(f.path)
+        own = find_sidecar(f.fspath)
         if own is not None:
-            shown = valid_utf8(own.name)
-            if own.is_symlink() and not follow:
+            shown = valid_utf8(os.path.basename(own))
+            if os.path.islink(own) and not follow:
                 log.warning(
                     "sidecar %s is a symlink; not sent (--follow-symlinks sends what it points to)",
                     shown,
@@ -126,12 +127,12 @@ class Uploader:
                 with open(own, "rb", opener=opener(follow)) as fh:
                     xmp = fh.read(MAX_SIDECAR_BYTES + 1)
                 if len(xmp) <= MAX_SIDECAR_BYTES:
-                    return (valid_utf8(own.name), xmp), data
+                    return (shown, xmp), data
                 log.warning("sidecar %s is over 1 MB; not sent", shown)
             except OSError as exc:
                 log.warning("cannot read sidecar %s: %s; not sent", shown, exc.strerror)
             return None, data
-        if has_own_date(f.path, data):
+        if has_own_date(f.fspath, data):
             return None, data
         return (f"{f.upload_name}.xmp", make_xmp(when)), data
 
@@ -150,7 +151,7 @@ class Uploader:
         except OSError as exc:
             return FileResult(f, Outcome.FAILED, message=unreadable(exc))
         req = UploadRequest(
-            path=f.path,
+            path=f.fspath,
             filename=f.upload_name,
             size=f.size,
             device_asset_id=f.device_asset_id,

@@ -71,6 +71,10 @@ NETWORK_FS = frozenset(
 # How long a save waits for another program (an sqlite3 shell, say) holding the database's write
 # lock; two runs never do (``lock``), and readers never block a writer under WAL.
 BUSY_SECONDS = 5.0
+# SQLite's page cache for a run's connection, in KiB (its default is 2,000): a backfill's
+# checkpoints fill the whole cache, 2 MB of the run's memory, and an idle run reads the files
+# table once, in order, through the file system's cache anyway.
+CACHE_KIB = 512
 LAST_RUN = "last_run"  # the meta key of the last run's record (``last_run``)
 # A recorded asset, which belongs in the album (the same words in the index and its queries, so
 # that SQLite counts pending links from the index alone).
@@ -302,6 +306,7 @@ class History:
                 )
                 history._create(quiet=True)
             return history
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         history = cls(path, db, journal=cls._journal(db, path))
         if fresh:
             history._create(quiet=False)
