@@ -99,8 +99,8 @@ def find_sidecar(path: str) -> str | None:
     folder, name = os.path.split(path)
     dot = name.rfind(".")
     stem = name[:dot] if 0 < dot < len(name) - 1 else name  # as Path.with_suffix takes it off
-    for candidate in (stem + ".xmp", stem + ".XMP", name + ".xmp", name + ".XMP"):
-        candidate = os.path.join(folder, candidate)
+    for sidecar in (stem + ".xmp", stem + ".XMP", name + ".xmp", name + ".XMP"):
+        candidate = os.path.join(folder, sidecar)
         try:
             mode = os.lstat(candidate).st_mode
         except OSError:  # none, or a name too long for the file system (a 255-byte name + .xmp)

@@ -458,10 +458,10 @@ def sha1_file(
 ) -> str:
     h = hashlib.sha1()
     with open(path, "rb", buffering=0, opener=opener(follow_symlinks)) as fh:
-        # One buffer per file, no bigger than the file: a read of a megabyte per call would be
-        # mapped and unmapped for every small file, and each unmapping raises glibc's mmap
-        # threshold, after which such buffers stay in the heaps of the hashing threads.
-        view = memoryview(bytearray(min(chunk, os.fstat(fh.fileno()).st_size + 1)))
+        # One buffer per file, no bigger than the file needs (a 2 kB screenshot had a megabyte
+        # allocated for each of its two reads); 64 KiB at least, should the file grow meanwhile.
+        size = os.fstat(fh.fileno()).st_size
+        view = memoryview(bytearray(min(chunk, max(size + 1, 64 * 1024))))
         while n := fh.readinto(view):
             h.update(view[:n])
     return h.hexdigest()

@@ -25,8 +25,12 @@ ARENAS = 2  # the main thread's arena and one more, which the worker threads sha
 
 def share_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's arenas at ``arenas``; False (and nothing changed) on any other C library, or
-    where the call is refused. Arenas already made stay, so call it before starting threads."""
+    where the call is refused, or where the user set the cap (``MALLOC_ARENA_MAX``, or
+    ``GLIBC_TUNABLES`` with ``glibc.malloc.arena_max``): theirs stands. Arenas already made
+    stay, so call it before starting threads."""
     if not sys.platform.startswith("linux"):
+        return False
+    if os.environ.get("MALLOC_ARENA_MAX") or "arena_max" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     try:
         if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):

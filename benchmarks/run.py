@@ -871,7 +871,7 @@ def targets(sc: Scenario, rows: list[Row], folder: Path, extra: dict[str, float]
                 + (
                     ""
                     if met
-                    else f" The run grows by about {per_file:.1f} kB per file. The history, the scan's list of files to send (past 20,000) and the album links (past 10,000) are on disk since the SQLite history; what still grows has not been traced yet (tracemalloc over a 100,000-file backfill is the next step)."
+                    else f" The run grows by about {per_file:.1f} kB per file. The history, the scan's list of files to send (past 20,000) and the album links (past 10,000) are on disk; what a long run adds are steps that a 100-file run never fills (batches of 1,000 checks and 2,000 links, the history's 512 KiB page cache) and the C allocator's free holes: /proc/<pid>/smaps at the peak tells heap, thread arenas and Python's 1 MiB arenas apart (issue 13's notes)."
                 )
             )
     return out

@@ -31,14 +31,17 @@ ctypes.CDLL(None).malloc_stats()
 """
 
 
-def arenas(mode: str) -> tuple[str, int]:
+def arenas(mode: str, users: str = "") -> tuple[str, int]:
+    """(what share_arenas said, the arenas at the end) in a fresh Python; ``users``: a
+    MALLOC_ARENA_MAX the user set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
     r = subprocess.run(
         [sys.executable, "-c", THREADS, mode],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=Path(__file__).parent.parent,
-        env={**os.environ, "MALLOC_ARENA_MAX": ""},
+        env={**env, **({"MALLOC_ARENA_MAX": users} if users else {})},
     )
     assert r.returncode == 0, r.stderr
     return r.stdout.strip(), sum(line.startswith("Arena ") for line in r.stderr.splitlines())
@@ -54,6 +57,8 @@ def test_worker_threads_share_two_arenas() -> None:
     assert arenas("cap") == ("True", malloc.ARENAS)
     said, uncapped = arenas("free")
     assert said == "-" and uncapped > malloc.ARENAS + 2
+    # A cap the user set stands: share_arenas leaves it (3 here, not our 2).
+    assert arenas("cap", users="3") == ("False", 3)
 
 
 def test_the_cli_caps_arenas_for_runs_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
