@@ -13,7 +13,6 @@ any thread starts; the library never does. Knows nothing of the rest of the pack
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 
@@ -35,6 +34,8 @@ def share_arenas(arenas: int = ARENAS) -> bool:
     try:
         if not (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc"):
             return False  # musl and others: their malloc has no arenas to cap
+        import ctypes  # here, not at the top: 1-3 ms that status and the test server never need
+
         mallopt = ctypes.CDLL(None).mallopt
     except (ValueError, OSError, AttributeError):
         return False
