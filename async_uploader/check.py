@@ -16,19 +16,24 @@ from .errors import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_UNREACHABLE,
+    HistoryError,
+    UploaderError,
+)
+from .immich import (
     ApiError,
     AuthRejected,
     BadAnswer,
-    HistoryError,
-    TransportError,
-    UploaderError,
+    ImmichClient,
+    ImmichError,
+    Kind,
+    open_session,
+    ping,
 )
-from .immich import ImmichClient, open_session, ping
-from .outcomes import counted
 from .phases.connect import choose_server
 from .phases.held import known_limit
 from .phases.jobs import HEAVY
-from .store import History, RunLock
+from .store import History, RunLock, describe, unwritable
+from .text import counted
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
 KEY_FIX = (
@@ -82,16 +87,10 @@ async def _url_rows(config: Config, session: Any) -> list[Row]:
                 )
             )
         except UploaderError as exc:  # refused, reset, a redirect, an answer not Immich's
-            reason = (
-                exc.reason
-                if isinstance(exc, TransportError)
-                else exc.message
-                if isinstance(exc, ApiError)
-                else str(exc)
-            )
+            reason = exc.reason if isinstance(exc, ImmichError) else str(exc)
             fix = (
                 "check the certificate (a self-signed one needs the LAN http:// address)"
-                if "TLS" in reason
+                if isinstance(exc, ImmichError) and exc.kind is Kind.TLS
                 else "check the address and that the server is running"
             )
             rows.append(Row(f"{role} URL", Level.FAIL, f"{url}: {reason}", fix))
@@ -132,7 +131,7 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         perms = await client.key_permissions()
         missing = [] if "all" in perms else [p for p in NEEDED if p not in perms]
     except (ApiError, BadAnswer) as exc:
-        reason = exc.message if isinstance(exc, ApiError) else exc.what
+        reason = exc.reason
         rows.append(
             Row(
                 "permissions",
@@ -204,7 +203,7 @@ async def _jobs_rows(config: Config, client: ImmichClient, perms: list[str] | No
         major = (await client.version())[0]
         states = await client.queue_states()
     except ApiError as exc:
-        if exc.status not in (401, 403):
+        if exc.kind is not Kind.FORBIDDEN:
             return []
         return [
             Row(
@@ -253,11 +252,11 @@ def _local_rows(config: Config) -> list[Row]:
     try:
         history = History.open(config.history_file, readonly=True, repair=False)
         try:
-            recorded, where = history.count(), history.describe()
+            recorded, where = history.count(), describe(history.path, history.journal)
             limit = known_limit(config, history)
         finally:
             history.close()
-        if problem := history.unwritable():
+        if problem := unwritable(history.path):
             raise HistoryError(problem)
         rows.append(
             Row(

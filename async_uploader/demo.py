@@ -19,12 +19,13 @@ from pathlib import Path
 import anyio
 
 from .config import Config, Secret, load_config
+from .control import RunControl
 from .errors import EXIT_OK, EXIT_PARTIAL, ConfigError
 from .local import offline_report, read_local
 from .logsetup import setup_logging
-from .outcomes import counted, human_bytes
-from .run import RunControl, sync
+from .run import sync
 from .testserver import ServerOptions, TestServer
+from .text import counted, human_bytes
 
 SAMPLE_NAMES = [
     "Screenshot 2024-05-01 at 12.00.00.png",
@@ -108,13 +109,15 @@ async def _second_run(config: Config, server: TestServer) -> None:
     history, scanned = await anyio.to_thread.run_sync(read_local, config)
     idle = offline_report(config, history, scanned)
     if idle is None:  # something was left (a rejected file, one still being written): sync it
-        again = await sync(config, RunControl(progress_seconds=0))
+        again = await sync(config, RunControl(progress_seconds=0), (history, scanned))
         print(
             f"A second run found {counted(again.skipped_history, 'file')} already done and "
             f"uploaded {again.created} new ones.",
             flush=True,
         )
         return
+    history.close()
+    scanned.files.close()
     ms = (time.monotonic() - t0) * 1000
     asked = sum(server.state.stats.requests.values()) - before
     print(

@@ -11,29 +11,26 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from concurrent.futures import Future
 from typing import Any
 
 from .config import Config
 from .errors import HistoryCorrupt
 from .files import ScanResult, Walk, scan
+from .limits import DEFAULT, Limits
 from .outcomes import RunReport
 from .shares import processes_for, scan_split
-from .store import FACTS_KEY, PAUSED_JOBS, History, read_last_run
+from .store import FACTS_KEY, History, Meta, read_last_run
 
-# What a run that contacted the server learnt, kept in ``<history>.last-run`` so that the next run
-# can tell, without the server, that there is nothing to send: the URLs and album it was for, the
-# album's id, and the file types the server accepts. Types are re-asked once a day when files of
-# other types lie in the folder (a server upgrade may have started accepting them).
 log = logging.getLogger(__name__)
+# What a run that contacted the server learnt is kept in the last run's record (``server_facts``,
+# in the history's database), so that the next run can tell, without the server, that there is
+# nothing to send: the URLs and album it was for, the album's id, and the file types the server
+# accepts. Types are re-asked once a day when files of other types lie in the folder (a server
+# upgrade may have started accepting them).
 FACTS_MAX_AGE_S = 24 * 3600
-# A history of this many done files splits the scan among processes (``shares``). Below it the
-# fork and the second listing cost about what the split saves: at 100,000 files (B4) it took
-# 1.10x the time where the machine gave us one processor's worth (0.45 s against 0.40 s).
-SPLIT_FROM = 200_000
 
 
-def read_local(config: Config) -> tuple[History, ScanResult]:
+def read_local(config: Config, limits: Limits = DEFAULT) -> tuple[History, ScanResult]:
     """The history, then every file it does not already account for.
 
     The cyclic GC is paused meanwhile: 100,000 records and files are plain data without cycles,
@@ -44,13 +41,13 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
     try:
         history = History.open(config.history_file, readonly=config.dry_run)
         try:
-            done = history.done_check()  # what the scan leaves out: never opened, never listed
+            unchanged = history.unchanged_check()  # left out by the scan: never opened
         except HistoryCorrupt as exc:  # a damaged page past the header: found only now
             history.close()
             if config.dry_run:
                 raise
             history = History.afresh(history.path, exc.reason)
-            done = history.done_check()
+            unchanged = history.unchanged_check()
         walk = Walk(
             config.folder,
             None,  # any type: the server's are not known yet (the run keeps those it takes)
@@ -58,14 +55,15 @@ def read_local(config: Config) -> tuple[History, ScanResult]:
             settle_seconds=config.settle_seconds,
             include=config.include,
             exclude=config.exclude,
-            skip=done,
+            skip=unchanged,
             follow_symlinks=config.follow_symlinks,
+            spill=limits.spill,
         )
         processes = processes_for(
-            history.done_files,
+            history.settled_files,
             follow_symlinks=config.follow_symlinks,
-            exact=history.done_exact,
-            threshold=SPLIT_FROM,
+            exact=history.settled_exact,
+            threshold=limits.split_from,
         )
         scanned = scan_split(walk, processes) if processes > 1 else scan(walk)
     finally:
@@ -87,13 +85,6 @@ def warn_symlinks(scanned: ScanResult, report: RunReport) -> None:
             "symlink" if len(links) == 1 else "symlinks",
             shown,
         )
-
-
-def done(value: tuple[History, ScanResult]) -> Future[tuple[History, ScanResult]]:
-    """An already-read local side, in the form the run collects it."""
-    future: Future[tuple[History, ScanResult]] = Future()
-    future.set_result(value)
-    return future
 
 
 def server_facts(
@@ -135,12 +126,12 @@ def offline_report(
     if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
         return None  # files of other types: ask the server again what it takes, once a day
     kept = scanned.only(lambda ext: ext in accepted)
-    if kept.files or history.any_pending(album_id) or history.meta(PAUSED_JOBS).get("queues"):
+    if kept.files or history.any_pending(album_id) or history.meta(Meta.PAUSED_JOBS).get("queues"):
         return None  # new files, links to make, or job queues a crashed run left paused
     report = RunReport(
         album_id=album_id,
-        scanned=kept.done,
-        skipped_history=kept.done,
+        scanned=kept.unchanged,
+        skipped_history=kept.unchanged,
         settling=len(kept.settling),
         dry_run=config.dry_run,
         server_contacted=False,

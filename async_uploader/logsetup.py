@@ -10,32 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
-import re
 import sys
 from pathlib import Path
 
 from .config import redact
 from .errors import ConfigError
 from .progress import BarAwareHandler
-
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    ch = match.group()
-    code = ord(ch)
-    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (surrogateescape)
-        return f"\\x{code - 0xDC00:02x}"
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(ch)
-    if named:
-        return named
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def one_line(text: str) -> str:
-    """``text`` printable on one line: control characters and undecodable bytes escaped."""
-    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
-
+from .text import one_line
 
 FORMAT = "%(asctime)s %(levelname)-7s %(message)s"
 CONSOLE_FORMAT = "%(asctime)s %(message)s"

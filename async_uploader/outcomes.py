@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .files import LocalFile
+from .text import counted, human_bytes
 
 
 class Outcome(enum.Enum):
@@ -186,19 +187,6 @@ class RunReport:
             ", ".join(parts)
             + f"; {human_bytes(self.bytes_uploaded)} sent in {self.duration_s:.1f} s"
         )
-
-
-def counted(n: int, word: str, plural: str | None = None) -> str:
-    """ "1 file", "2 files" ("1 pass", "3 passes" with the plural given)."""
-    return f"{n} {word if n == 1 else plural or word + 's'}"
-
-
-def human_bytes(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
 
 
 class CountsDoNotAddUp(AssertionError):

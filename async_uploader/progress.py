@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TextIO
 
-from .outcomes import human_bytes
+from .text import human_bytes
 
 
 @dataclass(frozen=True)

@@ -6,32 +6,30 @@ URL path, header or status code: it gets values and the project's own exceptions
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import anyio
 
 from .config import MAX_CONCURRENCY, Config
-from .errors import HistoryError, UploaderError, first_uploader_error
+from .control import Phase, RunControl, Signals
+from .errors import HistoryError, UploaderError, plain_errors
 from .files import FileList, LocalFile, ScanResult
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
 from .local import read_local, server_facts, warn_symlinks
-from .outcomes import FileResult, Outcome, RunReport, check_counts, counted, human_bytes
+from .outcomes import FileResult, Outcome, RunReport, check_counts
 from .phases.album import link_for_a_while
 from .phases.connect import Failover, connect_phase
 from .phases.held import BodyLimit
 from .phases.jobs import JobPauser
-from .phases.precheck import CHECK_BATCH, Precheck
+from .phases.precheck import Precheck
 from .phases.upload import Uploader
-from .progress import Snapshot
 from .retry import RetryPolicy
 from .store import History, save_last_run
+from .text import counted, human_bytes
+
+Local = tuple[History, ScanResult]
 
 log = logging.getLogger(__name__)
 
@@ -44,40 +42,6 @@ class Connected(NamedTuple):
     failover: Failover
     media: MediaTypes
     album: Album | None
-
-
-@dataclass
-class RunControl:
-    """The edges a caller (the CLI, a test) injects into a run."""
-
-    # None: from the config (IMMICH_RETRIES, IMMICH_RETRY_MAX_WAIT)
-    retry: RetryPolicy | None = None
-    stop: anyio.Event | None = None  # set it to stop starting uploads (Ctrl-C, SIGTERM)
-    abort: anyio.Event | None = None  # set it to cut in-flight uploads now (a second Ctrl-C)
-    grace_seconds: float = 5.0  # in-flight uploads get this long after a stop
-    checkpoint_seconds: float = 5.0  # the history is saved at least this often during uploads
-    progress_seconds: float = 5.0  # progress this often (0: none)
-    on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
-    uploading: bool = False  # set from the upload phase on (a stop then means "finish up")
-    report: RunReport | None = None  # the run's report, from its start: whatever ends the run
-    # Counts that do not add up raise instead of logging an error line: the test suite runs
-    # with ASYNC_UPLOADER_STRICT=1 (tests/conftest.py).
-    strict: bool = field(default_factory=lambda: os.environ.get("ASYNC_UPLOADER_STRICT") == "1")
-    # The local side, already read by the CLI (local.read_local); used by the next sync only.
-    prefetched: Future[tuple[History, ScanResult]] | None = None
-
-
-@contextlib.contextmanager
-def _plain_errors() -> Iterator[None]:
-    """A run-stopping error raised in a task group (one upload's, the pre-check's) comes out
-    wrapped in an exception group; the caller (the CLI's error line and exit code) wants it
-    plain. Anything else stays as it is."""
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if (error := first_uploader_error(group)) is None:
-            raise
-        raise error from None
 
 
 def _log_uploads(report: RunReport, seconds: float) -> None:
@@ -106,55 +70,67 @@ def _save(
     return None
 
 
-async def sync(config: Config, control: RunControl | None = None) -> RunReport:
-    """One whole run. Raises UploaderError for what stops the run; per-file trouble is in the
-    report, which ``control.report`` holds from the start (for a caller whose run was cut).
-    The caller holds the history's lock (``cli.one_run_at_a_time``)."""
+async def sync(
+    config: Config, control: RunControl | None = None, local: Local | None = None
+) -> RunReport:
+    """One whole run; its report. Raises UploaderError for what stops the run (once the uploads
+    began, carrying the report of what was done: ``UploaderError.report``); per-file trouble is
+    in the report. ``local``: the history and the scan, read already (the CLI reads them before
+    it imports the HTTP side). The caller holds the history's lock (``cli.one_run_at_a_time``)."""
     control = control or RunControl()
+    signals = control.signals or Signals()
     retry = control.retry or RetryPolicy(retries=config.retries, cap=config.retry_max_wait)
-    report = control.report = RunReport(dry_run=config.dry_run)
+    report = RunReport(dry_run=config.dry_run)
     t0 = time.monotonic()
     try:
         streams = config.concurrency or MAX_CONCURRENCY  # auto: up to the most allowed
         async with open_session(streams, config.stall_timeout) as session:
             (history, scanned), server = await _local_and_connect(
-                session, config, control, retry, report
+                session, config, control, retry, report, local
             )
             try:
                 todo = _take_stock(scanned, server.media, config, report)
                 if config.dry_run:
-                    return await _dry_run(todo, history, server, config, retry, report)
-                await _upload_link_save(todo, history, server, config, control, retry, report)
+                    return await _dry_run(todo, history, server, config, control, retry, report)
+                await _upload_link_save(
+                    todo, history, server, config, control, signals, retry, report
+                )
             finally:
                 history.close()
                 scanned.files.close()
             if wrong := check_counts(report, control.strict):
                 log.error("internal: %s (please report it)", wrong)
+    except UploaderError as exc:
+        if signals.phase is Phase.UPLOADING:
+            exc.report = report  # what was done: the caller's summary says it
+        raise
     finally:
         report.duration_s = time.monotonic() - t0
+        signals.phase = Phase.PREPARING
     return report
 
 
 async def _local_and_connect(
-    session: Session, config: Config, control: RunControl, retry: RetryPolicy, report: RunReport
-) -> tuple[tuple[History, ScanResult], Connected]:
-    """The history and the folder, read in a thread (the CLI may have read them already, before
-    importing aiohttp), while the health race and the first requests run."""
-    prefetched, control.prefetched = control.prefetched, None
-
-    def local_side() -> tuple[History, ScanResult]:
-        return prefetched.result() if prefetched is not None else read_local(config)
-
-    local: list[tuple[History, ScanResult]] = []
+    session: Session,
+    config: Config,
+    control: RunControl,
+    retry: RetryPolicy,
+    report: RunReport,
+    local: Local | None,
+) -> tuple[Local, Connected]:
+    """The history and the folder, read in a thread (unless the CLI has read them already,
+    before importing aiohttp), while the health race and the first requests run."""
+    found: list[Local] = [local] if local is not None else []
 
     async def in_thread() -> None:
-        local.append(await anyio.to_thread.run_sync(local_side))
+        found.append(await anyio.to_thread.run_sync(read_local, config, control.limits))
 
-    with _plain_errors():
+    with plain_errors():
         async with anyio.create_task_group() as tg:
-            tg.start_soon(in_thread)
+            if not found:
+                tg.start_soon(in_thread)
             server = Connected(*await connect_phase(session, config, retry, report))
-    return local[0], server
+    return found[0], server
 
 
 def _take_stock(
@@ -163,9 +139,9 @@ def _take_stock(
     """The files of the types the server takes that the history does not account for; the
     scan's counts into the report, and its problems into the log."""
     scanned = everything.only(media.accepts)
-    todo, done = scanned.files, scanned.done
-    report.scanned = len(todo) + done
-    report.skipped_history = done
+    todo, unchanged = scanned.files, scanned.unchanged
+    report.scanned = len(todo) + unchanged
+    report.skipped_history = unchanged
     report.settling = len(scanned.settling)
     for problem in scanned.errors:
         log.warning("scan: %s", problem)
@@ -180,7 +156,7 @@ def _take_stock(
     log.info(
         "scan: %s, %d already done, %d new (%s)%s, %d of other types ignored",
         counted(report.scanned, "file"),
-        done,
+        unchanged,
         len(todo) - empty,
         human_bytes(todo.bytes),
         f", {empty} empty" if empty else "",
@@ -194,6 +170,7 @@ async def _dry_run(
     history: History,
     server: Connected,
     config: Config,
+    control: RunControl,
     retry: RetryPolicy,
     report: RunReport,
 ) -> RunReport:
@@ -203,14 +180,15 @@ async def _dry_run(
     sendable = todo.nonempty()
     report.empty = len(todo) - len(sendable)
     found: list[FileResult] = []  # what the pre-check settled: on the server, vanished, unreadable
+    limits = control.limits
     precheck = Precheck(
-        server.client, config, history, retry, server.failover, found.append, lambda f: None
+        server.client, config, history, retry, server.failover, found.append, lambda f: None, limits
     )
     send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
-        max_buffer_size=CHECK_BATCH
+        max_buffer_size=limits.check_batch
     )
     would: list[LocalFile] = []
-    with _plain_errors():  # the key revoked meanwhile, say
+    with plain_errors():  # the key revoked meanwhile, say
         async with anyio.create_task_group() as tg:
             tg.start_soon(precheck.run, sendable, send, anyio.Event())
             async with receive:
@@ -258,6 +236,7 @@ async def _upload_link_save(
     server: Connected,
     config: Config,
     control: RunControl,
+    signals: Signals,
     retry: RetryPolicy,
     report: RunReport,
 ) -> None:
@@ -268,16 +247,16 @@ async def _upload_link_save(
     assert album is not None
     history.check_writable()  # before anything is sent that could not be recorded
     start = time.monotonic()
-    uploader = Uploader(client, config, history, report, control, retry, server.failover)
-    jobs = JobPauser(client, history)
-    control.uploading = True  # from here on a stop means "finish up", never "cancel"
+    uploader = Uploader(client, config, history, report, control, signals, retry, server.failover)
+    jobs = JobPauser(client, history, control.limits)
+    signals.phase = Phase.UPLOADING  # from here on a stop means "finish up", never "cancel"
     try:
         await jobs.resume_left_over()  # a crashed run's
         if config.pause_jobs and todo.nonempty():
             await jobs.pause()
         if todo:
             try:
-                with _plain_errors():  # the key revoked mid-run, say
+                with plain_errors():  # the key revoked mid-run, say
                     await uploader.run(todo)
             finally:
                 uploader.close(todo)
@@ -286,7 +265,14 @@ async def _upload_link_save(
         with anyio.CancelScope(shield=True):
             try:
                 await link_for_a_while(
-                    client, history, album.id, report, retry, control, server.failover
+                    client,
+                    history,
+                    album.id,
+                    report,
+                    retry,
+                    control.limits,
+                    signals,
+                    server.failover,
                 )
             finally:
                 try:
@@ -299,4 +285,4 @@ async def _upload_link_save(
             raise error
 
 
-__all__ = ["RunControl", "UploaderError", "sync"]
+__all__ = ["RunControl", "sync"]

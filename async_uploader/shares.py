@@ -63,7 +63,7 @@ def scan_split(walk: Walk, processes: int) -> ScanResult:
     assert not walk.follow_symlinks, "a followed link to a folder would be entered by one share"
     walk = replace(walk, now=walk.now if walk.now is not None else time.time())  # one clock
     children: list[_Child] = []
-    result = ScanResult()
+    result = ScanResult(FileList(walk.spill))
     log.debug("scan: %d processes, each a share of the files", processes)
     try:
         for mine in range(1, processes):
@@ -92,17 +92,17 @@ def _share_into(result: ScanResult, walk: Walk, share: tuple[int, int]) -> None:
 
 def _counts(r: ScanResult) -> tuple[Any, ...]:
     """What a share found besides its files to send."""
-    return (r.unsupported, r.settling, r.ignored, r.excluded, r.errors, r.done, r.symlinks)
+    return (r.unsupported, r.settling, r.ignored, r.excluded, r.errors, r.unchanged, r.symlinks)
 
 
 def _merge(result: ScanResult, counts: tuple[Any, ...]) -> None:
-    unsupported, settling, ignored, excluded, errors, done, symlinks = counts
+    unsupported, settling, ignored, excluded, errors, unchanged, symlinks = counts
     result.unsupported += unsupported
     result.settling += settling
     result.ignored += ignored
     result.excluded += excluded
     result.errors += errors
-    result.done += done
+    result.unchanged += unchanged
     result.symlinks += symlinks
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError
-from .outcomes import counted, human_bytes
 from .store import FIELDS, SCHEMA, History, legacy_path, read_last_run
+from .text import counted, human_bytes
 
 
 def summarize(history: History) -> dict[str, Any]:

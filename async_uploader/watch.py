@@ -12,25 +12,26 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
 from watchfiles import Change, awatch
 
 from .config import Config
-from .errors import ApiError, BadAnswer, ServerUnreachable, TransportError, UploaderError
+from .control import RunControl, Signals
+from .errors import ServerUnreachable, UploaderError
 from .files import is_ignored_name
-from .immich import open_session, ping
-from .outcomes import RunReport, counted
-from .run import RunControl, sync
+from .immich import ApiError, BadAnswer, TransportError, open_session, ping
+from .outcomes import RunReport
+from .run import sync
+from .text import counted
 
 log = logging.getLogger(__name__)
 
 FIRST_RETRY = 1.0  # seconds before racing the health checks again; doubles up to MAX_RETRY
 MAX_RETRY = 60.0
 FAILED_RETRY = 30.0  # a pass with failed uploads is followed by another this soon
-HELD_PROBE = 15.0  # while files wait for the local URL, it is asked this often whether it answers
 
 
 @dataclass
@@ -99,7 +100,7 @@ async def _watch_files(config: Config, wake: Wakeup) -> None:
         wake.set()
 
 
-async def _back_home(url: str, timeout: float) -> None:
+async def _back_home(url: str, timeout: float, probe_every: float) -> None:
     """Returns once ``url`` (the local one) answers its health check: what waits for it can go."""
     async with open_session(1, timeout) as session:
         while True:
@@ -109,11 +110,11 @@ async def _back_home(url: str, timeout: float) -> None:
                 return
             except (TimeoutError, UploaderError):
                 pass
-            await anyio.sleep(HELD_PROBE)
+            await anyio.sleep(probe_every)
 
 
 async def _until_woken_or_home(
-    wake: Wakeup, next_pass: float | None, report: RunReport, config: Config
+    wake: Wakeup, next_pass: float | None, report: RunReport, config: Config, probe_every: float
 ) -> None:
     """The pause between passes; with files held for the local URL, cut short as soon as that
     URL answers again (the laptop is home)."""
@@ -124,7 +125,7 @@ async def _until_woken_or_home(
     async with anyio.create_task_group() as tg:
 
         async def home() -> None:
-            await _back_home(local, config.local_timeout)
+            await _back_home(local, config.local_timeout, probe_every)
             log.info("watch: %s answers again; sending the %d held files", local, report.held)
             tg.cancel_scope.cancel()
 
@@ -139,9 +140,13 @@ async def _until_woken_or_home(
 async def watch(
     config: Config, control: RunControl, totals: WatchTotals | None = None
 ) -> WatchTotals:
-    """Until cancelled (or stopped through ``control.stop``); ``totals`` outlives a cancel.
-    The caller holds the history's lock for the whole watch (``cli.one_run_at_a_time``)."""
+    """Until cancelled (or stopped through the control's signals); ``totals`` outlives a
+    cancel. The caller holds the history's lock for the whole watch (``cli.one_run_at_a_time``).
+    Between passes the signals' phase is back to PREPARING: a Ctrl-C then ends the watch at once."""
     totals = totals if totals is not None else WatchTotals()
+    signals = control.signals or Signals()
+    if control.signals is None:
+        control = replace(control, signals=signals)
     wake = Wakeup()
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_files, config, wake)
@@ -151,10 +156,7 @@ async def watch(
             next_pass: float | None = None
             report: RunReport | None = None
             try:
-                try:
-                    report = await sync(config, control)
-                finally:
-                    control.uploading = False  # between passes a Ctrl-C ends the watch at once
+                report = await sync(config, control)
                 totals.add(report)
                 retry = FIRST_RETRY
                 if report.interrupted:
@@ -167,11 +169,13 @@ async def watch(
                 log.warning("watch: %s; trying again in %.0f s", exc, retry)
                 next_pass = retry
                 retry = min(retry * 2, MAX_RETRY)
-            if control.stop is not None and control.stop.is_set():
+            if signals.stop.is_set():
                 break
             if report is None:
                 await wake.wait(next_pass)
             else:
-                await _until_woken_or_home(wake, next_pass, report, config)
+                await _until_woken_or_home(
+                    wake, next_pass, report, config, control.limits.held_probe
+                )
         tg.cancel_scope.cancel()
     return totals

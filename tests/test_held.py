@@ -12,8 +12,10 @@ import anyio
 import pytest
 
 from async_uploader import watch as watch_module
+from async_uploader.control import RunControl, Signals
+from async_uploader.limits import Limits
 from async_uploader.outcomes import Outcome
-from async_uploader.run import RunControl, sync
+from async_uploader.run import sync
 from async_uploader.testserver import ServerOptions, ServerThread
 from async_uploader.watch import watch
 
@@ -156,7 +158,6 @@ def test_a_bad_external_limit_is_one_line_and_exit_2(tmp_path: Path, bad: str) -
 async def test_watch_sends_held_files_as_soon_as_the_local_url_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(watch_module, "HELD_PROBE", 0.2)
     folder = tmp_path / "f"
     make_files(folder, ["small.png"], size=50_000)
     make_files(folder, ["video.png"], size=BIG, start_seed=3)
@@ -166,12 +167,15 @@ async def test_watch_sends_held_files_as_soon_as_the_local_url_answers(
         config = config_for(
             f"http://127.0.0.1:{port}", srv.api_key, folder, tmp_path, external_url=external
         )
-        stop = anyio.Event()
+        signals = Signals()
         totals = watch_module.WatchTotals()
         async with anyio.create_task_group() as tg:
 
             async def run_watch() -> None:
-                await watch(config, RunControl(stop=stop, progress_seconds=0), totals)
+                control = RunControl(
+                    signals=signals, progress_seconds=0, limits=Limits(held_probe=0.2)
+                )
+                await watch(config, control, totals)
 
             tg.start_soon(run_watch)
             with anyio.fail_after(20):
@@ -184,7 +188,7 @@ async def test_watch_sends_held_files_as_soon_as_the_local_url_answers(
                 # On the server, and its pass over (the totals are counted when a pass ends).
                 while "video.png" not in names(srv) or totals.passes < 2:  # noqa: ASYNC110
                     await anyio.sleep(0.05)
-            stop.set()
+            signals.stop.set()
             tg.cancel_scope.cancel()
         assert totals.rejected == 0 and totals.held == 0
         assert refused(srv) == 1  # sent once at the proxy, then only to the LAN address

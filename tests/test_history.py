@@ -47,7 +47,7 @@ def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> 
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     again = History.open(path)
     assert again.count() == 4501
-    assert again.is_done(ODD, 3, 30) and again.get(ODD) == Record(
+    assert again.is_settled(ODD, 3, 30) and again.get(ODD) == Record(
         3,
         30,
         "duplicate",
@@ -56,12 +56,12 @@ def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> 
         "album",
         again.get(ODD).at,  # type: ignore[union-attr]
     )
-    assert not again.is_done("old/00007.png", 7, 70)  # rejected: sent again
-    assert not again.is_done("old/00002.png", 2, 20)  # the server lost it: sent again
-    assert not again.is_done("old/00003.png", 3, 31)  # changed since
-    check = again.done_check()  # the scan's fingerprint check agrees with the records
+    assert not again.is_settled("old/00007.png", 7, 70)  # rejected: sent again
+    assert not again.is_settled("old/00002.png", 2, 20)  # the server lost it: sent again
+    assert not again.is_settled("old/00003.png", 3, 31)  # changed since
+    check = again.unchanged_check()  # the scan's fingerprint check agrees with the records
     for rel, size, mtime in [(ODD, 3, 30), ("old/00004.png", 4, 40), ("old/00007.png", 7, 70)]:
-        assert check(rel, size, mtime) == again.is_done(rel, size, mtime)
+        assert check(rel, size, mtime) == again.is_settled(rel, size, mtime)
     assert not check("old/00004.png", 4, 41) and not check("new.png", 1, 1)
     many = again.get_many(
         [ODD, "old/00007.png", "missing.png", *(f"old/{i:05d}.png" for i in range(900))]
@@ -171,7 +171,7 @@ def test_a_version_1_history_is_taken_over_once_and_left_in_place(
         history = History.open(old)  # the older name: the .sqlite beside it
     assert history.path == tmp_path / HISTORY
     assert "took over 3000 records from immich_upload_history.json (version 1)" in caplog.text
-    assert history.is_done("old/00042.png", 42, 420) and history.last_run() == {"created": 3000}
+    assert history.is_settled("old/00042.png", 42, 420) and history.last_run() == {"created": 3000}
     history.close()
     assert old.read_bytes() == before  # untouched
     old.write_text(json.dumps(v1_history(10)))  # changed later: not read again
@@ -245,7 +245,7 @@ def test_a_network_file_system_gets_a_rollback_journal(
     assert filesystem_type(Path("/mnt/nas photos/x"), mountinfo) == "nfs4"
     assert filesystem_type(Path("/mnt/nasty"), mountinfo) == "ext4"
     assert filesystem_type(Path("/home/me"), mountinfo) == "ext4"
-    from async_uploader.store import history as module
+    from async_uploader.store import opening as module
 
     monkeypatch.setattr(module, "filesystem_type", lambda folder, mountinfo=None: "nfs4")
     with caplog.at_level(logging.INFO):
@@ -307,16 +307,15 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
 ) -> None:
     """With the scan's list on disk after 25 files and album pages of 40, a run over 130 files
     (3 empty) still uploads each once, links every one, and the counts add up."""
-    from async_uploader.files import FileList
-    from async_uploader.phases import album
-    from async_uploader.run import RunControl, sync
+    from async_uploader.control import RunControl
+    from async_uploader.limits import Limits
+    from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions
 
     from .conftest import config_for, make_files
 
-    monkeypatch.setattr(FileList, "SPILL", 25)
-    monkeypatch.setattr(album, "LINK_BATCH", 40)
-    monkeypatch.setattr(album, "MEMORY_LINKS", 40)  # past it, pages read from the database
+    # Past memory_links, pages read from the database.
+    limits = Limits(spill=25, link_batch=40, memory_links=40)
     folder = tmp_path / "f"
     make_files(folder, [f"s{i:03d}.png" for i in range(127)], size=500)
     for i in range(3):
@@ -325,14 +324,17 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
     with ServerThread(ServerOptions(port=0)) as srv:
         config = config_for(srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY)
         with caplog.at_level(logging.INFO):
-            report = await sync(config, RunControl(progress_seconds=0, checkpoint_seconds=0.02))
+            report = await sync(
+                config,
+                RunControl(progress_seconds=0, checkpoint_seconds=0.02, limits=limits),
+            )
         assert (report.created, report.empty, report.album_linked) == (127, 3, 127)
         line = next(r.getMessage() for r in caplog.records if "checkpoints:" in r.getMessage())
         saves, longest, stall = map(int, re.findall(r"(\d+) (?:history|ms)", line))
         assert saves >= 1 and longest < 10_000 and stall < 10_000, line
         assert report.unaccounted() == 0
         assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [127]
-        again = await sync(config, RunControl(progress_seconds=0))
+        again = await sync(config, RunControl(progress_seconds=0, limits=limits))
         assert (again.created, again.skipped_history, again.server_contacted) == (0, 130, True)
     records = history_records(tmp_path / HISTORY)
     assert len(records) == 130 and all(r["album_id"] for r in records.values() if r["size"])
@@ -354,15 +356,14 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
     the time without a finished batch. With patience 1.5 s, batches of 4 and 0.3 s per request,
     40 files take 10 batches (3 s and more) and all are linked; a batch slower than the patience is
     cut off and left for the next run; a stop during the linking ends it within its own limit."""
-    from async_uploader.phases import album
-    from async_uploader.run import RunControl, sync
+    from async_uploader.control import RunControl, Signals
+    from async_uploader.limits import Limits
+    from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions, Shaping
 
     from .conftest import config_for, make_files
 
-    monkeypatch.setattr(album, "LINK_BATCH", 4)
-    monkeypatch.setattr(album, "LINK_PATIENCE", 1.5)
-    monkeypatch.setattr(album, "LINK_AFTER_STOP", 0.5)
+    limits = Limits(link_batch=4, link_patience=1.5, link_after_stop=0.5)
     folder = tmp_path / "f"
     make_files(folder, [f"s{i:02d}.png" for i in range(40)], size=300)
     slow = Shaping(latency_ms=300)
@@ -372,14 +373,14 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
             srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY, concurrency=16
         )
         started = time.monotonic()
-        report = await sync(config, RunControl(progress_seconds=0))
+        report = await sync(config, RunControl(progress_seconds=0, limits=limits))
         assert (report.created, report.album_linked, report.link_failed) == (40, 40, 0)
         assert time.monotonic() - started >= 3.0  # 10 batches of >= 0.3 s: past the patience
         assert "linking took over" not in caplog.text
         assert srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [40]
 
     # A batch slower than the patience: cut off, counted, and the next run links it.
-    monkeypatch.setattr(album, "LINK_PATIENCE", 0.4)
+    limits = Limits(link_batch=4, link_patience=0.4, link_after_stop=0.5)
     folder2 = tmp_path / "g"
     make_files(folder2, [f"t{i:02d}.png" for i in range(8)], size=300, start_seed=99)
     slower = Shaping(latency_ms=900)
@@ -388,15 +389,15 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
             srv.url, srv.api_key, folder2, tmp_path, history_file=tmp_path / "h2.sqlite"
         )
         with caplog.at_level(logging.WARNING):
-            report = await sync(config, RunControl(progress_seconds=0))
+            report = await sync(config, RunControl(progress_seconds=0, limits=limits))
         assert (report.created, report.album_linked, report.link_failed) == (8, 0, 8)
         assert "linking took over 0.4 s for one batch" in caplog.text
         srv.call(lambda s: s.set_shaping(latency_ms=0))
-        again = await sync(config, RunControl(progress_seconds=0))
+        again = await sync(config, RunControl(progress_seconds=0, limits=limits))
         assert (again.created, again.album_linked, again.link_failed) == (0, 8, 0)
 
     # A stop that arrives during the linking: LINK_AFTER_STOP from then on, in all.
-    monkeypatch.setattr(album, "LINK_PATIENCE", 60.0)
+    limits = Limits(link_batch=4, link_patience=60.0, link_after_stop=0.5)
     folder3 = tmp_path / "h"
     make_files(folder3, [f"u{i:02d}.png" for i in range(40)], size=300, start_seed=199)
     with ServerThread(ServerOptions(port=0, shaping=slow)) as srv:
@@ -408,7 +409,8 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
             history_file=tmp_path / "h3.sqlite",
             concurrency=16,
         )
-        control = RunControl(progress_seconds=0, stop=anyio.Event())
+        signals = Signals()
+        control = RunControl(progress_seconds=0, signals=signals, limits=limits)
 
         def wait_first_batch() -> None:  # in a thread: the server's state, polled
             while not srv.call(lambda s: any(a.asset_ids for a in s.state.albums.values())):
@@ -416,8 +418,7 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
 
         async def stop_once_linking() -> None:
             await anyio.to_thread.run_sync(wait_first_batch)
-            assert control.stop is not None
-            control.stop.set()
+            signals.stop.set()
 
         caplog.clear()
         with caplog.at_level(logging.WARNING):
@@ -436,15 +437,15 @@ async def test_a_history_that_cannot_be_written_does_not_hurry_the_linking(
     """A checkpoint that fails stops new uploads (nothing more is sent that could not be
     recorded); that stop is the run's own, not the user's, so the linking keeps its per-batch
     patience and links everything uploaded (a Ctrl-C's limit, here 10 ms, would cut it)."""
+    from async_uploader.control import RunControl, Signals
     from async_uploader.errors import HistoryError
-    from async_uploader.phases import album
-    from async_uploader.run import RunControl, sync
+    from async_uploader.limits import Limits
+    from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions, Shaping
 
     from .conftest import config_for, make_files
 
-    monkeypatch.setattr(album, "LINK_BATCH", 4)
-    monkeypatch.setattr(album, "LINK_AFTER_STOP", 0.01)
+    limits = Limits(link_batch=4, link_after_stop=0.01)
 
     server: list[ServerThread] = []
     save = History.save
@@ -462,10 +463,13 @@ async def test_a_history_that_cannot_be_written_does_not_hurry_the_linking(
         config = config_for(
             srv.url, srv.api_key, folder, tmp_path, history_file=tmp_path / HISTORY, concurrency=2
         )
-        control = RunControl(progress_seconds=0, checkpoint_seconds=0.01, stop=anyio.Event())
+        signals = Signals()
+        control = RunControl(
+            progress_seconds=0, checkpoint_seconds=0.01, signals=signals, limits=limits
+        )
         with pytest.raises(HistoryError):
             await sync(config, control)
-        assert control.stop is not None and control.stop.is_set()  # the uploads stopped early
+        assert signals.stop.is_set()  # the uploads stopped early
         created = srv.stats()["created"]
         assert 10 <= created < 40
         in_album = srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()])

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from async_uploader.config import ConfigError, parse_rate
+from async_uploader.config import parse_rate
+from async_uploader.errors import ConfigError
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread
 

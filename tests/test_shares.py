@@ -13,6 +13,7 @@ import pytest
 
 from async_uploader import local, shares
 from async_uploader.files import ScanResult, Walk, scan
+from async_uploader.limits import Limits
 from async_uploader.store import History, Record
 from tests.conftest import OLD, config_for, make_files
 
@@ -47,7 +48,7 @@ def _walk(folder: Path, history: History, **kw: Any) -> Walk:
         "recursive": True,
         "settle_seconds": 60,
         "exclude": ("skip-me.*",),
-        "skip": history.done_check(),
+        "skip": history.unchanged_check(),
     }
     settings.update(kw)
     return Walk(folder, lambda ext: ext.lower() != ".txt", **settings)
@@ -62,7 +63,7 @@ def _summary(result: ScanResult) -> dict[str, Any]:
         "errors": sorted(result.errors),
         "ignored": result.ignored,
         "excluded": result.excluded,
-        "done": result.done,
+        "unchanged": result.unchanged,
     }
 
 
@@ -74,7 +75,7 @@ def test_a_split_scan_finds_exactly_what_one_process_finds(tmp_path: Path, proce
     alone = _summary(scan(walk))
     split = _summary(shares.scan_split(walk, processes))
     assert split == alone
-    assert alone["done"] == 40 and len(alone["files"]) == 120 - 40 + 15 + 2  # + odd, empty
+    assert alone["unchanged"] == 40 and len(alone["files"]) == 120 - 40 + 15 + 2  # + odd, empty
     assert alone["settling"] == ["fresh.png"] and alone["symlinks"] == ["link.png"]
     assert any(rel.startswith("odd-") for rel in (f[1] for f in split["files"]))
 
@@ -82,7 +83,7 @@ def test_a_split_scan_finds_exactly_what_one_process_finds(tmp_path: Path, proce
 def test_a_child_that_fails_has_its_share_scanned_by_the_parent(tmp_path: Path) -> None:
     """A child dying mid-walk (here its history check raises) costs time, not files."""
     folder, history = _folder(tmp_path)
-    parent, check = os.getpid(), history.done_check()
+    parent, check = os.getpid(), history.unchanged_check()
 
     def fails_in_the_child(rel: str, size: int, mtime_ns: int) -> bool:
         if os.getpid() != parent:
@@ -97,7 +98,7 @@ def test_a_parent_that_stops_ends_and_reaps_its_children(tmp_path: Path) -> None
     """An error (or Ctrl-C) in the parent's own share kills the children and waits for them:
     no process is left scanning, and no zombie."""
     folder, history = _folder(tmp_path)
-    parent, check = os.getpid(), history.done_check()
+    parent, check = os.getpid(), history.unchanged_check()
     started: list[int] = []
     real_start = shares._Child.start
 
@@ -162,12 +163,11 @@ def test_an_idle_run_over_a_big_history_scans_in_several_processes(
     monkeypatch.setattr(shares.os, "sched_getaffinity", lambda pid: {0, 1})
     found = []
     for threshold in (10**9, 10):
-        monkeypatch.setattr(local, "SPLIT_FROM", threshold)
         caplog.clear()
         with caplog.at_level(logging.DEBUG, logger="async_uploader.shares"):
-            history, scanned = local.read_local(config)
+            history, scanned = local.read_local(config, Limits(split_from=threshold))
         history.close()
         found.append(_summary(scanned))
         assert ("scan: 2 processes" in caplog.text) == (threshold == 10)
     assert found[0] == found[1]
-    assert found[1]["done"] == 40 and len(found[1]["files"]) > 80
+    assert found[1]["unchanged"] == 40 and len(found[1]["files"]) > 80

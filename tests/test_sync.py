@@ -352,7 +352,7 @@ def test_a_dry_run_whose_key_is_refused_mid_check_exits_3(
     import anyio
 
     from async_uploader.config import load_config
-    from async_uploader.errors import AuthRejected
+    from async_uploader.immich import AuthRejected
     from async_uploader.run import RunControl, sync
 
     server.call(lambda s: s.hostile("bulk-check", "echo-key", 401))

@@ -10,7 +10,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from async_uploader.errors import ApiError
+from async_uploader.immich import ApiError
 from async_uploader.phases.tuning import StreamTuner, is_congestion
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread

@@ -36,7 +36,7 @@ async def test_a_v3_validation_error_is_one_readable_reason(tmp_path: Path) -> N
                 file_modified_at="2024-05-01T12:00:00Z",
             )
             answer = await client.upload(req)
-    assert answer.status is Outcome.REJECTED
+    assert answer.outcome is Outcome.REJECTED
     assert answer.message == (
         "HTTP 400: fileCreatedAt: Invalid input: expected ISO 8601 datetime string, received string"
     )

@@ -1,22 +1,22 @@
 """Moving bytes: the aiohttp session, one exchange, and the one table that turns aiohttp's errors
 into ours. The only module of the uploader that imports aiohttp.
 
-It knows no Immich path, status code or field: ``api`` decides what an answer means (httpx's split
-of the client, which decides, from the transport, which moves bytes). Every body it reads is
-capped; a redirect is never followed (it would carry the key to another host).
+It knows no Immich path, status code or field: ``client`` decides what an answer means (httpx's
+split of the client, which decides, from the transport, which moves bytes). Every body it reads
+is capped; a redirect is never followed (it would carry the key to another host).
 """
 
 from __future__ import annotations
 
 import errno
 import ssl
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from ..errors import BadAnswer, TransportError
+from .errors import BadAnswer, Kind, TransportError
 
 # The real server closes idle keep-alive sockets after ~6 s while announcing 5 s; never reuse one
 # that has been idle for longer than this.
@@ -88,7 +88,7 @@ async def exchange(
                 body = await _read_start(resp, error_cap)
             wanted = {h: resp.headers[h] for h in WANTED_HEADERS if h in resp.headers}
             return Answer(resp.status, resp.reason or "", wanted, body)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError, ssl.SSLError) as exc:
         raise transport_error(method, endpoint, exc) from exc
 
 
@@ -115,56 +115,113 @@ async def _read_start(resp: aiohttp.ClientResponse, cap: int) -> bytes:
     return bytes(body[:cap])
 
 
-# -- the one table of what a lower-level failure means --------------------------------------
-def transport_error(method: str, endpoint: str, exc: BaseException) -> TransportError:
-    return TransportError(
-        method,
-        endpoint,
-        _reason(exc),
-        idle_close=_is_idle_close(exc),
-        server_gone=_is_server_gone(exc),
-    )
+# -- the one table of what a lower-level failure means ------------------------------------------
+# (exception class, when (None: always), kind, the user's reason). Most specific first: the first
+# row whose class and condition match decides. tests/unit/test_immich_transport.py holds that
+# every client error class of aiohttp has a row of its own.
+Row = tuple[type[BaseException], Callable[[Any], bool] | None, Kind, Callable[[Any], str]]
 
 
-def _reason(exc: BaseException) -> str:
-    """A short, user-facing reason for a transport failure."""
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"TLS certificate error: {exc.certificate_error}"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        return f"TLS error: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return "cannot resolve host name"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if exc.os_error.errno == errno.ECONNREFUSED:
-            return "connection refused"
-        return f"cannot connect: {exc.os_error.strerror or exc.os_error}"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "server closed the connection"
-    if isinstance(exc, aiohttp.ClientOSError):
-        if exc.errno == errno.ECONNRESET:
-            return "connection reset by peer"
-        return f"connection error: {exc.strerror or exc}"
-    if isinstance(exc, aiohttp.ServerTimeoutError | TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "response cut short"
-    return f"{type(exc).__name__}: {exc}"
+def _errno(*codes: int | None) -> Callable[[Any], bool]:
+    return lambda exc: getattr(exc, "errno", None) in codes
 
 
-def _is_server_gone(exc: BaseException) -> bool:
-    return isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ServerTimeoutError | TimeoutError)
-
-
-def _is_idle_close(exc: BaseException) -> bool:
-    """The ways a request on a socket the server was closing fails: disconnected before any
-    answer, reset, or the body write refused ("Can not write request body")."""
-    if isinstance(exc, aiohttp.ServerDisconnectedError | ConnectionResetError | BrokenPipeError):
-        return True
-    if isinstance(exc, aiohttp.ClientOSError) and exc.errno in (
-        errno.ECONNRESET,
-        errno.EPIPE,
-        None,
-    ):
-        return True
+def _reset_below(exc: BaseException) -> bool:
+    """A failure whose cause is the peer closing the socket ("Can not write request body")."""
     cause = exc.__cause__ or exc.__context__
     return isinstance(cause, ConnectionResetError | BrokenPipeError)
+
+
+def _os_reason(exc: Any) -> str:
+    return f"connection error: {exc.strerror or exc}"
+
+
+TABLE: tuple[Row, ...] = (
+    # TLS: a handshake or a certificate the server's name does not match
+    (
+        aiohttp.ClientConnectorCertificateError,
+        None,
+        Kind.TLS,
+        lambda e: f"TLS certificate error: {e.certificate_error}",
+    ),
+    (aiohttp.ClientConnectorSSLError, None, Kind.TLS, lambda e: f"TLS error: {e}"),
+    (aiohttp.ClientSSLError, None, Kind.TLS, lambda e: f"TLS error: {e}"),
+    (aiohttp.ServerFingerprintMismatch, None, Kind.TLS, lambda e: "TLS certificate fingerprint"),
+    (ssl.SSLError, None, Kind.TLS, lambda e: f"TLS error: {e}"),
+    # Nothing to talk to
+    (aiohttp.ClientConnectorDNSError, None, Kind.CONNECT, lambda e: "cannot resolve host name"),
+    (
+        aiohttp.ClientProxyConnectionError,
+        None,
+        Kind.CONNECT,
+        lambda e: f"cannot connect to the proxy: {e.os_error.strerror or e.os_error}",
+    ),
+    (
+        aiohttp.ClientConnectorError,
+        lambda e: e.os_error.errno == errno.ECONNREFUSED,
+        Kind.CONNECT,
+        lambda e: "connection refused",
+    ),
+    (
+        aiohttp.ClientConnectorError,
+        None,
+        Kind.CONNECT,
+        lambda e: f"cannot connect: {e.os_error.strerror or e.os_error}",
+    ),
+    (aiohttp.InvalidUrlRedirectClientError, None, Kind.CONNECT, lambda e: f"invalid URL: {e}"),
+    (aiohttp.InvalidUrlClientError, None, Kind.CONNECT, lambda e: f"invalid URL: {e}"),
+    (aiohttp.InvalidURL, None, Kind.CONNECT, lambda e: f"invalid URL: {e}"),
+    (aiohttp.NonHttpUrlRedirectClientError, None, Kind.CONNECT, lambda e: f"not an http URL: {e}"),
+    (aiohttp.NonHttpUrlClientError, None, Kind.CONNECT, lambda e: f"not an http URL: {e}"),
+    (aiohttp.RedirectClientError, None, Kind.CONNECT, lambda e: f"redirect: {e}"),
+    # No answer in time
+    (aiohttp.ConnectionTimeoutError, None, Kind.TIMEOUT, lambda e: "timed out"),
+    (aiohttp.SocketTimeoutError, None, Kind.TIMEOUT, lambda e: "timed out"),
+    (aiohttp.ServerTimeoutError, None, Kind.TIMEOUT, lambda e: "timed out"),
+    (TimeoutError, None, Kind.TIMEOUT, lambda e: "timed out"),
+    # The server closed a kept-alive socket we reused: retried at once, not a failure
+    (
+        aiohttp.ServerDisconnectedError,
+        None,
+        Kind.CLOSED_IDLE,
+        lambda e: "server closed the connection",
+    ),
+    (
+        aiohttp.ClientConnectionResetError,
+        None,
+        Kind.CLOSED_IDLE,
+        lambda e: "connection reset by peer",
+    ),
+    (
+        aiohttp.ClientOSError,
+        _errno(errno.ECONNRESET),
+        Kind.CLOSED_IDLE,
+        lambda e: "connection reset by peer",
+    ),
+    (aiohttp.ClientOSError, _errno(errno.EPIPE, None), Kind.CLOSED_IDLE, _os_reason),
+    (aiohttp.ClientError, _reset_below, Kind.CLOSED_IDLE, lambda e: "connection reset by peer"),
+    # The connection broke, or the answer did
+    (aiohttp.ClientOSError, None, Kind.BROKEN, _os_reason),
+    (aiohttp.ClientPayloadError, None, Kind.BROKEN, lambda e: "response cut short"),
+    (aiohttp.UploadAbortedError, None, Kind.BROKEN, lambda e: "upload aborted"),
+    (aiohttp.ServerConnectionError, None, Kind.BROKEN, lambda e: f"server connection: {e}"),
+    (aiohttp.ClientHttpProxyError, None, Kind.BROKEN, lambda e: f"proxy error: {e}"),
+    (aiohttp.WSServerHandshakeError, None, Kind.BROKEN, lambda e: f"{type(e).__name__}: {e}"),
+    (aiohttp.ContentTypeError, None, Kind.BROKEN, lambda e: f"{type(e).__name__}: {e}"),
+    (aiohttp.ClientResponseError, None, Kind.BROKEN, lambda e: f"{type(e).__name__}: {e}"),
+    (aiohttp.ClientConnectionError, None, Kind.BROKEN, lambda e: f"{type(e).__name__}: {e}"),
+    (aiohttp.ClientError, None, Kind.BROKEN, lambda e: f"{type(e).__name__}: {e}"),
+)
+
+
+def classify(exc: BaseException) -> tuple[Kind, str]:
+    """What a lower-level failure means, and how to say it: the first row of TABLE that fits."""
+    for cls, when, kind, reason in TABLE:
+        if isinstance(exc, cls) and (when is None or when(exc)):
+            return kind, reason(exc)
+    return Kind.BROKEN, f"{type(exc).__name__}: {exc}"
+
+
+def transport_error(method: str, endpoint: str, exc: BaseException) -> TransportError:
+    kind, reason = classify(exc)
+    return TransportError(method, endpoint, reason, kind)

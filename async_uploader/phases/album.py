@@ -8,61 +8,50 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING
 
 import anyio
 
-from ..errors import ApiError, BadAnswer, HistoryError, TransportError, UploaderError
-from ..immich import ImmichClient
-from ..outcomes import RunReport, counted
+from ..control import Signals
+from ..errors import HistoryError, UploaderError
+from ..immich import ApiError, BadAnswer, TransportError
+from ..limits import Limits
+from ..outcomes import RunReport
 from ..retry import RetryPolicy, with_retries
 from ..store import History
-from . import ms_since, names
+from ..text import counted, ms_since, names
+from .calls import ImmichCalls
 from .connect import Failover
-
-if TYPE_CHECKING:
-    from ..run import RunControl
 
 log = logging.getLogger(__name__)
 
-# Ids per album request; split only past this. A request of 10,000, its answer and the page of
-# the history behind it held 7 MB at once, the biggest part of a backfill's peak memory; 2,000
-# cost a few more round trips (500 for a million files, not 100).
-LINK_BATCH = 2_000
-# Up to this many links wait: read from the history's memory, as a small run has them, without
-# the saves that paging from the database needs (one before, one per page).
-MEMORY_LINKS = 10_000
-# How long linking may go without finishing a batch. A backfill of a million is 500 batches, which a
-# real server takes about a minute for (58 s on the test server), so the limit is not on the whole.
-LINK_PATIENCE = 60.0
-LINK_AFTER_STOP = 15.0  # in all, from a stop (the first Ctrl-C)
-LINK_AFTER_ABORT = 5.0  # in all, from a second one
-
 
 async def link_pending(
-    client: ImmichClient,
+    client: ImmichCalls,
     history: History,
     album_id: str,
     report: RunReport,
     retry: RetryPolicy,
+    limits: Limits,
     recover: Callable[[], Awaitable[bool]] | None = None,
     on_batch: Callable[[], None] | None = None,
 ) -> None:
-    """Every recorded asset not yet in the album, in batches of LINK_BATCH; past MEMORY_LINKS read
-    from the history a batch at a time and saved after each (a backfill of a million is never all in
-    memory); ``on_batch`` is called after each batch is answered and recorded."""
+    """Every recorded asset not yet in the album, in batches of ``limits.link_batch``; past
+    ``limits.memory_links`` read from the history a batch at a time and saved after each (a
+    backfill of a million is never all in memory); ``on_batch`` is called after each batch is
+    answered and recorded. The one way anything links: the sync, and verify --repair."""
     start = time.monotonic()
     pages: Iterator[dict[str, str]] = iter(())
     saving = False
-    if history.pending_bound(album_id) > MEMORY_LINKS:  # many: page the database
+    batch = limits.link_batch
+    if history.pending_bound(album_id) > limits.memory_links:  # many: page the database
         try:
             await anyio.to_thread.run_sync(history.save)  # what was recorded since then
-            pages, saving = history.pending_pages(album_id, LINK_BATCH), True
+            pages, saving = history.pending_pages(album_id, batch), True
         except HistoryError:
             pass  # it cannot be written (a full disk): from memory; the final save says why
     if not saving:  # one batch, or the history unwritable: what it holds, from memory
         pending = list(history.pending_links(album_id).items())
-        pages = (dict(pending[i : i + LINK_BATCH]) for i in range(0, len(pending), LINK_BATCH))
+        pages = (dict(pending[i : i + batch]) for i in range(0, len(pending), batch))
     asked = 0
     for page in pages:
         asked += len(page)
@@ -79,7 +68,7 @@ async def link_pending(
 
 
 async def _link_batch(
-    client: ImmichClient,
+    client: ImmichCalls,
     history: History,
     album_id: str,
     pending: dict[str, str],
@@ -132,19 +121,20 @@ async def _link_batch(
 
 
 async def link_for_a_while(
-    client: ImmichClient,
+    client: ImmichCalls,
     history: History,
     album_id: str,
     report: RunReport,
     retry: RetryPolicy,
-    control: RunControl,
+    limits: Limits,
+    signals: Signals,
     failover: Failover,
 ) -> None:
-    """The album links, bounded in time: LINK_PATIENCE without a finished batch, however many
-    batches there are; from a stop on (before or during the linking) LINK_AFTER_STOP in all,
-    from a second one LINK_AFTER_ABORT. A failure is logged and left for the next run, never
-    raised past the save."""
-    limit = LINK_PATIENCE
+    """The album links, bounded in time: ``limits.link_patience`` without a finished batch,
+    however many batches there are; from a stop on (before or during the linking)
+    ``link_after_stop`` in all, from a second one ``link_after_abort``. A failure is logged and
+    left for the next run, never raised past the save."""
+    limit = limits.link_patience
     stopped = False  # from a stop on, the limit is in all: the user is waiting
 
     with anyio.move_on_after(limit) as scope:
@@ -161,22 +151,21 @@ async def link_for_a_while(
         async def watch_stops() -> None:
             # A stop set before the linking without the run being interrupted was the uploads'
             # own (the history could not be written): not the user's, no hurry for it.
-            if control.stop is not None and not control.stop.is_set():
-                await control.stop.wait()
-                hurry(LINK_AFTER_STOP)
-            if control.abort is not None:
-                await control.abort.wait()
-                hurry(LINK_AFTER_ABORT)
+            if not signals.stop.is_set():
+                await signals.stop.wait()
+                hurry(limits.link_after_stop)
+            await signals.abort.wait()
+            hurry(limits.link_after_abort)
 
-        if control.abort is not None and control.abort.is_set():  # before the linking began
-            hurry(LINK_AFTER_ABORT)
+        if signals.abort.is_set():  # before the linking began
+            hurry(limits.link_after_abort)
         elif report.interrupted:
-            hurry(LINK_AFTER_STOP)
+            hurry(limits.link_after_stop)
         async with anyio.create_task_group() as tg:
             tg.start_soon(watch_stops)
             try:
                 await link_pending(
-                    client, history, album_id, report, retry, failover.recover, batch_done
+                    client, history, album_id, report, retry, limits, failover.recover, batch_done
                 )
             except UploaderError as exc:
                 log.error("album: %s; the next run links what is left", exc)

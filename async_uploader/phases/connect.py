@@ -13,11 +13,12 @@ import time
 import anyio
 
 from ..config import Config
-from ..errors import ApiError, Redirected, ServerUnreachable, TransportError, first_uploader_error
-from ..immich import Album, ImmichClient, MediaTypes, Session, ping
+from ..errors import ServerUnreachable, plain_errors
+from ..immich import Album, ImmichClient, ImmichError, MediaTypes, Session, ping
 from ..outcomes import RunReport
 from ..retry import RetryPolicy, with_retries
-from . import ms_since
+from ..text import ms_since
+from .calls import ImmichCalls
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +50,9 @@ async def choose_server(session: Session, urls: list[tuple[str, str, float]]) ->
         except TimeoutError:
             ok[role] = False
             why[role] = f"timed out after {timeout:g} s"
-        except TransportError as exc:
+        except ImmichError as exc:  # refused, a redirect, a page that is not Immich's
             ok[role] = False
             why[role] = exc.reason
-        except Redirected as exc:  # not this URL, but the other one may do
-            ok[role] = False
-            why[role] = str(exc).removeprefix(url + " ")
-        except ApiError as exc:
-            ok[role] = False
-            why[role] = exc.message if exc.status == 200 else f"HTTP {exc.status}"
         decide(tg)
 
     async with anyio.create_task_group() as tg:
@@ -80,7 +75,7 @@ class Failover:
         self,
         session: Session,
         urls: list[tuple[str, str, float]],
-        client: ImmichClient,
+        client: ImmichCalls,
     ) -> None:
         self.session = session
         self.urls = urls
@@ -105,7 +100,7 @@ class Failover:
             return False  # the same URL answers pings: not a move, back off as usual
 
 
-async def resolve_album(client: ImmichClient, name: str, create: bool) -> Album | None:
+async def resolve_album(client: ImmichCalls, name: str, create: bool) -> Album | None:
     """The album with exactly this name (the oldest if several); created when missing."""
     albums = [a for a in await client.list_albums() if a.name == name]
     if albums:
@@ -164,17 +159,12 @@ async def connect_phase(
         find = functools.partial(resolve_album, client, config.album, create=not config.dry_run)
         albums.append(await with_retries(retry, "album", find, failover.recover))
 
-    try:
+    # A rejected key says so, whichever of the requests noticed first; any other error says
+    # what it is (a redirect, a page that is not Immich's, a timeout).
+    with plain_errors():
         async with anyio.create_task_group() as tg:
             for step in (key, types, version, find_album):
                 tg.start_soon(step)
-    except BaseExceptionGroup as group:
-        # A rejected key says so, whichever of the three requests noticed first; any other
-        # error says what it is (a redirect, a page that is not Immich's, a timeout).
-        error = first_uploader_error(group)
-        if error is None:
-            raise
-        raise error from None
     album = albums[0]
     if album is None:
         log.info("album: %r does not exist yet (a real run creates it)", config.album)

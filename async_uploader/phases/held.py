@@ -14,12 +14,11 @@ import time
 from typing import Any
 
 from ..config import Config
-from ..outcomes import human_bytes
-from ..store import History
+from ..store import History, Meta
+from ..text import human_bytes
 
 log = logging.getLogger(__name__)
 
-LEARNT = "external_limit"  # the history's meta key: {"url", "refused", "at"}
 # A request carries more than the file: the form's fields and the sidecar (about 1 kB).
 BODY_ALLOWANCE = 8 * 1024
 
@@ -32,7 +31,7 @@ class BodyLimit:
         self.external_url = config.external_url
         self.configured = config.external_max_upload
         self.history = history
-        learnt = history.meta(LEARNT)  # for another external URL: not this one's limit
+        learnt = history.meta(Meta.EXTERNAL_LIMIT)  # for another external URL: not this one's limit
         refused = learnt.get("refused") if learnt.get("url") == self.external_url else None
         fits = type(refused) is int and refused > 0
         self.refused: int | None = refused if fits else None
@@ -65,7 +64,7 @@ class BodyLimit:
         if self.refused is None or size < self.refused:
             self.refused = size
             self.refused_at = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-            self.history.set_meta(LEARNT, self.describe_learnt())
+            self.history.set_meta(Meta.EXTERNAL_LIMIT, self.describe_learnt())
             log.warning(
                 "the external URL %s refused a %s upload (HTTP 413: a proxy's body limit); files "
                 "this big wait for the local URL%s",
@@ -84,7 +83,7 @@ class BodyLimit:
                 human_bytes(size),
             )
             self.refused, self.refused_at = None, ""
-            self.history.set_meta(LEARNT, {})
+            self.history.set_meta(Meta.EXTERNAL_LIMIT, {})
 
     def describe_learnt(self) -> dict[str, Any]:
         return {"url": self.external_url, "refused": self.refused, "at": self.refused_at}

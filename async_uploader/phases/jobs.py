@@ -16,10 +16,10 @@ from typing import Any
 
 import anyio
 
-from ..errors import ApiError, BadAnswer, TransportError
-from ..immich import ImmichClient
-from ..store import PAUSED_JOBS as PAUSED
-from ..store import History
+from ..immich import ApiError, BadAnswer, ImmichError, Kind, TransportError
+from ..limits import DEFAULT, Limits
+from ..store import History, Meta
+from .calls import ImmichCalls
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,10 @@ HEAVY = (
     "duplicateDetection",
     "ocr",
 )
-RESUME_PATIENCE = 10.0  # seconds the resumes may take in all; else the next run resumes them
 
 
-def _trouble(exc: Exception) -> str:
-    if isinstance(exc, ApiError) and exc.status in (401, 403):
+def _trouble(exc: ImmichError) -> str:
+    if exc.kind in (Kind.FORBIDDEN, Kind.AUTH):
         return "the key is not an admin's (pausing jobs needs an admin's key with queue.update)"
     return str(exc)
 
@@ -47,13 +46,14 @@ def _trouble(exc: Exception) -> str:
 class JobPauser:
     """The queues this run paused, and their resumption."""
 
-    def __init__(self, client: ImmichClient, history: History) -> None:
+    def __init__(self, client: ImmichCalls, history: History, limits: Limits = DEFAULT) -> None:
         self.client = client
+        self.limits = limits
         self.history = history
         self.paused: list[str] = []  # by this run (or a crashed one), not yet resumed
 
     def left_over(self) -> list[str]:
-        queues = self.history.meta(PAUSED).get("queues")
+        queues = self.history.meta(Meta.PAUSED_JOBS).get("queues")
         if not isinstance(queues, list):
             return []
         return [q for q in queues if isinstance(q, str) and q in HEAVY]
@@ -64,7 +64,7 @@ class JobPauser:
             if self.paused
             else {}
         )
-        self.history.set_meta(PAUSED, record)
+        self.history.set_meta(Meta.PAUSED_JOBS, record)
 
     async def resume_left_over(self) -> None:
         """A run that paused queues and died before resuming them: resume them now."""
@@ -129,7 +129,7 @@ class JobPauser:
             except (ApiError, BadAnswer, TransportError) as exc:
                 log.warning("jobs: %s not resumed (the next run tries again): %s", name, exc)
 
-        with anyio.move_on_after(RESUME_PATIENCE):
+        with anyio.move_on_after(self.limits.resume_patience):
             async with anyio.create_task_group() as tg:
                 for name in self.paused:
                     tg.start_soon(resume_one, name)

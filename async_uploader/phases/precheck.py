@@ -14,24 +14,17 @@ import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
 from ..config import Config
-from ..errors import ApiError, BadAnswer, TransportError
 from ..files import FileList, LocalFile, sha1_file
-from ..immich import ImmichClient
-from ..outcomes import FileResult, Outcome, counted
+from ..immich import ApiError, BadAnswer, Kind, TransportError
+from ..limits import Limits
+from ..outcomes import FileResult, Outcome
 from ..retry import RetryPolicy, with_retries
 from ..store import History
-from . import unreadable
+from ..text import counted, unreadable
+from .calls import ImmichCalls
 from .connect import Failover
 
 log = logging.getLogger(__name__)
-
-# Checksums per bulk upload check (the official CLI asks 5,000 at once). A batch and the stream
-# of hashed files waiting for an upload are what the pre-check holds: at 5,000 they were the
-# biggest part of a backfill's memory (6 MB more at its peak, and the heap kept the holes).
-CHECK_BATCH = 1_000
-FIRST_CHECK_BATCH = 64  # small first batches, so uploads start while the rest is hashed
-HASH_THREADS = 2
-HASH_GROUP = 32  # files hashed per worker-thread call
 
 
 class Precheck:
@@ -41,15 +34,17 @@ class Precheck:
 
     def __init__(
         self,
-        client: ImmichClient,
+        client: ImmichCalls,
         config: Config,
         history: History,
         retry: RetryPolicy,
         failover: Failover,
         record: Callable[[FileResult], None],
         skip: Callable[[LocalFile], None],
+        limits: Limits,
     ) -> None:
         self.client = client
+        self.limits = limits
         self.config = config
         self.history = history
         self.retry = retry
@@ -117,7 +112,7 @@ class Precheck:
             )
             return {hashed[int(i)][0].rel: answer for i, answer in known.items()}
         except ApiError as exc:
-            if exc.status in (404, 405):
+            if exc.kind is Kind.NOT_FOUND:
                 log.info("the server has no bulk upload check; relying on the checksum header")
             else:
                 log.warning(
@@ -140,16 +135,17 @@ class Precheck:
     ) -> None:
         """Hash what has no known hash (in threads), ask the server about it in batches; what it
         already has is recorded (and linked later) without its bytes, the rest goes to upload."""
-        limiter = anyio.CapacityLimiter(HASH_THREADS)
-        batch = FIRST_CHECK_BATCH
+        limits = self.limits
+        limiter = anyio.CapacityLimiter(limits.hash_threads)
+        batch = limits.first_check_batch
         files = iter(todo)  # read a batch at a time: a million files are never all in memory
         async with out:
             while not stop.is_set() and (chunk := list(itertools.islice(files, batch))):
-                batch = min(batch * 4, CHECK_BATCH)
+                batch = min(batch * 4, limits.check_batch)
                 hashes = await anyio.to_thread.run_sync(self.known_sha1s, chunk)
                 unknown = [f for f in chunk if f.rel not in hashes]
                 # Groups small enough that both threads get work even in the first batch.
-                size = max(1, min(HASH_GROUP, -(-len(unknown) // HASH_THREADS)))
+                size = max(1, min(limits.hash_group, -(-len(unknown) // limits.hash_threads)))
                 async with anyio.create_task_group() as tg:
                     for i in range(0, len(unknown), size):
                         tg.start_soon(self._hash_group, unknown[i : i + size], limiter, hashes)

@@ -38,8 +38,8 @@ import time
 
 import anyio
 
-from ..errors import ApiError, TransportError
-from ..outcomes import human_bytes
+from ..immich import ApiError, ImmichError
+from ..text import human_bytes
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,12 @@ PROBE_SECONDS = 10.0  # settled and quiet this long: a step up, to see whether m
 KEEP = 1.03  # a step up bringing at least this much more work is kept, however little it paid
 FLAT = 1.25  # upload times within this of the fastest window's: no upload waits behind another
 SLOWER = 2.0  # upload times this much longer than when settled, with no more work done: too many
-BUSY = frozenset({408, 429, 502, 503, 504})  # a busy server's (or its proxy's) answers
 
 
 def is_congestion(exc: BaseException) -> bool:
-    """What a server (or the proxy before it) answers when it has too much to do."""
-    if isinstance(exc, ApiError):
-        return exc.status in BUSY
-    if isinstance(exc, TransportError) and not exc.idle_close:
-        return "timed out" in exc.reason or "no progress" in exc.reason
-    return False
+    """What a server (or the proxy before it) answers when it has too much to do: a busy
+    status (502, 503, 504, 429, 408), a timeout, an upload that stalled."""
+    return isinstance(exc, ImmichError) and exc.kind.congestion
 
 
 class StreamTuner:
@@ -110,7 +106,7 @@ class StreamTuner:
     def failed(self, exc: BaseException) -> None:
         if not is_congestion(exc):
             return
-        what = f"HTTP {exc.status}" if isinstance(exc, ApiError) else "a timeout"
+        what = exc.status_line if isinstance(exc, ApiError) else "a timeout"
         self.congestion.append(what)
         if not self.cut_this_window:  # at once: every upload in flight would get the same
             self.cut_this_window = True

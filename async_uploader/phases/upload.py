@@ -9,39 +9,39 @@ import logging
 import os
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 import anyio
 
 from ..capture import capture_time, find_sidecar, has_own_date, make_xmp
 from ..config import MAX_CONCURRENCY, Config
-from ..errors import ApiError, BadAnswer, HistoryError, TransportError
-from ..files import FileList, LocalFile, iso_utc, opener, valid_utf8
+from ..control import RunControl, Signals
+from ..errors import HistoryError
+from ..files import FileList, LocalFile, iso_utc, opener
 from ..immich import (
     SMALL_FILE,
+    ApiError,
+    BadAnswer,
     FileChanged,
-    ImmichClient,
+    Kind,
+    TransportError,
     UploadAnswer,
     UploadRequest,
     read_whole,
 )
-from ..outcomes import FileResult, Outcome, RunReport, counted, human_bytes
+from ..outcomes import FileResult, Outcome, RunReport
 from ..progress import Rate, Snapshot
 from ..retry import RetryPolicy, with_retries
 from ..store import History, Record
-from . import unreadable
+from ..text import counted, human_bytes, unreadable, valid_utf8
+from .calls import ImmichCalls
 from .connect import Failover
 from .held import BodyLimit
-from .precheck import CHECK_BATCH, Precheck
+from .precheck import Precheck
 from .tuning import StreamTuner
-
-if TYPE_CHECKING:
-    from ..run import RunControl
 
 log = logging.getLogger(__name__)
 
 MAX_SIDECAR_BYTES = 1_000_000  # multer's field limit is about this
-CHECKPOINT_RECORDS = 1000  # a checkpoint once this many records wait, whatever the time
 
 
 class Uploader:
@@ -49,14 +49,17 @@ class Uploader:
 
     def __init__(
         self,
-        client: ImmichClient,
+        client: ImmichCalls,
         config: Config,
         history: History,
         report: RunReport,
         control: RunControl,
+        signals: Signals,
         retry: RetryPolicy,
         failover: Failover,
     ) -> None:
+        self.signals = signals
+        self.limits = control.limits
         self.retry = retry
         self.failover = failover
         self.client = client
@@ -73,9 +76,7 @@ class Uploader:
         self.longest_checkpoint = 0.0  # seconds, the longest of them
         self.longest_stall = 0.0  # seconds the event loop was kept from running, at most
         self.history_error: HistoryError | None = None
-        # The disk reads of the uploads (a screenshot read whole, its sidecar): a few threads
-        # do them as fast as many would, without anyio's default of 40 threads and their memory.
-        self.disk = anyio.CapacityLimiter(4)
+        self.disk = anyio.CapacityLimiter(self.limits.disk_threads)
         self.limit = BodyLimit(config, history)
         self.tuner: StreamTuner | None = None  # IMMICH_CONCURRENCY=auto, once uploads begin
 
@@ -98,7 +99,7 @@ class Uploader:
                 self.tuner.failed(exc)
             raise
         if self.tuner is not None:
-            if answer.status is Outcome.REJECTED and answer.refused_with == 413:
+            if answer.outcome is Outcome.REJECTED and answer.refusal is Kind.TOO_LARGE:
                 pass  # a proxy's body limit: not the server being busy, not a measure either
             else:
                 self.tuner.answered(time.monotonic() - began)
@@ -181,14 +182,14 @@ class Uploader:
         except (TransportError, ApiError, BadAnswer) as exc:
             # Not recorded: only what the server confirmed goes into the history.
             return FileResult(f, Outcome.FAILED, message=str(exc))
-        if answer.status is Outcome.REJECTED:
-            if answer.refused_with == 413 and self.limit.refused_413(answer.url, f.size):
+        if answer.outcome is Outcome.REJECTED:
+            if answer.refusal is Kind.TOO_LARGE and self.limit.refused_413(answer.url, f.size):
                 return FileResult(f, Outcome.HELD, message="the external URL refused it (HTTP 413)")
             self.report.files_sent += 1
             return FileResult(f, Outcome.REJECTED, message=answer.message, sha1=answer.checksum)
         self.report.files_sent += 1
         self.limit.sent(answer.url, f.size)
-        return FileResult(f, answer.status, asset_id=answer.asset_id, sha1=answer.checksum)
+        return FileResult(f, answer.outcome, asset_id=answer.asset_id, sha1=answer.checksum)
 
     def record(self, result: FileResult) -> None:
         f = result.file
@@ -244,8 +245,7 @@ class Uploader:
         limiter = anyio.CapacityLimiter(fixed or MAX_CONCURRENCY)
         if fixed is None and sendable:
             self.tuner = StreamTuner(limiter, MAX_CONCURRENCY)
-        stop = self.control.stop or anyio.Event()
-        abort = self.control.abort or anyio.Event()
+        stop, abort = self.signals.stop, self.signals.abort
         start = time.monotonic()
         if self.config.max_rate and sendable:
             log.info("uploads: capped at %s per second in all", human_bytes(self.config.max_rate))
@@ -264,14 +264,17 @@ class Uploader:
                 uploads.cancel()
 
             async def checkpoint() -> None:
-                """Every checkpoint_seconds, and sooner once CHECKPOINT_RECORDS wait: files the
-                server already has are recorded thousands a second, and what waits is memory."""
+                """Every checkpoint_seconds, and sooner once ``limits.checkpoint_records`` wait:
+                files the server already has are recorded thousands a second, and what waits is
+                memory."""
                 every = self.control.checkpoint_seconds
                 last = time.monotonic()
                 while True:
                     await anyio.sleep(min(every, 0.25))
                     due = time.monotonic() - last >= every
-                    if self.history.dirty and (due or self.history.unsaved >= CHECKPOINT_RECORDS):
+                    if self.history.dirty and (
+                        due or self.history.unsaved >= self.limits.checkpoint_records
+                    ):
                         began = last = time.monotonic()
                         try:
                             # In a worker thread: the uploads go on while it commits.
@@ -336,7 +339,7 @@ class Uploader:
             # Bounded: hashing runs at most a batch or so ahead of the uploads, so a 100,000-file
             # backfill does not hold 100,000 hashed entries waiting for their turn.
             send, receive = anyio.create_memory_object_stream[tuple[LocalFile, str | None]](
-                max_buffer_size=CHECK_BATCH
+                max_buffer_size=self.limits.check_batch
             )
             with uploads:
                 async with anyio.create_task_group() as tg:
@@ -348,6 +351,7 @@ class Uploader:
                         self.failover,
                         self.record,
                         self._skip,
+                        self.limits,
                     )
                     tg.start_soon(precheck.run, sendable, send, stop)
                     async with receive:
@@ -363,8 +367,7 @@ class Uploader:
     def close(self, todo: FileList) -> None:
         """After the upload phase, however it ended: files never started, and uploads cut off
         by a stop, are sent by the next run (counted: every other file has its result)."""
-        stop = self.control.stop
-        if stop is not None and stop.is_set() and self.history_error is None:
+        if self.signals.stop.is_set() and self.history_error is None:
             self.report.interrupted = True
         self.report.not_started += len(todo) - self.recorded
         if self.report.held:

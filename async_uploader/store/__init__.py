@@ -1,24 +1,38 @@
 """What a run keeps on disk beside ``.env``: the history, an SQLite database with the last run's
-record in it (``history``, ``last_run``), an older version's JSON history taken over once
-(``legacy``), and the lock that keeps two runs apart (``lock``). Private to its owner (0600).
-Knows nothing of the server, HTTP or the phases of a run."""
+record in it, an older version's JSON history taken over once, and the lock that keeps two runs
+apart. Private to its owner (0600). Knows nothing of the server, HTTP or the phases of a run.
 
-from .history import DONE, SCHEMA, History, Record, filesystem_type
-from .last_run import FACTS_KEY, PAUSED_JOBS, read_last_run, save_last_run
+    schema    tables, statements, the record of a file, where WAL can be used
+    opening   connecting, creating, taking over a JSON history, moving a corrupt one aside
+    known     the scan's question: is this file settled and unchanged?
+    history   the History: records, pending links, saves
+    meta      the keys of what is kept beside the records
+    last_run  the last run's record
+    legacy    the JSON histories of older versions
+    lock      one run at a time
+"""
+
+from .history import History
+from .last_run import FACTS_KEY, read_last_run, save_last_run
 from .legacy import FIELDS, legacy_path
 from .lock import RunLock
+from .meta import Meta
+from .opening import describe, unwritable
+from .schema import SCHEMA, SETTLED, Record, filesystem_type
 
 __all__ = [
-    "DONE",
     "FACTS_KEY",
     "FIELDS",
-    "PAUSED_JOBS",
     "SCHEMA",
+    "SETTLED",
     "History",
+    "Meta",
     "Record",
     "RunLock",
+    "describe",
     "filesystem_type",
     "legacy_path",
     "read_last_run",
     "save_last_run",
+    "unwritable",
 ]

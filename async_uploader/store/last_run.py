@@ -10,11 +10,9 @@ from typing import Any
 from ..outcomes import RunReport
 from .history import History
 
-# The key of what a run that reached the server learnt of it (local.server_facts builds it).
+# The field of the record that holds what a run that reached the server learnt of it
+# (local.server_facts builds it).
 FACTS_KEY = "server"
-# The history's meta key of the job queues a run paused and has not resumed yet (phases/jobs.py):
-# while it is there, no run is idle offline, so the next one to reach the server resumes them.
-PAUSED_JOBS = "paused_jobs"
 
 
 def read_last_run(history: History) -> dict[str, Any]:

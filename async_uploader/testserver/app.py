@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .core import CID_KEY, MAX_JSON_BYTES, ApiError, ConnectionDropped, new_cid
+from .core import Core
 from .hostile import route_key
 from .routes import AdminRoutes, AlbumRoutes, AssetRoutes, ServerRoutes, UploadRoutes
+from .shapes import CID_KEY, MAX_JSON_BYTES, ApiError, ConnectionDropped, new_cid
 
 APP_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -57,8 +59,19 @@ def proxy_body_limit(emulator: Emulator, max_body: int) -> Middleware:
     return limit
 
 
-class Emulator(ServerRoutes, AdminRoutes, AlbumRoutes, AssetRoutes, UploadRoutes):
-    """One emulated server: its state, its shaping, its routes."""
+class Emulator(Core):
+    """One emulated server: its state, its shaping, and the routes of each area of the API,
+    composed: each is given this core and adds its own routes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.areas = (
+            ServerRoutes(self),
+            AdminRoutes(self),
+            AlbumRoutes(self),
+            AssetRoutes(self),
+            UploadRoutes(self),
+        )
 
     def make_app(self, max_body: int | None = None) -> web.Application:
         """The routes, as one address serves them; ``max_body``: a proxy in front of this
@@ -69,38 +82,8 @@ class Emulator(ServerRoutes, AdminRoutes, AlbumRoutes, AssetRoutes, UploadRoutes
             middlewares.insert(0, proxy_body_limit(self, max_body))
         app = web.Application(middlewares=middlewares, client_max_size=MAX_JSON_BYTES)
         app[APP_KEY] = self
-        r = app.router
-        r.add_get("/.well-known/immich", self.well_known)
-        r.add_get("/api/server/ping", self.ping)
-        r.add_get("/api/server/version", self.version)
-        r.add_get("/api/server/about", self.about)
-        r.add_get("/api/server/config", self.config)
-        r.add_get("/api/server/features", self.features)
-        r.add_get("/api/server/media-types", self.media_types)
-        r.add_get("/api/users/me", self.users_me)
-        r.add_get("/api/api-keys/me", self.api_keys_me)
-        r.add_post("/api/api-keys", self.api_key_create)
-        r.add_post("/api/auth/login", self.login)
-        r.add_get("/api/jobs", self.jobs_list)
-        r.add_put("/api/jobs/{name}", self.job_command)
-        if self.api_version >= 3:
-            r.add_get("/api/queues", self.queues_list)
-            r.add_get("/api/queues/{name}", self.queue_get)
-            r.add_put("/api/queues/{name}", self.queue_update)
-        r.add_get("/api/albums", self.albums_list)
-        r.add_post("/api/albums", self.album_create)
-        r.add_put("/api/albums/assets", self.albums_bulk_add)
-        r.add_get("/api/albums/{id}", self.album_get)
-        r.add_put("/api/albums/{id}/assets", self.album_add)
-        r.add_delete("/api/albums/{id}/assets", self.album_remove)
-        r.add_post("/api/assets", self.upload)
-        r.add_delete("/api/assets", self.assets_delete)
-        r.add_post("/api/assets/bulk-upload-check", self.bulk_check)
-        r.add_get("/api/assets/statistics", self.statistics)
-        r.add_get("/api/assets/{id}", self.asset_get)
-        r.add_post("/api/search/metadata", self.search_metadata)
-        r.add_get("/_testserver/stats", self.testserver_stats)
-        r.add_get("/_testserver/state", self.testserver_state)
+        for area in self.areas:
+            area.add_to(app.router)
         return app
 
     @web.middleware
@@ -109,7 +92,7 @@ class Emulator(ServerRoutes, AdminRoutes, AlbumRoutes, AssetRoutes, UploadRoutes
     ) -> web.StreamResponse:
         self.state.stats.requests[route_key(request)] += 1
         # A client's own correlation id is echoed, on errors too (golden-v3 39, 39b).
-        cid = request.headers.get(self._cid_header()) or new_cid()
+        cid = request.headers.get(self.cid_header()) or new_cid()
         request[CID_KEY] = cid
         transport = request.transport
         conn = id(transport)
@@ -125,16 +108,16 @@ class Emulator(ServerRoutes, AdminRoutes, AlbumRoutes, AssetRoutes, UploadRoutes
         try:
             response = await handler(request)
         except ApiError as exc:
-            response = self._error(exc, cid)
+            response = self.error(exc, cid)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
-            response = self._error(ApiError(404, f"Cannot {request.method} {request.path}"), cid)
+            response = self.error(ApiError(404, f"Cannot {request.method} {request.path}"), cid)
         except (ConnectionDropped, ConnectionError):
             # Cut on purpose, or the client went away mid-body: nothing to answer, nothing to log.
             raise asyncio.CancelledError() from None
         self._idle_since[conn] = time.monotonic()
         if not response.prepared:
             response.headers["X-Powered-By"] = "Express"
-            response.headers[self._cid_header()] = cid
+            response.headers[self.cid_header()] = cid
             response.headers["Keep-Alive"] = "timeout=5"
             # The real server gzips bodies over about 1 KB for clients that accept it.
             if isinstance(response, web.Response) and response.body is not None:

@@ -16,12 +16,11 @@ import enum
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-if TYPE_CHECKING:
-    from .core import Core
+from .state import Stats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -111,8 +110,9 @@ def route_key(request: web.Request) -> str:
 class Hostile:
     """The rules in force, and the middleware that applies them."""
 
-    def __init__(self, emulator: Core) -> None:
-        self.emulator = emulator
+    def __init__(self, stats: Stats, error_response: Callable[[int, str], web.Response]) -> None:
+        self.stats = stats
+        self.error_response = error_response  # an error in the emulated server's own shape
         self.rules: list[HostileRule] = []
 
     def add(self, rule: HostileRule) -> None:
@@ -143,7 +143,7 @@ class Hostile:
         rule = self._take(request)
         if rule is None:
             return await handler(request)
-        stats = self.emulator.state.stats
+        stats = self.stats
         stats.faults[f"hostile-{rule.kind.value}"] += 1
         key = request.headers.get("x-api-key", "")
         if rule.kind in _REPLACING or (rule.kind is Kind.ECHO_KEY and rule.param):
@@ -177,7 +177,7 @@ class Hostile:
         if kind is Kind.ECHO_KEY:
             status = int(param or 400)
             message = f"Invalid request for API key {key}"
-            return self.emulator.error_response(status, message)
+            return self.error_response(status, message)
         if kind is Kind.HTML_502:
             return web.Response(status=502, text=PROXY_502, content_type="text/html")
         if kind is Kind.HTML_200:

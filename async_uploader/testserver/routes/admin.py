@@ -7,10 +7,11 @@ from typing import Any
 from aiohttp import web
 
 from .. import zod
-from ..core import ApiError, Core, invalid, json_response
+from ..core import Core
 from ..data import (
     PERMISSION_NAMES,
 )
+from ..shapes import ApiError, invalid, json_response
 from ..state import ApiKey
 
 
@@ -24,19 +25,33 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
     }
 
 
-class AdminRoutes(Core):
+class AdminRoutes:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def add_to(self, r: web.UrlDispatcher) -> None:
+        r.add_get("/api/api-keys/me", self.api_keys_me)
+        r.add_post("/api/api-keys", self.api_key_create)
+        r.add_post("/api/auth/login", self.login)
+        r.add_get("/api/jobs", self.jobs_list)
+        r.add_put("/api/jobs/{name}", self.job_command)
+        if self.core.api_version >= 3:
+            r.add_get("/api/queues", self.queues_list)
+            r.add_get("/api/queues/{name}", self.queue_get)
+            r.add_put("/api/queues/{name}", self.queue_update)
+
     # -- queues and jobs (admin only) ---------------------------------------------------------
     def _admin(self, request: web.Request, permission: str) -> None:
-        key = self.auth(request, permission)
+        key = self.core.auth(request, permission)
         if not key.admin:
             raise ApiError(403, "Forbidden")
 
     def _queue_name(self, request: web.Request) -> str:
         name = request.match_info["name"]
-        if name not in self.queues:
+        if name not in self.core.queues:
             raise invalid(
-                [f"name must be one of the following values: {', '.join(self.queues)}"],
-                [zod.not_one_of(["name"], list(self.queues))],
+                [f"name must be one of the following values: {', '.join(self.core.queues)}"],
+                [zod.not_one_of(["name"], list(self.core.queues))],
             )
         return name
 
@@ -47,18 +62,18 @@ class AdminRoutes(Core):
     def _queue_json(self, name: str) -> dict[str, Any]:
         return {
             "name": name,
-            "isPaused": name in self.state.paused_queues,
+            "isPaused": name in self.core.state.paused_queues,
             "statistics": self._counts(),
         }
 
     def _job_json(self, name: str) -> dict[str, Any]:
-        status = {"isPaused": name in self.state.paused_queues, "isActive": False}
+        status = {"isPaused": name in self.core.state.paused_queues, "isActive": False}
         return {"queueStatus": status, "jobCounts": self._counts()}
 
     async def queues_list(self, request: web.Request) -> web.Response:
         """GET /api/queues (3.x, golden-v3 45)."""
         self._admin(request, "queue.read")
-        return json_response([self._queue_json(q) for q in self.queues])
+        return json_response([self._queue_json(q) for q in self.core.queues])
 
     async def queue_get(self, request: web.Request) -> web.Response:
         self._admin(request, "queue.read")
@@ -68,7 +83,7 @@ class AdminRoutes(Core):
         """PUT /api/queues/{name} {"isPaused": bool} (3.x, golden-v3 45b, 45d, 45e)."""
         self._admin(request, "queue.update")
         name = self._queue_name(request)
-        body = await self.read_json(request, "queue")
+        body = await self.core.read_json(request, "queue")
         paused = body.get("isPaused") if isinstance(body, dict) else None
         if paused is not None:
             if not isinstance(paused, bool):
@@ -76,19 +91,19 @@ class AdminRoutes(Core):
                     ["isPaused must be a boolean value"],
                     [zod.invalid_type(["isPaused"], "boolean", paused)],
                 )
-            self.state.pause_queue(name, paused)
+            self.core.state.pause_queue(name, paused)
         return json_response(self._queue_json(name))
 
     async def jobs_list(self, request: web.Request) -> web.Response:
         """GET /api/jobs (2.x; kept in 3.x as a legacy route, golden 45, golden-v3 45f)."""
         self._admin(request, "job.read")
-        return json_response({q: self._job_json(q) for q in self.queues})
+        return json_response({q: self._job_json(q) for q in self.core.queues})
 
     async def job_command(self, request: web.Request) -> web.Response:
         """PUT /api/jobs/{name} {"command": "pause"|"resume", "force": bool} (2.x, golden 45b)."""
         self._admin(request, "job.create")
         name = self._queue_name(request)
-        body = await self.read_json(request, "queue")
+        body = await self.core.read_json(request, "queue")
         command = body.get("command") if isinstance(body, dict) else None
         commands = ["start", "pause", "resume", "empty", "clear-failed"]
         if command not in commands:
@@ -97,19 +112,19 @@ class AdminRoutes(Core):
                 [zod.not_one_of(["command"], commands)],
             )
         if command in ("pause", "resume"):
-            self.state.pause_queue(name, command == "pause")
+            self.core.state.pause_queue(name, command == "pause")
         return json_response(self._job_json(name))
 
     async def api_keys_me(self, request: web.Request) -> web.Response:
-        key = self.auth(request, "")
+        key = self.core.auth(request, "")
         if key.is_session:
             raise ApiError(403, "Not authenticated with an API Key")
         return json_response(_key_json(key))
 
     async def api_key_create(self, request: web.Request) -> web.Response:
         """POST /api/api-keys: how users make (limited) keys (golden-v3 00c, 36a)."""
-        self.auth(request, "apiKey.create")
-        body = await self.read_json(request, "api-key-create")
+        self.core.auth(request, "apiKey.create")
+        body = await self.core.read_json(request, "api-key-create")
         body = body if isinstance(body, dict) else {}
         perms = body.get("permissions")
         if not isinstance(perms, list) or not all(
@@ -127,26 +142,26 @@ class AdminRoutes(Core):
             )
             raise invalid(v2, issues)
         name = str(body["name"]) if isinstance(body.get("name"), str) else "API Key"
-        key = self.state.create_api_key(perms, name=name)
+        key = self.core.state.create_api_key(perms, name=name)
         return json_response({"secret": key.secret, "apiKey": _key_json(key)}, 201)
 
     async def login(self, request: web.Request) -> web.Response:
         """POST /api/auth/login as the emulated user (any non-empty password: it is a test
         server), with the real server's cookies (golden-v3 00b)."""
-        body = await self.read_json(request, "login")
+        body = await self.core.read_json(request, "login")
         body = body if isinstance(body, dict) else {}
-        if body.get("email") != self.user["email"] or not body.get("password"):
+        if body.get("email") != self.core.user["email"] or not body.get("password"):
             raise ApiError(401, "Incorrect email or password")
-        token = self.state.create_session()
+        token = self.core.state.create_session()
         response = json_response(
             {
                 "accessToken": token,
-                "userId": self.user_id,
-                "userEmail": self.user["email"],
-                "name": self.user["name"],
-                "isAdmin": self.user["isAdmin"],
-                "profileImagePath": self.user["profileImagePath"],
-                "shouldChangePassword": self.user["shouldChangePassword"],
+                "userId": self.core.user_id,
+                "userEmail": self.core.user["email"],
+                "name": self.core.user["name"],
+                "isAdmin": self.core.user["isAdmin"],
+                "profileImagePath": self.core.user["profileImagePath"],
+                "shouldChangePassword": self.core.user["shouldChangePassword"],
                 "isOnboarded": False,
             },
             201,

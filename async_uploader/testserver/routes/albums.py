@@ -7,17 +7,29 @@ from typing import Any
 from aiohttp import web
 
 from .. import zod
-from ..core import UUID_RE, ApiError, Core, invalid, json_response
+from ..core import Core
+from ..shapes import UUID_RE, ApiError, invalid, json_response
 from ..state import Album
 
 
-class AlbumRoutes(Core):
+class AlbumRoutes:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def add_to(self, r: web.UrlDispatcher) -> None:
+        r.add_get("/api/albums", self.albums_list)
+        r.add_post("/api/albums", self.album_create)
+        r.add_put("/api/albums/assets", self.albums_bulk_add)
+        r.add_get("/api/albums/{id}", self.album_get)
+        r.add_put("/api/albums/{id}/assets", self.album_add)
+        r.add_delete("/api/albums/{id}/assets", self.album_remove)
+
     async def albums_list(self, request: web.Request) -> web.Response:
-        self.auth(request, "album.read")
-        albums = list(self.state.albums.values())
+        self.core.auth(request, "album.read")
+        albums = list(self.core.state.albums.values())
         asset_id = request.query.get("assetId")
         shared = request.query.get("shared")
-        if self.api_version >= 3:
+        if self.core.api_version >= 3:
             # 3.x: name (exact, case-sensitive), id, isOwned, isShared; "shared" is gone
             # (golden-v3 20b-20e). Every album here is the user's own, and none is shared.
             shared = None
@@ -34,11 +46,11 @@ class AlbumRoutes(Core):
         elif shared == "true":
             albums = []  # nothing is ever shared on the emulated server
         albums.sort(key=lambda a: a.created_at, reverse=True)  # newest first, as the real one
-        return json_response([self.album_json(a, with_assets=False) for a in albums])
+        return json_response([self.core.album_json(a, with_assets=False) for a in albums])
 
     async def album_create(self, request: web.Request) -> web.Response:
-        self.auth(request, "album.create")
-        body = await self.read_json(request, "album-create")
+        self.core.auth(request, "album.create")
+        body = await self.core.read_json(request, "album-create")
         errors: list[str] = []
         issues: list[dict[str, Any]] = []
         name = body.get("albumName") if isinstance(body, dict) else None
@@ -50,31 +62,31 @@ class AlbumRoutes(Core):
             isinstance(i, str) and UUID_RE.match(i) for i in asset_ids
         ):
             errors.append("each value in assetIds must be a UUID")
-            issues += self._uuid_list_issues(asset_ids, "assetIds")
+            issues += self.core.uuid_list_issues(asset_ids, "assetIds")
         if errors:
             raise invalid(errors, issues)
         assert isinstance(name, str)
-        album = self.state.create_album(name, str(body.get("description") or ""))
+        album = self.core.state.create_album(name, str(body.get("description") or ""))
         # Ids the user cannot access are dropped silently.
-        known = list(dict.fromkeys(i for i in asset_ids if i in self.state.assets))
-        self.state.add_to_album(album, known)
-        return json_response(self.album_json(album, with_assets=True), 201)
+        known = list(dict.fromkeys(i for i in asset_ids if i in self.core.state.assets))
+        self.core.state.add_to_album(album, known)
+        return json_response(self.core.album_json(album, with_assets=True), 201)
 
     async def album_get(self, request: web.Request) -> web.Response:
-        self.auth(request, "album.read")
-        album = self._album_or_400(request.match_info["id"], "album.read")
+        self.core.auth(request, "album.read")
+        album = self.core.album_or_400(request.match_info["id"], "album.read")
         without = request.query.get("withoutAssets") == "true"
-        return json_response(self.album_json(album, with_assets=not without))
+        return json_response(self.core.album_json(album, with_assets=not without))
 
     async def _album_and_ids(
         self, request: web.Request, permission: str, route: str
     ) -> tuple[Album, list[str]]:
         """The album of the path and the ids of the body, of an album's assets route."""
-        self.auth(request, permission)
+        self.core.auth(request, permission)
         album_id = request.match_info["id"]
-        self._path_uuid(album_id)
-        ids = self._ids(await self.read_json(request, route), "ids")
-        album = self.state.albums.get(album_id)
+        self.core.path_uuid(album_id)
+        ids = self.core.ids(await self.core.read_json(request, route), "ids")
+        album = self.core.state.albums.get(album_id)
         if album is None:
             raise ApiError(400, "Album not found")
         return album, ids
@@ -87,13 +99,13 @@ class AlbumRoutes(Core):
         for asset_id in ids:
             if asset_id in present:
                 results.append({"id": asset_id, "success": False, "error": "duplicate"})
-            elif asset_id not in self.state.assets:
+            elif asset_id not in self.core.state.assets:
                 results.append({"id": asset_id, "success": False, "error": "no_permission"})
             else:
                 present.add(asset_id)
                 added.append(asset_id)
                 results.append({"id": asset_id, "success": True})
-        self.state.add_to_album(album, added)
+        self.core.state.add_to_album(album, added)
         return json_response(results)
 
     async def album_remove(self, request: web.Request) -> web.Response:
@@ -110,22 +122,22 @@ class AlbumRoutes(Core):
                 results.append({"id": asset_id, "success": True})
             else:
                 results.append({"id": asset_id, "success": False, "error": "not_found"})
-        self.state.remove_from_album(album, removed)
+        self.core.state.remove_from_album(album, removed)
         return json_response(results)
 
     async def albums_bulk_add(self, request: web.Request) -> web.Response:
-        self.auth(request, "albumAsset.create")
-        body = await self.read_json(request, "album-add")
-        album_ids = self._ids(body, "albumIds")
-        asset_ids = self._ids(body, "assetIds")
-        albums = [self.state.albums[a] for a in album_ids if a in self.state.albums]
-        assets = [a for a in dict.fromkeys(asset_ids) if a in self.state.assets]
+        self.core.auth(request, "albumAsset.create")
+        body = await self.core.read_json(request, "album-add")
+        album_ids = self.core.ids(body, "albumIds")
+        asset_ids = self.core.ids(body, "assetIds")
+        albums = [self.core.state.albums[a] for a in album_ids if a in self.core.state.albums]
+        assets = [a for a in dict.fromkeys(asset_ids) if a in self.core.state.assets]
         if not albums or not assets:
             return json_response({"success": False, "error": "no_permission"})
         any_added = False
         for album in albums:
             new = [a for a in assets if a not in set(album.asset_ids)]
-            self.state.add_to_album(album, new)
+            self.core.state.add_to_album(album, new)
             any_added = any_added or bool(new)
         if not any_added:
             return json_response({"success": False, "error": "duplicate"})

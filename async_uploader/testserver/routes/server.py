@@ -7,15 +7,31 @@ from typing import Any
 
 from aiohttp import web
 
-from ..core import Core, json_response
+from ..core import Core
 from ..data import (
     SERVER_CONFIG,
     SERVER_CONFIG_V3,
     USER,
 )
+from ..shapes import json_response
 
 
-class ServerRoutes(Core):
+class ServerRoutes:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def add_to(self, r: web.UrlDispatcher) -> None:
+        r.add_get("/.well-known/immich", self.well_known)
+        r.add_get("/api/server/ping", self.ping)
+        r.add_get("/api/server/version", self.version)
+        r.add_get("/api/server/about", self.about)
+        r.add_get("/api/server/config", self.config)
+        r.add_get("/api/server/features", self.features)
+        r.add_get("/api/server/media-types", self.media_types)
+        r.add_get("/api/users/me", self.users_me)
+        r.add_get("/_testserver/stats", self.testserver_stats)
+        r.add_get("/_testserver/state", self.testserver_state)
+
     async def well_known(self, request: web.Request) -> web.Response:
         return json_response({"api": {"endpoint": "/api"}})
 
@@ -23,15 +39,15 @@ class ServerRoutes(Core):
         return json_response({"res": "pong"})
 
     async def version(self, request: web.Request) -> web.Response:
-        major, minor, patch = self.server_version
+        major, minor, patch = self.core.server_version
         body: dict[str, Any] = {"major": major, "minor": minor, "patch": patch}
-        if self.api_version >= 3:
+        if self.core.api_version >= 3:
             body["prerelease"] = None
         return json_response(body)
 
     async def about(self, request: web.Request) -> web.Response:
-        self.auth(request, "server.about")
-        version = "v" + ".".join(map(str, self.server_version))
+        self.core.auth(request, "server.about")
+        version = "v" + ".".join(map(str, self.core.server_version))
         return json_response(
             {
                 "version": version,
@@ -48,7 +64,7 @@ class ServerRoutes(Core):
         )
 
     async def config(self, request: web.Request) -> web.Response:
-        return json_response(SERVER_CONFIG_V3 if self.api_version >= 3 else SERVER_CONFIG)
+        return json_response(SERVER_CONFIG_V3 if self.core.api_version >= 3 else SERVER_CONFIG)
 
     async def features(self, request: web.Request) -> web.Response:
         return json_response(
@@ -66,27 +82,27 @@ class ServerRoutes(Core):
                 "oauthAutoLaunch": False,
                 "ocr": False,
                 "passwordLogin": True,
-                "configFile": self.api_version >= 3,
+                "configFile": self.core.api_version >= 3,
                 "email": False,
-                **({"realtimeTranscoding": False} if self.api_version >= 3 else {}),
+                **({"realtimeTranscoding": False} if self.core.api_version >= 3 else {}),
             }
         )
 
     async def media_types(self, request: web.Request) -> web.Response:
-        return json_response(self.types)
+        return json_response(self.core.types)
 
     async def users_me(self, request: web.Request) -> web.Response:
-        key = self.auth(request, "user.read")
+        key = self.core.auth(request, "user.read")
         if key.admin:
             return json_response(
                 USER
             )  # the admin (the 2.7.5 capture's user), who owns nothing here
-        used = sum(a.size for a in self.state.assets.values())  # trashed ones count too
-        return json_response({**self.user, "quotaUsageInBytes": used})
+        used = sum(a.size for a in self.core.state.assets.values())  # trashed ones count too
+        return json_response({**self.core.user, "quotaUsageInBytes": used})
 
     # -- not in the real server ---------------------------------------------------------------
     async def testserver_stats(self, request: web.Request) -> web.Response:
-        return json_response(self.state.stats.snapshot())
+        return json_response(self.core.state.stats.snapshot())
 
     async def testserver_state(self, request: web.Request) -> web.Response:
         return json_response(
@@ -99,11 +115,11 @@ class ServerRoutes(Core):
                         "size": a.size,
                         "isTrashed": a.is_trashed,
                     }
-                    for a in self.state.assets.values()
+                    for a in self.core.state.assets.values()
                 ],
                 "albums": [
                     {"id": al.id, "albumName": al.name, "assetIds": al.asset_ids}
-                    for al in self.state.albums.values()
+                    for al in self.core.state.albums.values()
                 ],
             }
         )

@@ -15,22 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from .. import zod
-from ..core import (
-    CID_KEY,
-    UUID_RE,
-    ApiError,
-    BodyReader,
-    ConnectionDropped,
-    Core,
-    invalid,
-    json_response,
-)
+from ..body import BodyReader
+from ..core import Core
 from ..data import (
     MIME_TYPES,
     SIDECAR_EXTENSIONS,
     VIDEO_EXTENSIONS,
 )
 from ..multipart import MultipartError, MultipartStream
+from ..shapes import CID_KEY, UUID_RE, ApiError, ConnectionDropped, invalid, json_response
 from ..state import Asset, decode_checksum, iso_ms, now_iso
 
 MAX_FIELD_BYTES = 1024 * 1024  # multer's default fieldSize
@@ -102,16 +95,22 @@ BUSY_503 = (
 )
 
 
-class UploadRoutes(Core):
+class UploadRoutes:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    def add_to(self, r: web.UrlDispatcher) -> None:
+        r.add_post("/api/assets", self.upload)
+
     async def upload(self, request: web.Request) -> web.StreamResponse:
-        self.auth(request, "asset.upload")
-        stats = self.state.stats
-        shaping = self.shaping
-        if not await self.processing.enter(shaping):  # a small server, its queue full
+        self.core.auth(request, "asset.upload")
+        stats = self.core.state.stats
+        shaping = self.core.shaping
+        if not await self.core.processing.enter(shaping):  # a small server, its queue full
             stats.faults["busy-503"] += 1
             busy = web.Response(status=503, text=BUSY_503, content_type="text/html")
             busy.headers["Server"] = "nginx"
-            return await self._answer_then_drain(request, BodyReader(self, request), busy)
+            return await self._answer_then_drain(request, BodyReader(self.core, request), busy)
         stats.uploads_in_flight += 1
         stats.max_uploads_in_flight = max(stats.max_uploads_in_flight, stats.uploads_in_flight)
         try:
@@ -125,21 +124,23 @@ class UploadRoutes(Core):
             raise
         finally:
             stats.uploads_in_flight -= 1
-            self.processing.leave()
+            self.core.processing.leave()
 
     async def _early(
         self, request: web.Request, reader: BodyReader, exc: ApiError
     ) -> web.StreamResponse:
         """Answer before the body is read, then keep reading it, as the real server does."""
         if 400 <= exc.status < 500:
-            self.state.stats.rejected += 1
-        return await self._answer_then_drain(request, reader, self._error(exc, request[CID_KEY]))
+            self.core.state.stats.rejected += 1
+        return await self._answer_then_drain(
+            request, reader, self.core.error(exc, request[CID_KEY])
+        )
 
     async def _answer_then_drain(
         self, request: web.Request, reader: BodyReader, response: web.Response
     ) -> web.StreamResponse:
         response.headers["X-Powered-By"] = "Express"
-        response.headers[self._cid_header()] = request[CID_KEY]
+        response.headers[self.core.cid_header()] = request[CID_KEY]
         response.headers["Keep-Alive"] = "timeout=5"
         await response.prepare(request)
         await response.write_eof()
@@ -147,18 +148,18 @@ class UploadRoutes(Core):
         return response
 
     async def _upload(self, request: web.Request) -> web.StreamResponse:
-        stats = self.state.stats
+        stats = self.core.state.stats
         try:
-            fault, where = self._draw(request, "upload")
+            fault, where = self.core.draw(request, "upload")
         except ApiError as exc:
-            return await self._early(request, BodyReader(self, request, upload=True), exc)
-        reader = BodyReader(self, request, fault, where, upload=True)
+            return await self._early(request, BodyReader(self.core, request, upload=True), exc)
+        reader = BodyReader(self.core, request, fault, where, upload=True)
 
         header = request.headers.get("x-immich-checksum")
         if header:
             stats.uploads_with_checksum += 1
             raw = decode_checksum(header.split(",")[0].strip())
-            existing = self.state.find_by_checksum(raw) if raw else None
+            existing = self.core.state.find_by_checksum(raw) if raw else None
             if existing is not None:
                 stats.duplicates += 1
                 body = {"status": "duplicate", "id": existing.id}
@@ -191,7 +192,7 @@ class UploadRoutes(Core):
                 shown = fields.get("filename") or part.filename
                 ext = Path(shown).suffix.lower()
                 allowed = (
-                    self.image_extensions | VIDEO_EXTENSIONS
+                    self.core.image_extensions | VIDEO_EXTENSIONS
                     if part.name == "assetData"
                     else SIDECAR_EXTENSIONS
                 )
@@ -203,7 +204,7 @@ class UploadRoutes(Core):
                     sidecar = data.decode("utf-8", errors="replace")
                     continue
                 asset_name = shown
-                tmp = self.state.new_upload_path()
+                tmp = self.core.state.new_upload_path()
                 fh = open(tmp, "wb") if tmp else None  # noqa: SIM115
                 try:
                     while chunk := await parts.read_chunk():
@@ -217,27 +218,27 @@ class UploadRoutes(Core):
                     if fh:
                         fh.close()
         except MultipartError as exc:
-            self.state.discard_tmp(tmp)
+            self.core.state.discard_tmp(tmp)
             raise ApiError(400, str(exc)) from None
         except (ConnectionDropped, ConnectionError, asyncio.CancelledError):
-            self.state.discard_tmp(tmp)
+            self.core.state.discard_tmp(tmp)
             raise
 
         if asset_name is None:
             raise ApiError(400, "File is required")
-        if size == 0 and self.api_version >= 3:  # file-upload.interceptor.ts of 3.x
-            self.state.discard_tmp(tmp)
+        if size == 0 and self.core.api_version >= 3:  # file-upload.interceptor.ts of 3.x
+            self.core.state.discard_tmp(tmp)
             raise ApiError(400, "File is empty")
         try:
             validated = self._validate_upload(fields, sidecar)
         except ApiError:
             # The real server leaves such bytes orphaned on disk; we do not need to.
-            self.state.discard_tmp(tmp)
+            self.core.state.discard_tmp(tmp)
             raise
         checksum = sha1.hexdigest()
-        existing = self.state.find_by_checksum(bytes.fromhex(checksum))
+        existing = self.core.state.find_by_checksum(bytes.fromhex(checksum))
         if existing is not None:
-            self.state.discard_tmp(tmp)
+            self.core.state.discard_tmp(tmp)
             stats.duplicates += 1
             return json_response({"status": "duplicate", "id": existing.id}, 200)
 
@@ -259,11 +260,11 @@ class UploadRoutes(Core):
             fields=dict(fields),
             width=width,
             height=height,
-            file_id=str(uuid.uuid4()) if self.api_version >= 3 else "",
+            file_id=str(uuid.uuid4()) if self.core.api_version >= 3 else "",
             **validated,
         )
-        self.state.add_asset(asset)
-        if tmp is not None and (dest := self.state.asset_path(asset)) is not None:
+        self.core.state.add_asset(asset)
+        if tmp is not None and (dest := self.core.state.asset_path(asset)) is not None:
             tmp.replace(dest)
         stats.created += 1
         return json_response({"id": asset.id, "status": "created"}, 201)
@@ -278,7 +279,7 @@ class UploadRoutes(Core):
         return m.group(1)
 
     def _parse_date(self, value: str) -> datetime | None:
-        if self.api_version >= 3 and not ZONED_DT_RE.match(value):
+        if self.core.api_version >= 3 and not ZONED_DT_RE.match(value):
             return None
         try:
             dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -292,7 +293,7 @@ class UploadRoutes(Core):
         class-validator sentences, v3's zod issues (zod.py)."""
         errors: list[str] = []  # v2
         issues: list[dict[str, Any]] = []  # v3
-        v3 = self.api_version >= 3
+        v3 = self.core.api_version >= 3
 
         if not v3:  # v3 has no such fields, and drops them when sent (V3-DIFFERENCES.md, 4)
             for name in ("deviceAssetId", "deviceId"):

@@ -1,0 +1,167 @@
+"""The configuration of a run: ``Config``, and ``load_config``, which merges the sources and
+checks every value before anything else happens (a wrong one is one line and exit 2).
+
+Built-in defaults < ``.env`` < environment < flags. Knows nothing of HTTP or of the run. The API
+key comes only from the environment or ``.env`` (flags show in ``ps`` and shell history).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ..errors import ConfigError
+from .secret import Secret
+from .settings import SETTING, SETTINGS, Setting
+from .sources import Sources
+from .values import normalize_url
+
+
+def default_device_id() -> str:
+    return f"async-uploader-{socket.gethostname()}"
+
+
+def _d(env: str) -> Any:
+    return SETTING[env].default
+
+
+@dataclass(frozen=True)
+class Config:
+    folder: Path
+    api_key: Secret
+    local_url: str | None
+    external_url: str | None
+    album: str
+    history_file: Path
+    log_file: Path
+    concurrency: int | None = None  # uploads at once; None: auto (IMMICH_CONCURRENCY=auto)
+    local_timeout: float = _d("IMMICH_LOCAL_TIMEOUT")
+    external_timeout: float = _d("IMMICH_EXTERNAL_TIMEOUT")
+    recursive: bool = _d("IMMICH_RECURSIVE")
+    env_file: Path | None = None
+    settle_seconds: float = _d("IMMICH_SETTLE_SECONDS")  # newer files: left for the next run
+    stall_timeout: float = _d("IMMICH_STALL_TIMEOUT")  # no progress this long: abort, retry
+    retries: int = _d("IMMICH_RETRIES")  # attempts per request after the first
+    retry_max_wait: float = _d("IMMICH_RETRY_MAX_WAIT")  # the longest backoff
+    request_timeout: float = _d("IMMICH_REQUEST_TIMEOUT")  # one JSON call, answer included
+    follow_symlinks: bool = _d("IMMICH_FOLLOW_SYMLINKS")  # upload what links point to
+    device_id: str = field(default_factory=default_device_id)
+    sidecar: bool = _d("IMMICH_SIDECAR")  # an XMP sidecar with the capture time and offset
+    include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
+    exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
+    max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
+    pause_jobs: bool = _d("IMMICH_PAUSE_JOBS")  # the server's heavy queues, while uploading
+    # The external URL's body limit in bytes; None: learnt from a 413 there (phases/held.py)
+    external_max_upload: int | None = _d("IMMICH_EXTERNAL_MAX_UPLOAD")
+    dry_run: bool = False
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def urls(self) -> list[tuple[str, str, float]]:
+        """(role, base URL, health-check timeout) for each configured URL, local first."""
+        out = []
+        if self.local_url:
+            out.append(("local", self.local_url, self.local_timeout))
+        if self.external_url:
+            out.append(("external", self.external_url, self.external_timeout))
+        return out
+
+
+def _plain(src: Sources, setting: Setting) -> Any:
+    """A plain setting's value: a flag's own (argparse made it a bool or a list already), else
+    its text read by the setting's reader; the default when neither says anything."""
+    assert setting.read is not None
+    flag = src.flag(setting)
+    if isinstance(flag, bool):
+        return flag
+    if isinstance(flag, list):
+        return tuple(flag)
+    text, name = src.text(setting)
+    if text is None:  # the default: a value, or a text as one would write it ("auto")
+        default = setting.default
+        return setting.read(default, setting.env) if isinstance(default, str) else default
+    numeric = isinstance(setting.default, int | float) and not isinstance(setting.default, bool)
+    if numeric and not text.strip():
+        return setting.default
+    return setting.read(text, name)
+
+
+def _folder(src: Sources) -> Path:
+    folder = src.path_of("folder", "SCREENSHOTS_PATH", None)
+    if folder is None:
+        raise ConfigError(
+            "SCREENSHOTS_PATH is not set (in .env, the environment, or --folder); "
+            + src.read_from("SCREENSHOTS_PATH")
+        )
+    if not folder.exists():
+        raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} does not exist")
+    if not folder.is_dir():
+        raise ConfigError(f"SCREENSHOTS_PATH: {folder} is not a folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        raise ConfigError(f"SCREENSHOTS_PATH: folder {folder} is not readable")
+    return folder
+
+
+def _urls(src: Sources, warnings: list[str]) -> tuple[str | None, str | None]:
+    urls: list[str | None] = []
+    for env in ("IMMICH_LOCAL_URL", "IMMICH_EXTERNAL_URL"):
+        value, name = src.text(SETTING[env])
+        urls.append(normalize_url(value, name) if value and value.strip() else None)
+    local, external = urls
+    if not local and not external:
+        raise ConfigError(
+            "IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL are both empty; set at least one; "
+            + src.read_from("IMMICH_LOCAL_URL", "IMMICH_EXTERNAL_URL")
+        )
+    loopback = ("localhost", "127.0.0.1", "::1")
+    if external and external.startswith("http://") and urlsplit(external).hostname not in loopback:
+        warnings.append(
+            f"IMMICH_EXTERNAL_URL {external} is plain http://: your API key crosses the internet "
+            "unencrypted; use https://"
+        )
+    return local, external
+
+
+def load_config(
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Merge the sources and check every value; raises ConfigError naming what is wrong."""
+    src = Sources(flags, environ, cwd)
+    warnings = list(src.warnings)
+    folder = _folder(src)
+    key, _ = src.get("IMMICH_API_KEY")
+    if not key or not key.strip():
+        raise ConfigError(
+            "IMMICH_API_KEY is not set (in .env or the environment; it is never taken from a "
+            f"flag); {src.read_from('IMMICH_API_KEY')}"
+        )
+    local_url, external_url = _urls(src, warnings)
+    album, _ = src.text(SETTING["IMMICH_ALBUM_NAME"])
+    if not album or not album.strip():
+        raise ConfigError(
+            "IMMICH_ALBUM_NAME is not set (in .env, the environment, or --album); "
+            + src.read_from("IMMICH_ALBUM_NAME")
+        )
+    plain = {s.field: _plain(src, s) for s in SETTINGS if s.read is not None}
+    device_id, _ = src.get("IMMICH_DEVICE_ID")
+    return Config(
+        folder=folder,
+        api_key=Secret(key.strip()),
+        local_url=local_url,
+        external_url=external_url,
+        album=album.strip(),
+        history_file=src.history_file(),
+        log_file=src.log_file(),
+        env_file=src.env_file,
+        device_id=(device_id or "").strip() or default_device_id(),
+        dry_run=bool(flags.get("dry_run", False)),
+        warnings=tuple(warnings),
+        **plain,
+    )

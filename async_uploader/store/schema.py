@@ -1,0 +1,162 @@
+"""The history's schema: the tables and indexes, the statements that read and write them, the
+record of one file, and where SQLite's WAL can be used. Plain data and SQL text; no connection
+is opened here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from hashlib import blake2b
+from pathlib import Path
+from struct import Struct
+from typing import Any
+
+from ..errors import HistoryCorrupt, HistoryError
+from ..files import sql_text
+from ..outcomes import Outcome
+from .legacy import FIELDS
+
+SCHEMA = 2  # PRAGMA user_version; version 1 was the JSON file
+# Outcomes that mean "leave this file alone while it is unchanged": uploaded (or imported from an
+# older history), or empty (Immich refuses a 0-byte file; it is sent once it has content).
+SETTLED = frozenset(
+    o.value for o in (Outcome.CREATED, Outcome.DUPLICATE, Outcome.LEGACY, Outcome.EMPTY)
+)
+LEGACY, STALE = Outcome.LEGACY.value, Outcome.STALE.value
+LINKED = frozenset(o.value for o in (Outcome.CREATED, Outcome.DUPLICATE))  # an asset in the album
+# File systems where SQLite's WAL (shared memory beside the file) is unsafe or refused.
+NETWORK_FS = frozenset(
+    [
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "afs",
+        "9p",
+        "drvfs",
+        "ceph",
+        "glusterfs",
+        "lustre",
+        "gpfs",
+        "fuse.sshfs",
+        "fuse.rclone",
+        "fuse.s3fs",
+        "davfs",
+        "fuse.davfs2",
+    ]
+)
+# How long a save waits for another program (an sqlite3 shell, say) holding the database's write
+# lock; two runs never do (``lock``), and readers never block a writer under WAL.
+BUSY_SECONDS = 5.0
+# SQLite's page cache for a run's connection, in KiB (its default is 2,000): a backfill's
+# checkpoints fill the whole cache, 2 MB of the run's memory, and an idle run reads the files
+# table once, in order, through the file system's cache anyway.
+CACHE_KIB = 512
+# A recorded asset, which belongs in the album (the same words in the index and its queries, so
+# that SQLite counts pending links from the index alone).
+LINKABLE = "outcome IN ('created', 'duplicate') AND asset_id IS NOT NULL AND asset_id != ''"
+CREATE = (
+    # A name that is not UTF-8 (lone surrogates in Python) is kept as a BLOB of its bytes.
+    "CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size INTEGER, mtime_ns INTEGER,"
+    " outcome TEXT NOT NULL, asset_id TEXT, sha1 TEXT, album_id TEXT, at TEXT NOT NULL DEFAULT '',"
+    " message TEXT, done_key INTEGER) WITHOUT ROWID",
+    # done_key: the fingerprint of (path, size, mtime_ns) of a file that is done (``_fingerprint``);
+    # the scan checks each file against these alone, read in key order.
+    "CREATE INDEX files_done ON files (done_key) WHERE done_key IS NOT NULL",
+    "CREATE INDEX files_unsized ON files (path) WHERE size IS NULL",
+    f"CREATE INDEX files_album ON files (album_id) WHERE {LINKABLE}",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID",
+    f"PRAGMA user_version = {SCHEMA}",
+)
+COLUMNS = ", ".join(FIELDS)
+UPSERT = f"INSERT OR REPLACE INTO files (path, {COLUMNS}, done_key) VALUES (?{', ?' * 9})"
+PENDING = f"FROM files WHERE {LINKABLE} AND album_id IS NOT ?"
+# The same as EXISTS (SELECT 1 {PENDING}), in three parts that SQLite each answers from the
+# album index ("IS NOT ?" makes it read the whole index).
+ANY_PENDING = " OR ".join(
+    f"EXISTS (SELECT 1 FROM files WHERE {LINKABLE} AND album_id {test})"
+    for test in ("IS NULL", "< ?", "> ?")
+)
+PACK = Struct("<qq").pack
+BLAKE = blake2b(digest_size=8)  # copied for each file: cheaper than a new one with its options
+
+
+def fingerprint(rel: str, size: int, mtime_ns: int) -> int:
+    """63 bits of BLAKE2b over the name's bytes, then size and time (an SQLite integer, never
+    negative): a changed or new file matches a done one by chance once in 10^13, for a history
+    of a million. (``known.unchanged_check`` has it inline.)"""
+    h = BLAKE.copy()
+    h.update(rel.encode("utf-8", "surrogateescape"))
+    h.update(PACK(size, mtime_ns))
+    return int.from_bytes(h.digest(), "little") >> 1
+
+
+def corrupt(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def read_error(path: Path, exc: sqlite3.Error) -> HistoryError:
+    if corrupt(exc):
+        return HistoryCorrupt(path, str(exc))
+    return HistoryError(f"cannot read history {path}: {exc}")
+
+
+@dataclass(slots=True, frozen=True)
+class Record:
+    size: int | None
+    mtime_ns: int | None
+    outcome: str  # an Outcome's value: one of Outcome.RECORDED
+    asset_id: str | None = None
+    sha1: str | None = None
+    album_id: str | None = None  # the album it is linked to; None while the link is pending
+    at: str = ""
+    message: str | None = None
+
+    def matches(self, size: int, mtime_ns: int) -> bool:
+        return self.size == size and self.mtime_ns == mtime_ns
+
+    def row(self, rel: str) -> tuple[Any, ...]:
+        """The database row: the key, FIELDS in order, and the fingerprint of a settled file."""
+        key = (
+            fingerprint(rel, self.size, self.mtime_ns)
+            if self.outcome in SETTLED and self.size is not None and self.mtime_ns is not None
+            else None
+        )
+        return (
+            sql_text(rel),
+            self.size,
+            self.mtime_ns,
+            self.outcome,
+            self.asset_id,
+            self.sha1,
+            self.album_id,
+            self.at,
+            self.message,
+            key,
+        )
+
+
+def filesystem_type(folder: Path, mountinfo: str | None = None) -> str | None:
+    """The type of the file system ``folder`` is on, from /proc/self/mountinfo (Linux), or None."""
+    if mountinfo is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+                mountinfo = fh.read()
+        except OSError:
+            return None
+    where = str(folder.resolve())
+    best, fstype = -1, None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if not sep or len(fields) < 5 or not right:
+            continue
+        point = fields[4].replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and len(point) > best:
+            best, fstype = len(point), right.split()[0]
+    return fstype
