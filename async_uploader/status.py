@@ -4,6 +4,7 @@ history as JSON, for people and scripts. Both read only."""
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -108,6 +109,16 @@ def status(history_file: Path, as_json: bool) -> str:
     return json.dumps(info) if as_json else render(info)
 
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _json(value: Any) -> str:
+    r"""JSON text, non-ASCII as it is, and the bytes of a name (or any text) that is not UTF-8 as
+    ``\udcXX`` escapes: valid JSON whatever another SQLite tool wrote, and nothing lost."""
+    text = json.dumps(value, ensure_ascii=False)
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def export(history_file: Path) -> Iterator[str]:
     """The whole history as one JSON object, a line per file (never one string of a million):
     ``{"history", "schema", "fields", "files": {path: {field: value}}, "last_run"}``. A name
@@ -121,9 +132,9 @@ def export(history_file: Path) -> Iterator[str]:
             if held is not None:
                 yield held + ","
             fields = dict(zip(FIELDS, rec.row(rel)[1:-1], strict=True))
-            held = f"  {json.dumps(rel)}: {json.dumps(fields, ensure_ascii=False)}"
+            held = f"  {json.dumps(rel)}: {_json(fields)}"
         if held is not None:
             yield held
-        yield f'}}, "last_run": {json.dumps(read_last_run(history) or None)}}}'
+        yield f'}}, "last_run": {_json(read_last_run(history) or None)}}}'
     finally:
         history.close()

@@ -11,6 +11,7 @@ inside: only ``transport`` knows aiohttp, and only this package reads a status c
     transport  the aiohttp session, one exchange, the table of aiohttp's errors
 """
 
+from .answers import is_uuid
 from .bodies import SMALL_FILE, build_multipart, read_whole
 from .client import MAX_JSON_ANSWER, ImmichClient, ping
 from .errors import (
@@ -47,6 +48,7 @@ __all__ = [
     "UploadAnswer",
     "UploadRequest",
     "build_multipart",
+    "is_uuid",
     "open_session",
     "ping",
     "read_whole",

@@ -13,7 +13,7 @@ import anyio
 
 from ..control import Signals
 from ..errors import HistoryError, UploaderError
-from ..immich import ApiError, BadAnswer, TransportError
+from ..immich import ApiError, BadAnswer, TransportError, is_uuid
 from ..limits import Limits
 from ..outcomes import RunReport
 from ..retry import RetryPolicy, with_retries
@@ -79,7 +79,22 @@ async def _link_batch(
     by_id: dict[str, list[str]] = {}  # files with the same bytes share one asset
     for rel, asset_id in pending.items():
         by_id.setdefault(asset_id, []).append(rel)
+    for asset_id in [a for a in by_id if not is_uuid(a)]:
+        # No id the server gives (a history edited by hand, an older one's record): it would
+        # make the server refuse the whole request. Forgotten: the next run sends the file.
+        rels = by_id.pop(asset_id)
+        for rel in rels:
+            history.forget(rel)
+        report.link_failed += len(rels)
+        log.error(
+            "album: the history names asset %r for %s, which is no asset id; forgotten, the "
+            "next run uploads it again",
+            asset_id[:40],
+            names(rels),
+        )
     batch = list(by_id)  # an asset shared across two pages is answered "duplicate": linked
+    if not batch:
+        return
     try:
         results = await with_retries(
             retry,

@@ -20,6 +20,33 @@ class Legacy(NamedTuple):
     rows: dict[str, list[Any]]  # rel -> a row in FIELDS order
     kind: str  # what it was, for the log: "version 1" or "a list of file names"
     last_run: dict[str, Any]  # version 1's <name>.last-run, or {}
+    skipped: dict[str, str]  # rel -> why its record was left out (a field of the wrong type)
+
+
+INT64 = 2**63  # SQLite's integers are 64-bit
+_TEXT_FIELDS = ("asset_id", "sha1", "album_id", "message")
+
+
+def _whole(value: Any, low: int) -> bool:
+    return type(value) is int and low <= value < INT64
+
+
+def malformed(row: list[Any]) -> str | None:
+    """Why a version 1 record cannot be taken over (a field of the wrong type, written by hand
+    or by another program), or None when it can."""
+    record = dict(zip(FIELDS, row, strict=True))
+    if record["size"] is not None and not _whole(record["size"], 0):
+        return f"size {str(record['size'])[:30]} is not a whole number of bytes"
+    if record["mtime_ns"] is not None and not _whole(record["mtime_ns"], -INT64):
+        return f"mtime_ns {str(record['mtime_ns'])[:30]} is not a whole number"
+    if not isinstance(record["outcome"], str):
+        return "its outcome is not a word"
+    if not isinstance(record["at"], str):
+        return "its time is not a text"
+    for name in _TEXT_FIELDS:
+        if record[name] is not None and not isinstance(record[name], str):
+            return f"{name} is not a text"
+    return None
 
 
 def database_path(configured: Path) -> Path:
@@ -51,18 +78,24 @@ def read_legacy(path: Path) -> Legacy:
         if tuple(data.get("fields", ())) != FIELDS:
             raise ValueError("unexpected record fields")
         rows = data["files"]
-        if not isinstance(rows, dict) or not all(
-            isinstance(row, list) and len(row) == len(FIELDS) and isinstance(row[2], str)
-            for row in rows.values()
-        ):
+        if not isinstance(rows, dict):
             raise ValueError("malformed records")
-        return Legacy(rows, "version 1", _last_run(path))
+        good: dict[str, list[Any]] = {}
+        skipped: dict[str, str] = {}
+        for rel, row in rows.items():
+            if not isinstance(row, list) or len(row) != len(FIELDS):
+                skipped[rel] = f"not a record of {len(FIELDS)} fields"
+            elif why := malformed(row):
+                skipped[rel] = why
+            else:
+                good[rel] = row
+        return Legacy(good, "version 1", _last_run(path), skipped)
     if isinstance(data, list | dict):
         names = list(data)
         if not all(isinstance(n, str) for n in names):
             raise ValueError("not a list of file names")
         empty = [None, None, LEGACY, None, None, None, "", None]
-        return Legacy({n: list(empty) for n in names}, "a list of file names", {})
+        return Legacy({n: list(empty) for n in names}, "a list of file names", {}, {})
     raise ValueError("not a history")
 
 

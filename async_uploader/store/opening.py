@@ -30,10 +30,28 @@ from .schema import (
 )
 
 log = logging.getLogger(__name__)
+SKIPS_SHOWN = 10  # malformed records of an older history named one by one; the rest counted
+
+
+def _text(value: bytes) -> str:
+    """A TEXT value as Python holds a name that is not UTF-8: its bytes kept (surrogateescape).
+    The tool writes such names as BLOBs; another SQLite tool may write them as TEXT, and a
+    strict decode would stop every command that reads the history."""
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _connect(
+    target: str, *, uri: bool = False, timeout: float = BUSY_SECONDS
+) -> sqlite3.Connection:
+    db = sqlite3.connect(
+        target, uri=uri, timeout=timeout, isolation_level=None, check_same_thread=False
+    )
+    db.text_factory = _text
+    return db
 
 
 def in_memory() -> sqlite3.Connection:
-    return sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    return _connect(":memory:")
 
 
 def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, str, bool]:
@@ -45,7 +63,7 @@ def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, str, bool]:
         # going, or after one was killed, read through its log.
         live = os.path.exists(f"{path}-wal")
         uri = f"file:{quote(str(path))}?mode=ro" + ("" if live else "&immutable=1")
-        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db = _connect(uri, uri=True)
     else:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,9 +73,7 @@ def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, str, bool]:
             os.close(fd)
         except OSError as exc:
             raise HistoryError(f"cannot open history {path}: {exc.strerror or exc}") from None
-        db = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=BUSY_SECONDS
-        )
+        db = _connect(str(path))
     try:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -123,6 +139,14 @@ def create(db: sqlite3.Connection, path: Path, quiet: bool) -> None:
                 exc,
             )
         else:
+            for rel, why in list(old.skipped.items())[:SKIPS_SHOWN]:
+                log.warning("the older history %s: %r not taken over: %s", source.name, rel, why)
+            if len(old.skipped) > SKIPS_SHOWN:
+                log.warning(
+                    "the older history %s: %d more records not taken over (malformed)",
+                    source.name,
+                    len(old.skipped) - SKIPS_SHOWN,
+                )
             records = ((rel, Record(*row)) for rel, row in old.rows.items())
             db.executemany(UPSERT, (rec.row(rel) for rel, rec in records))
             if old.last_run:

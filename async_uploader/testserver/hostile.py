@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ class Kind(enum.Enum):
     INVALID_JSON = "invalid-json"  # application/json that does not parse (status: default 200)
     WRONG_SHAPE = "wrong-shape"  # the real answer's object as a list, its list as an object
     MISSING_FIELDS = "missing-fields"  # the real answer, the first key of each object dropped
+    ID_NEWLINE = "id-newline"  # the real answer, a newline after every id (a UUID) in it
     DRIP = "drip"  # the real answer, PARAM bytes a second (default 1) after the headers
     HANG = "hang"  # the request is taken and never answered
     HUGE = "huge"  # a valid JSON list of PARAM MB (default 100), chunked: no length said first
@@ -165,7 +167,7 @@ class Hostile:
                 _rewrite(response, lambda d: _with_key(d, key))
             return response
         if 200 <= response.status < 300:
-            bend = _wrong_shape if rule.kind is Kind.WRONG_SHAPE else _drop_first_keys
+            bend = _BENDS[rule.kind]
             _rewrite(response, bend)
         return response
 
@@ -236,6 +238,21 @@ def _wrong_shape(data: Any) -> Any:
     return {"oops": True} if isinstance(data, list) else [1, 2, 3]
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _id_newline(data: Any) -> Any:
+    """Every id (a UUID, under any key) of the answer with a newline after it: what a check
+    with "$" lets through. A bulk check's own ids ("0", "1"...) stay as they were."""
+    if isinstance(data, list):
+        return [_id_newline(item) for item in data]
+    if isinstance(data, dict):
+        return {k: _id_newline(v) for k, v in data.items()}
+    if isinstance(data, str) and _UUID.fullmatch(data):
+        return data + "\n"
+    return data
+
+
 def _drop_first_keys(data: Any) -> Any:
     def drop(obj: Any) -> Any:
         if isinstance(obj, dict) and obj:
@@ -284,3 +301,10 @@ async def _huge(request: web.Request, size: int) -> web.StreamResponse:
     except ConnectionError:
         pass  # the client stopped reading
     return out
+
+
+_BENDS: dict[Kind, Callable[[Any], Any]] = {
+    Kind.WRONG_SHAPE: _wrong_shape,
+    Kind.MISSING_FIELDS: _drop_first_keys,
+    Kind.ID_NEWLINE: _id_newline,
+}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import make_files
+from ..support import make_files
 
 # The inner npx runs on Node 22, so npm checks the CLI's engines against it (no EBADENGINE).
 NPX = ["npx", "-y", "-p", "node@22", "--", "npx", "-y", "-p", "@immich/cli@3.2.2", "--", "immich"]

@@ -12,12 +12,11 @@ import anyio
 import pytest
 
 from async_uploader.config import Config, Secret, load_config
-from async_uploader.errors import ConfigError
 from async_uploader.retry import RetryPolicy
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import (
+from ..support import (
     HISTORY,
     OLD,
     cli_env,
@@ -27,6 +26,7 @@ from .conftest import (
     run_cli,
     start_cli,
     wait_created,
+    wait_until_async,
 )
 
 JSON_KEYS = {
@@ -136,41 +136,45 @@ def test_odd_names_are_stored_exactly(server: ServerThread, tmp_path: Path) -> N
     assert stored == sorted(names)
 
 
-def test_local_down_uses_external(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    env = cli_env(
-        server, shots, IMMICH_LOCAL_URL=dead_url(), IMMICH_EXTERNAL_URL=server.url + "/api/"
-    )
-    result = run_cli(["--json"], env, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["server_url"] == server.url
-    assert "(external)" in result.stderr
-
-
-def test_local_preferred_when_both_answer(
-    server: ServerThread, shots: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("local", "external", "winner"),
+    [
+        ("dead", "up", "external"),  # the laptop away from home
+        ("up", "dead", "local"),
+        ("up", "up", "local"),  # both answer: the LAN address is preferred
+        ("slow", "up", "external"),  # the LAN address past its timeout loses
+    ],
+)
+def test_the_health_race_picks_the_url_that_answers_local_first(
+    shots: Path, tmp_path: Path, local: str, external: str, winner: str
 ) -> None:
-    with ServerThread(ServerOptions(port=0, api_key=server.api_key)) as other:
-        env = cli_env(server, shots, IMMICH_EXTERNAL_URL=other.url)
-        result = run_cli(["--json"], env, tmp_path)
-        assert json.loads(result.stdout)["server_url"] == server.url
-        assert other.stats()["requests"].get("POST /api/assets", 0) == 0
-
-
-def test_slow_local_loses_to_external(shots: Path, tmp_path: Path) -> None:
+    """Both URLs pinged at once: the local one wins if it answers within its timeout, the
+    external one otherwise; every upload goes to the winner, none to the other."""
+    slow = Shaping(latency_ms=1500)
     with (
-        ServerThread(ServerOptions(port=0, api_key="k", shaping=Shaping(latency_ms=1500))) as slow,
-        ServerThread(ServerOptions(port=0, api_key="k")) as fast,
+        ServerThread(
+            ServerOptions(port=0, api_key="k", shaping=slow if local == "slow" else None)
+        ) as lan,
+        ServerThread(ServerOptions(port=0, api_key="k")) as public,
     ):
-        env = cli_env(slow, shots, IMMICH_EXTERNAL_URL=fast.url, IMMICH_LOCAL_TIMEOUT="0.3")
+        urls = {
+            "local": dead_url() if local == "dead" else lan.url,
+            "external": dead_url() if external == "dead" else public.url + "/api/",
+        }
+        env = cli_env(
+            lan,
+            shots,
+            IMMICH_LOCAL_URL=urls["local"],
+            IMMICH_EXTERNAL_URL=urls["external"],
+            IMMICH_LOCAL_TIMEOUT="0.3" if local == "slow" else "1.5",
+        )
         result = run_cli(["--json"], env, tmp_path)
         assert result.returncode == 0, result.stderr
-        assert json.loads(result.stdout)["server_url"] == fast.url
-
-
-def test_external_down_uses_local(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    env = cli_env(server, shots, IMMICH_EXTERNAL_URL=dead_url())
-    assert run_cli([], env, tmp_path).returncode == 0
-    assert album_state(server) == [("Screens", 12)]
+        chosen, other = (lan, public) if winner == "local" else (public, lan)
+        assert json.loads(result.stdout)["server_url"] == chosen.url
+        assert f"({winner})" in result.stderr
+        assert album_state(chosen) == [("Screens", 12)]
+        assert other.stats()["requests"].get("POST /api/assets", 0) == 0
 
 
 def test_both_down_exits_3_naming_each_url(shots: Path, tmp_path: Path) -> None:
@@ -184,9 +188,7 @@ def test_both_down_exits_3_naming_each_url(shots: Path, tmp_path: Path) -> None:
     assert local in line and external in line and "connection refused" in line
 
 
-def test_rejected_key_exits_3_and_key_never_shown(
-    server: ServerThread, shots: Path, tmp_path: Path
-) -> None:
+def test_a_rejected_key_exits_3_unshown(server: ServerThread, shots: Path, tmp_path: Path) -> None:
     bad = "not-the-key-" + "x" * 20
     env = cli_env(server, shots, IMMICH_API_KEY=bad)
     result = run_cli(["--debug"], env, tmp_path)
@@ -351,7 +353,6 @@ def test_a_dry_run_whose_key_is_refused_mid_check_exits_3(
     one line; and sync() itself raises it plain, not wrapped in the pre-check's task group."""
     import anyio
 
-    from async_uploader.config import load_config
     from async_uploader.immich import AuthRejected
     from async_uploader.run import RunControl, sync
 
@@ -383,9 +384,11 @@ def test_users_folder_unchanged(server: ServerThread, shots: Path, tmp_path: Pat
         }
 
     before = snapshot()
-    for flags in ([], [], ["--dry-run"]):
-        run_cli(flags, cli_env(server, shots), tmp_path)
+    for flags in ([], [], ["--dry-run"], ["verify", "--repair"], ["status"], ["export"]):
+        r = run_cli(flags, cli_env(server, shots), tmp_path)
+        assert r.returncode == 0, (flags, r.stderr)
     assert snapshot() == before
+    assert server.stats()["created"] == 12  # the runs did run: every file is on the server
 
 
 def test_recent_hidden_and_partial_files_left_alone(server: ServerThread, tmp_path: Path) -> None:
@@ -418,8 +421,9 @@ async def test_file_deleted_between_scan_and_upload(tmp_path: Path) -> None:
         )
 
         async def delete_last() -> None:
-            while srv.stats()["requests"].get("POST /api/assets", 0) == 0:  # noqa: ASYNC110
-                await anyio.sleep(0.02)  # the server lives in another thread: poll it
+            await wait_until_async(
+                lambda: srv.stats()["requests"].get("POST /api/assets", 0) > 0, what="an upload"
+            )
             paths[-1].unlink()
 
         async with anyio.create_task_group() as tg:
@@ -429,30 +433,6 @@ async def test_file_deleted_between_scan_and_upload(tmp_path: Path) -> None:
             )
         assert (report.created, report.vanished, report.failed) == (3, 1, 0)
         assert report.ok
-
-
-def test_config_precedence_and_url_forms(tmp_path: Path) -> None:
-    (tmp_path / "shots").mkdir()
-    env_file = tmp_path / ".env"
-    env_file.write_text(
-        "SCREENSHOTS_PATH=shots\nIMMICH_API_KEY=from-file\nIMMICH_LOCAL_URL=http://a:2283/api/\nIMMICH_ALBUM_NAME=File\nIMMICH_CONCURRENCY=2\n"
-    )
-    env_file.chmod(0o644)
-    cfg = load_config({}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path)
-    assert cfg.folder == (tmp_path / "shots").resolve() and cfg.album == "Env"
-    assert cfg.local_url == "http://a:2283" and cfg.concurrency == 2
-    assert cfg.history_file == tmp_path.resolve() / HISTORY
-    assert any("readable by other users" in w for w in cfg.warnings)
-    assert "from-file" not in repr(cfg)
-    cfg = load_config(
-        {"album": "Flag", "concurrency": "8"}, environ={"IMMICH_ALBUM_NAME": "Env"}, cwd=tmp_path
-    )
-    assert (cfg.album, cfg.concurrency) == ("Flag", 8)
-    with pytest.raises(ConfigError, match="IMMICH_LOCAL_URL and IMMICH_EXTERNAL_URL"):
-        load_config({}, environ={"IMMICH_LOCAL_URL": ""}, cwd=tmp_path)
-    cfg = load_config({}, environ={"IMMICH_EXTERNAL_URL": "http://far.example"}, cwd=tmp_path)
-    assert any("plain http://" in w for w in cfg.warnings)
-    assert os.environ.get("IMMICH_API_KEY") != "from-file"  # never exported
 
 
 def test_demo_runs_against_the_builtin_server(tmp_path: Path) -> None:
@@ -536,3 +516,38 @@ def test_stats_route_reports_counters(tmp_path: Path) -> None:
     assert stats["created"] == 12 and stats["requests"]["POST /api/assets"] == 12
     assert stats["max_uploads_in_flight"] == 4
     assert stats["upload_body_bytes"] > sum(p.stat().st_size for p in shots.iterdir())
+
+
+HUGE = "9" * 400
+
+
+@pytest.mark.parametrize(
+    ("flags", "variable", "value", "named"),
+    [
+        ([], "IMMICH_MAX_RATE", HUGE, "IMMICH_MAX_RATE"),
+        (["--max-rate", HUGE], "", "", "--max-rate"),
+        ([], "IMMICH_EXTERNAL_MAX_UPLOAD", HUGE, "IMMICH_EXTERNAL_MAX_UPLOAD"),
+        ([], "IMMICH_EXTERNAL_MAX_UPLOAD", "99999999999999GiB", "IMMICH_EXTERNAL_MAX_UPLOAD"),
+        ([], "IMMICH_STALL_TIMEOUT", "1e999", "IMMICH_STALL_TIMEOUT"),
+        ([], "IMMICH_LOCAL_TIMEOUT", "nan", "IMMICH_LOCAL_TIMEOUT"),
+        ([], "IMMICH_RETRIES", HUGE, "IMMICH_RETRIES"),
+        (["--concurrency", HUGE], "", "", "--concurrency"),
+    ],
+)
+def test_a_huge_or_strange_number_is_exit_2_before_anything_else(
+    server: ServerThread,
+    shots: Path,
+    tmp_path: Path,
+    flags: list[str],
+    variable: str,
+    value: str,
+    named: str,
+) -> None:
+    """Every setting's value is checked before the server is asked anything: one line naming
+    the setting (its value cut short), exit 2; never an OverflowError after contacting it."""
+    extra = {variable: value} if variable else {}
+    r = run_cli(flags, cli_env(server, shots, **extra), tmp_path)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0] and len(lines[0]) < 200, lines
+    assert server.stats()["requests"] == {}

@@ -22,7 +22,7 @@ from async_uploader.retry import RetryPolicy, with_retries
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import (
+from ..support import (
     HISTORY,
     cli_env,
     config_for,
@@ -32,6 +32,8 @@ from .conftest import (
     run_cli,
     start_cli,
     wait_created,
+    wait_until,
+    wait_until_async,
 )
 
 
@@ -122,8 +124,7 @@ async def test_server_restarted_mid_run(tmp_path: Path) -> None:
         policy = RetryPolicy(retries=60, base=0.1, cap=1.0)  # a budget far beyond the restart
 
         async def restart_when_busy() -> None:
-            while srv.stats()["created"] < 5:  # noqa: ASYNC110 - the server is in another thread
-                await anyio.sleep(0.02)
+            await wait_until_async(lambda: srv.stats()["created"] >= 5, what="5 created")
             await anyio.to_thread.run_sync(srv.restart)
 
         async with anyio.create_task_group() as tg:
@@ -145,8 +146,7 @@ async def test_local_server_gone_mid_run_carries_on_with_external(tmp_path: Path
         policy = RetryPolicy(retries=5, base=5, cap=5)  # a wait would show: failover must not wait
 
         async def leave_home() -> None:
-            while srv.stats()["created"] < 5:  # noqa: ASYNC110 - the server is in another thread
-                await anyio.sleep(0.02)
+            await wait_until_async(lambda: srv.stats()["created"] >= 5, what="5 created")
             await anyio.to_thread.run_sync(srv.remove_address, local)
 
         t0 = time.monotonic()
@@ -199,13 +199,15 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            deadline = time.monotonic() + 60
-            while srv.stats()["created"] < kill_after and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if kill_after:
-                time.sleep(0.15)  # land inside an upload body
-            else:
-                time.sleep(0.4)  # during start-up and the first bodies
+            # Inside an upload body: after kill_after files, once the next one has started
+            # (the first time, during the first bodies).
+            wait_created(srv, kill_after, 60)
+            sent = srv.stats()["upload_body_bytes"]
+            wait_until(
+                lambda sent=sent: srv.stats()["upload_body_bytes"] > sent + 20_000,
+                60,
+                "a body under way",
+            )
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             if history.exists():
@@ -221,26 +223,35 @@ def test_sigkill_at_several_points_then_rerun_finishes(tmp_path: Path) -> None:
         )
 
 
-def test_lock_left_by_a_dead_process_is_taken_over(server: ServerThread, tmp_path: Path) -> None:
+def test_a_lock_held_by_a_run_that_was_killed_is_taken_over(
+    server: ServerThread, tmp_path: Path
+) -> None:
+    """The lock is the operating system's: while its holder lives, a run exits 4 naming it;
+    once the holder is killed (no chance to clean up), the lock file it left (its pid still in
+    it) is no lock, and the next run takes over."""
     folder = tmp_path / "f"
     make_files(folder, ["a.png"])
-    (tmp_path / f"{HISTORY}.lock").write_text("999999 1700000000")
+    holds = (
+        "import sys; from pathlib import Path; from async_uploader.store import RunLock; "
+        "RunLock(Path(sys.argv[1])).acquire(); print('held', flush=True); sys.stdin.read()"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", holds, str(tmp_path / HISTORY)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        r = run_cli([], cli_env(server, folder), tmp_path)
+        assert r.returncode == 4 and f"pid {holder.pid}" in r.stderr, r.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (tmp_path / f"{HISTORY}.lock").read_text().startswith(f"{holder.pid} ")
     r = run_cli([], cli_env(server, folder), tmp_path)
     assert r.returncode == 0, r.stderr
-
-
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_signal_exit_codes(tmp_path: Path, signum: int, code: int) -> None:
-    folder = tmp_path / "f"
-    make_files(folder, [f"s{i}.png" for i in range(6)], size=200_000)
-    with ServerThread(ServerOptions(port=0, shaping=Shaping(bandwidth_kbps=1_600))) as srv:
-        proc = start_cli([], cli_env(srv, folder, IMMICH_CONCURRENCY="1"), tmp_path)
-        wait_created(srv, 1)
-        proc.send_signal(signum)
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == code, err
-        assert "Interrupted:" in out
-        assert len(history_records(tmp_path / HISTORY)) == srv.stats()["created"]
+    assert server.stats()["created"] == 1
 
 
 def test_unwritable_history_exits_1_before_sending_anything(
@@ -272,8 +283,9 @@ async def test_history_failing_mid_run_stops_and_keeps_the_previous_one(tmp_path
         )
 
         async def take_the_write_lock() -> None:
-            while not (history.exists() and history_records(history)):  # noqa: ASYNC110
-                await anyio.sleep(0.02)  # the first checkpoint
+            await wait_until_async(
+                lambda: history.exists() and history_records(history), what="the first checkpoint"
+            )
             con = sqlite3.connect(history, isolation_level=None)
             con.execute("BEGIN IMMEDIATE")
             blocker.append(con)
@@ -309,8 +321,9 @@ async def test_file_rewritten_during_upload_is_sent_again_next_run(tmp_path: Pat
         config = config_for(srv.url, srv.api_key, folder, tmp_path)
 
         async def rewrite() -> None:
-            while srv.stats()["upload_body_bytes"] < 100_000:  # noqa: ASYNC110
-                await anyio.sleep(0.01)
+            await wait_until_async(
+                lambda: srv.stats()["upload_body_bytes"] >= 100_000, what="a quarter sent"
+            )
             path.write_bytes(new_content)  # same size, new bytes and mtime
 
         async with anyio.create_task_group() as tg:

@@ -13,7 +13,7 @@ import pytest
 from async_uploader.phases.jobs import HEAVY
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
 
-from .conftest import HISTORY, cli_env, edit_history, make_files, run_cli, start_cli, wait_created
+from ..support import HISTORY, cli_env, edit_history, make_files, run_cli, start_cli, wait_created
 
 PAUSED_BY_ADMIN = "smartSearch"
 

@@ -13,7 +13,7 @@ import pytest
 
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import HISTORY, cli_env, edit_history, history_records, make_files, run_cli
+from ..support import HISTORY, cli_env, edit_history, history_records, make_files, run_cli
 
 NAMES = [f"Screenshot {i:02d}.png" for i in range(10)]
 
@@ -169,3 +169,25 @@ def test_an_album_deleted_in_immich_is_made_again_by_repair_and_filled(tmp_path:
         assert albums == [("Screens", 3)]
         code, out = run_json(["verify"], env, tmp_path)
         assert (code, out["ok"]) == (0, 3)
+
+
+@pytest.mark.parametrize("route", ["bulk-check", "search"])
+def test_a_server_answering_ids_that_are_not_uuids_changes_nothing(
+    tmp_path: Path, route: str
+) -> None:
+    """A bulk check (or an album listing) whose ids carry a newline: verify --repair says what
+    answered wrong in one line and exits 1; no record's asset id is rewritten, nothing linked."""
+    folder = tmp_path / "shots"
+    make_files(folder, NAMES[:4])
+    with ServerThread(ServerOptions(port=0)) as srv:
+        env = cli_env(srv, folder)
+        assert run_cli([], env, tmp_path).returncode == 0
+        before = history_records(tmp_path / HISTORY)
+        srv.call(lambda s: s.hostile(route, "id-newline"))
+        r = run_cli(["verify", "--repair"], env, tmp_path)
+        assert r.returncode == 1, r.stdout + r.stderr
+        line = r.stderr.strip().splitlines()[-1]
+        endpoint = "/api/assets/bulk-upload-check" if route == "bulk-check" else "/search/metadata"
+        assert endpoint in line and "is not a UUID" in line, line
+        assert "All is well" not in r.stdout and "unexpected error" not in r.stderr
+        assert history_records(tmp_path / HISTORY) == before

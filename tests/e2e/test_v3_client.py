@@ -13,7 +13,7 @@ from async_uploader.immich import ImmichClient, UploadRequest, open_session
 from async_uploader.outcomes import Outcome
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import cli_env, make_files, run_cli
+from ..support import cli_env, make_files, run_cli
 
 
 @pytest.mark.anyio

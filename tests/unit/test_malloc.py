@@ -40,7 +40,7 @@ def arenas(mode: str, users: str = "") -> tuple[str, int]:
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env={**env, **({"MALLOC_ARENA_MAX": users} if users else {})},
     )
     assert r.returncode == 0, r.stderr

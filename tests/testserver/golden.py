@@ -1,5 +1,5 @@
-"""Reading the golden transcripts of real Immich servers: 2.7.5 (tests/data/golden) and 3.1.0
-(tests/data/golden-v3)."""
+"""Reading the golden transcripts of real Immich servers: 2.7.5 (tests/testserver/data/golden) and 3.1.0
+(tests/testserver/data/golden-v3)."""
 
 from __future__ import annotations
 

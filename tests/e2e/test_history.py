@@ -1,4 +1,5 @@
-"""The history's database: what a save commits, what an open takes over, what it refuses."""
+"""The history through the CLI: status and export of an older history, a history this version
+must not touch, a damaged one, a backfill past the spill point, the album links bounded in time."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import json
 import logging
 import re
 import sqlite3
-import stat
-import threading
 import time
 from pathlib import Path
 
@@ -15,169 +14,19 @@ import anyio
 import pytest
 
 from async_uploader.errors import HistoryError
-from async_uploader.store import FIELDS, History, Record, filesystem_type
+from async_uploader.store import FIELDS, History
 from async_uploader.testserver import ServerThread
 
-from .conftest import HISTORY, cli_env, history_records, last_run_record, run_cli
-
-ODD = "odd-\udcff\udcfe.png"  # a name whose bytes are not UTF-8, as Python holds it
-
-
-def v1_history(n: int) -> dict[str, object]:
-    rows = {
-        f"old/{i:05d}.png": [i, i * 10, "created", f"a{i}", f"s{i}", "album", "t", None]
-        for i in range(n)
-    }
-    return {"version": 1, "saved_at": "2026-01-01T00:00:00+00:00", "fields": FIELDS, "files": rows}
-
-
-def test_a_save_commits_what_changed_and_reads_back_the_same(tmp_path: Path) -> None:
-    path = tmp_path / HISTORY
-    history = History.open(path)
-    for i in range(4500):
-        history.record(f"old/{i:05d}.png", Record(i, i * 10, "created", f"a{i}", f"s{i}"))
-    history.record(ODD, Record(3, 30, "duplicate", "odd-asset"))
-    history.save()
-    assert not history.dirty
-    history.record("old/00007.png", Record(7, 70, "rejected", message='bad "file"'))  # replaces
-    history.mark_linked(["old/00001.png", ODD], "album")
-    history.forget("old/00002.png")
-    history.save()
-    history.close()
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    again = History.open(path)
-    assert again.count() == 4501
-    assert again.is_settled(ODD, 3, 30) and again.get(ODD) == Record(
-        3,
-        30,
-        "duplicate",
-        "odd-asset",
-        None,
-        "album",
-        again.get(ODD).at,  # type: ignore[union-attr]
-    )
-    assert not again.is_settled("old/00007.png", 7, 70)  # rejected: sent again
-    assert not again.is_settled("old/00002.png", 2, 20)  # the server lost it: sent again
-    assert not again.is_settled("old/00003.png", 3, 31)  # changed since
-    check = again.unchanged_check()  # the scan's fingerprint check agrees with the records
-    for rel, size, mtime in [(ODD, 3, 30), ("old/00004.png", 4, 40), ("old/00007.png", 7, 70)]:
-        assert check(rel, size, mtime) == again.is_settled(rel, size, mtime)
-    assert not check("old/00004.png", 4, 41) and not check("new.png", 1, 1)
-    many = again.get_many(
-        [ODD, "old/00007.png", "missing.png", *(f"old/{i:05d}.png" for i in range(900))]
-    )
-    assert set(many) == {ODD, *(f"old/{i:05d}.png" for i in range(900))}  # two queries of 500
-    assert many[ODD] == again.get(ODD) and many["old/00007.png"].outcome == "rejected"
-    pending = again.pending_links("album")
-    assert ODD not in pending and "old/00001.png" not in pending and len(pending) == 4500 - 3
-    assert again.pending_count("album") == len(pending)
-    records = history_records(path)  # another SQL reader: the name's bytes kept exactly
-    assert (
-        records[ODD]["album_id"] == "album" and records["old/00007.png"]["message"] == 'bad "file"'
-    )
-
-
-def test_any_pending_answers_as_the_count_does_without_reading_the_index(tmp_path: Path) -> None:
-    """The idle run's question (any link still to make?) from three index searches: the same
-    answer as pending_count for an album id that sorts before, between and after the others,
-    for a record with no album yet, and for records that belong in no album."""
-    history = History.open(tmp_path / HISTORY)
-    history.record("rejected.png", Record(1, 1, "rejected", message="bad"))
-    history.record("empty.png", Record(0, 1, "empty"))
-    history.record("no-asset.png", Record(1, 1, "created", None, None, None))
-    for album in ("b", "m"):
-        history.record(f"in-{album}.png", Record(1, 1, "created", f"a-{album}", None, album))
-    history.save()
-    history.mark_linked(["in-b.png"], "m")
-    cases = {"m": False, "a": True, "b": True, "c": True, "z": True}
-    for album, expected in cases.items():
-        assert history.any_pending(album) is expected  # the unsaved change counts
-        assert (history.pending_count(album) > 0) is expected
-    history.save()
-    for album, expected in cases.items():
-        assert history.any_pending(album) is expected
-    history.record("later.png", Record(1, 1, "duplicate", "a-later", None, None))
-    history.save()
-    assert history.any_pending("m") and history.pending_count("m") == 1
-    history.close()
-
-
-def test_links_of_stored_records_are_updated_at_the_save_without_being_read(
-    tmp_path: Path,
-) -> None:
-    """mark_linked keeps only the path for a stored record: every reader sees the link before
-    the save, a save that fails keeps it, a file recorded again meanwhile keeps its own record,
-    and the save writes it with one UPDATE."""
-    path = tmp_path / HISTORY
-    history = History.open(path)
-    for i in range(5):
-        history.record(f"f{i}.png", Record(1, i, "created", f"a{i}", None, None))
-    history.save()
-    history.mark_linked(["f0.png", "f1.png", "f2.png", "missing.png"], "al")
-    assert history.dirty and history.unsaved == 4
-    assert history.get("f0.png").album_id == "al"  # type: ignore[union-attr]
-    assert history.get_many(["f1.png"])["f1.png"].album_id == "al"
-    assert history.records["f2.png"].album_id == "al" and "missing.png" not in history.records
-    assert set(history.pending_links("al")) == {"f3.png", "f4.png"}
-    assert list(history.pending_pages("al", 10)) == [{"f3.png": "a3", "f4.png": "a4"}]
-    assert history.pending_count("al") == 2 and history.any_pending("al")
-    history.record("f1.png", Record(2, 9, "created", "a1-new", None, None))  # sent again
-    blocker = sqlite3.connect(path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")  # another program holds the write lock
-    history._db.execute("PRAGMA busy_timeout = 50")
-    with pytest.raises(HistoryError):
-        history.save()
-    blocker.execute("ROLLBACK")
-    blocker.close()
-    assert history.get("f0.png").album_id == "al"  # type: ignore[union-attr]
-    assert history.get("f1.png").album_id is None  # type: ignore[union-attr]
-    history.save()
-    assert not history.dirty
-    history.close()
-    rows = history_records(path)
-    assert [rows[f"f{i}.png"]["album_id"] for i in range(5)] == ["al", None, "al", None, None]
-    assert rows["f1.png"]["asset_id"] == "a1-new" and "missing.png" not in rows
-
-
-def test_a_save_in_a_worker_thread_loses_nothing_recorded_meanwhile(tmp_path: Path) -> None:
-    history = History.open(tmp_path / HISTORY)
-    stop = threading.Event()
-
-    def saver() -> None:
-        while not stop.is_set():
-            history.save()
-
-    thread = threading.Thread(target=saver)
-    thread.start()
-    for i in range(20_000):
-        history.record(f"f{i}.png", Record(i, i, "created", f"a{i}"))
-        if i % 1000 == 0:
-            assert history.get(f"f{i}.png") is not None  # visible while being committed
-    stop.set()
-    thread.join()
-    history.save()
-    history.close()
-    assert len(history_records(tmp_path / HISTORY)) == 20_000
-
-
-def test_a_version_1_history_is_taken_over_once_and_left_in_place(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    old = tmp_path / "immich_upload_history.json"
-    old.write_text(json.dumps(v1_history(3000)))
-    (tmp_path / "immich_upload_history.json.last-run").write_text(json.dumps({"created": 3000}))
-    before = old.read_bytes()
-    with caplog.at_level(logging.INFO):
-        history = History.open(old)  # the older name: the .sqlite beside it
-    assert history.path == tmp_path / HISTORY
-    assert "took over 3000 records from immich_upload_history.json (version 1)" in caplog.text
-    assert history.is_settled("old/00042.png", 42, 420) and history.last_run() == {"created": 3000}
-    history.close()
-    assert old.read_bytes() == before  # untouched
-    old.write_text(json.dumps(v1_history(10)))  # changed later: not read again
-    again = History.open(tmp_path / HISTORY)
-    assert again.count() == 3000
-    again.close()
+from ..support import (
+    HISTORY,
+    cli_env,
+    edit_history,
+    history_records,
+    last_run_record,
+    run_cli,
+    v1_history,
+    wait_until,
+)
 
 
 def test_status_and_export_read_an_older_history_before_the_first_run(tmp_path: Path) -> None:
@@ -235,32 +84,6 @@ def test_a_history_this_version_must_not_touch_exits_2_unchanged(
     assert server.stats()["requests"].get("POST /api/assets", 0) == 0
 
 
-def test_a_network_file_system_gets_a_rollback_journal(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    mountinfo = (
-        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n"
-        "40 22 0:50 / /mnt/nas\\040photos rw,relatime shared:30 - nfs4 nas:/photos rw,vers=4.2\n"
-    )
-    assert filesystem_type(Path("/mnt/nas photos/x"), mountinfo) == "nfs4"
-    assert filesystem_type(Path("/mnt/nasty"), mountinfo) == "ext4"
-    assert filesystem_type(Path("/home/me"), mountinfo) == "ext4"
-    from async_uploader.store import opening as module
-
-    monkeypatch.setattr(module, "filesystem_type", lambda folder, mountinfo=None: "nfs4")
-    with caplog.at_level(logging.INFO):
-        history = History.open(tmp_path / HISTORY)
-    assert history.journal == "delete"
-    assert "network file system (nfs4): using a rollback journal" in caplog.text
-    history.record("a.png", Record(1, 1, "created", "x"))
-    history.save()
-    history.close()
-    con = sqlite3.connect(tmp_path / HISTORY)
-    assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-    con.close()
-    assert not (tmp_path / f"{HISTORY}-wal").exists()
-
-
 def test_a_database_damaged_past_its_header_is_moved_aside_and_the_run_goes_on(
     server: ServerThread, shots: Path, tmp_path: Path
 ) -> None:
@@ -281,26 +104,6 @@ def test_a_database_damaged_past_its_header_is_moved_aside_and_the_run_goes_on(
     assert len(history_records(path)) == 12
 
 
-def test_a_file_list_past_its_spill_point_lives_on_disk_and_reads_back_in_order() -> None:
-    from async_uploader.files import FileList, LocalFile
-
-    names = [f"z{i:03d}.png" for i in range(40, 0, -1)] + ["e.jpg", ODD, "sub/x.PNG"]
-    files = FileList(spill=10)
-    for i, name in enumerate(names):
-        files.append(LocalFile(f"/f/{name}", name, 0 if name == "e.jpg" else i + 1, i, None))
-    files.finish()
-    assert files._db is not None and files._mem == []  # on disk, not in memory
-    # In SQLite's order: names as text, then the one kept as bytes.
-    assert [f.rel for f in files] == [*sorted(set(names) - {ODD}), ODD]
-    png = files.only(lambda ext: ext.lower() == ".png")
-    assert len(png) == 42 and {f.rel for f in png} == set(names) - {"e.jpg"}
-    assert [f.rel for f in files.empties()] == ["e.jpg"] and len(files.nonempty()) == 42
-    assert files.bytes == sum(f.size for f in files) and png.nonempty().bytes == png.bytes
-    odd = next(f for f in files if f.rel == ODD)
-    assert odd.fspath == f"/f/{ODD}" and odd.size == names.index(ODD) + 1
-    files.close()
-
-
 @pytest.mark.anyio
 async def test_a_backfill_past_the_spill_point_uploads_everything_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -312,7 +115,7 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
     from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions
 
-    from .conftest import config_for, make_files
+    from ..support import config_for, make_files
 
     # Past memory_links, pages read from the database.
     limits = Limits(spill=25, link_batch=40, memory_links=40)
@@ -343,7 +146,7 @@ async def test_a_backfill_past_the_spill_point_uploads_everything_once(
 def os_utime_old(path: Path) -> None:
     import os
 
-    from .conftest import OLD
+    from ..support import OLD
 
     os.utime(path, (OLD, OLD))
 
@@ -361,7 +164,7 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
     from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions, Shaping
 
-    from .conftest import config_for, make_files
+    from ..support import config_for, make_files
 
     limits = Limits(link_batch=4, link_patience=1.5, link_after_stop=0.5)
     folder = tmp_path / "f"
@@ -413,8 +216,10 @@ async def test_linking_is_bounded_per_batch_not_in_all_and_a_stop_cuts_it_short(
         control = RunControl(progress_seconds=0, signals=signals, limits=limits)
 
         def wait_first_batch() -> None:  # in a thread: the server's state, polled
-            while not srv.call(lambda s: any(a.asset_ids for a in s.state.albums.values())):
-                time.sleep(0.02)
+            wait_until(
+                lambda: srv.call(lambda s: any(a.asset_ids for a in s.state.albums.values())),
+                what="the first album batch",
+            )
 
         async def stop_once_linking() -> None:
             await anyio.to_thread.run_sync(wait_first_batch)
@@ -438,12 +243,11 @@ async def test_a_history_that_cannot_be_written_does_not_hurry_the_linking(
     recorded); that stop is the run's own, not the user's, so the linking keeps its per-batch
     patience and links everything uploaded (a Ctrl-C's limit, here 10 ms, would cut it)."""
     from async_uploader.control import RunControl, Signals
-    from async_uploader.errors import HistoryError
     from async_uploader.limits import Limits
     from async_uploader.run import sync
     from async_uploader.testserver import ServerOptions, Shaping
 
-    from .conftest import config_for, make_files
+    from ..support import config_for, make_files
 
     limits = Limits(link_batch=4, link_after_stop=0.01)
 
@@ -474,3 +278,82 @@ async def test_a_history_that_cannot_be_written_does_not_hurry_the_linking(
         assert 10 <= created < 40
         in_album = srv.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()])
         assert in_album == [created]  # three batches of 4 and more, every one linked
+
+
+def test_text_that_is_not_utf8_written_by_another_tool_is_read_as_bytes(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """Another SQLite tool writes a name and a message as TEXT that is not UTF-8: status (in
+    words and JSON), export (valid JSON), verify, check and a run read it as bytes, the way the
+    names the tool records itself as BLOBs are read; no traceback, no "unexpected error"."""
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    path = tmp_path / HISTORY
+    con = sqlite3.connect(path)
+    with con:  # \xff\xfe: not UTF-8 in any position
+        con.execute(
+            "INSERT INTO files (path, size, mtime_ns, outcome, message, at) VALUES "
+            "(CAST(X'6f6464ff2e706e67' AS TEXT), 1, 1, 'rejected', CAST(X'626164fffe' AS TEXT), '')"
+        )
+        con.execute(
+            "UPDATE files SET message = CAST(X'6e6f7465fe' AS TEXT) WHERE path = 'Screenshot 00.png'"
+        )
+    con.close()
+    for args in (["status"], ["status", "--json"], ["export"], ["verify"], ["check"], []):
+        r = run_cli(args, env, tmp_path)
+        text = r.stdout + r.stderr
+        assert "Traceback" not in text and "unexpected error" not in text, (args, text)
+        assert r.returncode in (0, 1), (args, text)
+        if args == ["status", "--json"]:
+            assert json.loads(r.stdout)["rejected"][0]["file"] == "odd\udcff.png"
+        if args == ["export"]:
+            data = json.loads(r.stdout)  # the whole object, valid JSON
+            assert data["files"]["odd\udcff.png"]["message"] == "bad\udcff\udcfe"
+            assert data["files"]["Screenshot 00.png"]["message"] == "note\udcfe"
+        if args == ["status"]:
+            assert "odd\\xff.png: bad\\xff\\xfe" in r.stdout
+        if args == ["verify"]:
+            assert r.returncode == 0 and "All is well" in r.stdout
+
+
+def test_an_older_history_with_malformed_records_does_not_block_a_run(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """status reads it (the good records), a run takes it over with a warning naming what it
+    left out, and goes on: exit 0, every file on the server."""
+    data = v1_history(2)
+    for row in data["files"].values():  # type: ignore[union-attr]
+        row[2:4] = ["rejected", None]  # not on the server: nothing to link
+    data["files"]["Screenshot 00.png"] = [1, 1.5, "created", "a", "s", "album", "t", None]  # type: ignore[index]
+    data["files"]["Screenshot 01.png"] = [2**70, 5, "created", ["a"], "s", "album", "t", {}]  # type: ignore[index]
+    (tmp_path / "immich_upload_history.json").write_text(json.dumps(data))
+    env = cli_env(server, shots)
+    r = run_cli(["status"], env, tmp_path)
+    assert r.returncode == 0 and "2 files recorded" in r.stdout, r.stdout + r.stderr
+    r = run_cli(["--json"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "'Screenshot 00.png' not taken over: mtime_ns 1.5 is not a whole number" in r.stderr
+    assert json.loads(r.stdout)["created"] == 12 and "Traceback" not in r.stderr
+
+
+def test_a_record_whose_asset_id_is_no_id_does_not_block_the_others_links(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """A history edited by hand: one record names an asset id that is no UUID, and a link to
+    the album waits for every record. The server would refuse the whole request; instead that
+    one record is forgotten (the next run sends its file again) and the rest are linked."""
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    path = tmp_path / HISTORY
+    edit_history(path, "UPDATE files SET album_id = NULL")
+    edit_history(path, "UPDATE files SET asset_id = 'a0' WHERE path = 'Screenshot 03.png'")
+    server.call(lambda s: [a.asset_ids.clear() for a in s.state.albums.values()])
+    r = run_cli(["--json"], env, tmp_path)
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert (out["album_linked"], out["link_failed"]) == (11, 1)
+    assert "names asset 'a0' for Screenshot 03.png, which is no asset id" in r.stderr
+    r = run_cli(["--json"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["duplicates"] == 1  # sent again: the server had its bytes
+    assert server.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [12]

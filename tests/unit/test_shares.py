@@ -15,7 +15,8 @@ from async_uploader import local, shares
 from async_uploader.files import ScanResult, Walk, scan
 from async_uploader.limits import Limits
 from async_uploader.store import History, Record
-from tests.conftest import OLD, config_for, make_files
+
+from ..support import OLD, config_for, make_files
 
 
 def _folder(tmp_path: Path) -> tuple[Path, History]:

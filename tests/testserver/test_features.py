@@ -19,7 +19,7 @@ from async_uploader.testserver import ServerOptions, Shaping, TestServer
 from .golden import FILES
 
 pytestmark = pytest.mark.anyio
-PACKAGE = Path(__file__).parent.parent / "async_uploader"
+PACKAGE = Path(__file__).resolve().parents[2] / "async_uploader"
 
 
 def form(data: bytes, name: str = "s.png", **fields: str) -> aiohttp.FormData:

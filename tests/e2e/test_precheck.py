@@ -8,7 +8,7 @@ from pathlib import Path
 
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import (
+from ..support import (
     HISTORY,
     OLD,
     cli_env,

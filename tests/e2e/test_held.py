@@ -19,7 +19,15 @@ from async_uploader.run import sync
 from async_uploader.testserver import ServerOptions, ServerThread
 from async_uploader.watch import watch
 
-from .conftest import cli_env, config_for, history_records, make_files, meta_record, run_cli
+from ..support import (
+    cli_env,
+    config_for,
+    history_records,
+    make_files,
+    meta_record,
+    run_cli,
+    wait_until_async,
+)
 
 BIG = 3_000_000  # over the proxy's 1 MB; streamed (over SMALL_FILE), as a video would be
 LIMIT = 1_000_000
@@ -178,16 +186,14 @@ async def test_watch_sends_held_files_as_soon_as_the_local_url_answers(
                 await watch(config, control, totals)
 
             tg.start_soon(run_watch)
-            with anyio.fail_after(20):
-                while names(srv) != ["small.png"] or refused(srv) < 1:  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
-            await anyio.sleep(0.5)  # no file changes: only the local URL can start a pass
-            assert names(srv) == ["small.png"] and totals.held == 1
+            # The first pass over (its totals are counted when it ends): the video held.
+            await wait_until_async(lambda: totals.passes >= 1, 20, "the first pass")
+            assert names(srv) == ["small.png"] and refused(srv) == 1 and totals.held == 1
             await anyio.to_thread.run_sync(lambda: srv.add_address(port=port))  # home
-            with anyio.fail_after(20):
-                # On the server, and its pass over (the totals are counted when a pass ends).
-                while "video.png" not in names(srv) or totals.passes < 2:  # noqa: ASYNC110
-                    await anyio.sleep(0.05)
+            # No file changed: only the local URL answering can start the next pass.
+            await wait_until_async(
+                lambda: "video.png" in names(srv) and totals.passes >= 2, 20, "the video sent"
+            )
             signals.stop.set()
             tg.cancel_scope.cancel()
         assert totals.rejected == 0 and totals.held == 0

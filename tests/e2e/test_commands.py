@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from async_uploader.testserver import ServerThread
 
-from .conftest import HISTORY, cli_env, make_files, run_cli
+from ..support import HISTORY, cli_env, make_files, run_cli
 from .test_sync import dead_url
 
 
@@ -44,14 +46,21 @@ def test_check_passes_on_a_good_configuration(
     assert "Immich v3.1.0" in r.stdout and "every permission" in r.stdout
 
 
-def test_check_on_a_bad_configuration_exits_2(server: ServerThread, tmp_path: Path) -> None:
-    r = run_cli(["check"], cli_env(server, tmp_path / "missing"), tmp_path)
-    assert r.returncode == 2 and "SCREENSHOTS_PATH" in r.stdout
-
-
-def test_check_rejected_key_exits_3(server: ServerThread, shots: Path, tmp_path: Path) -> None:
-    r = run_cli(["check"], cli_env(server, shots, IMMICH_API_KEY="wrong"), tmp_path)
-    assert r.returncode == 3 and "API key rejected" in r.stdout
+@pytest.mark.parametrize(
+    ("change", "code", "said"),
+    [
+        ({"SCREENSHOTS_PATH": "missing"}, 2, "SCREENSHOTS_PATH"),  # the configuration
+        ({"IMMICH_API_KEY": "wrong"}, 3, "API key rejected"),  # the server or the key
+    ],
+)
+def test_check_exits_as_a_run_would(
+    server: ServerThread, shots: Path, tmp_path: Path, change: dict[str, str], said: str, code: int
+) -> None:
+    env = cli_env(server, shots, **change)
+    if "SCREENSHOTS_PATH" in change:
+        env["SCREENSHOTS_PATH"] = str(tmp_path / change["SCREENSHOTS_PATH"])
+    r = run_cli(["check"], env, tmp_path)
+    assert r.returncode == code and said in r.stdout, r.stdout
 
 
 def test_status_in_words_and_json(server: ServerThread, tmp_path: Path) -> None:
@@ -215,17 +224,7 @@ def test_a_missing_setting_says_which_env_was_read(tmp_path: Path) -> None:
     assert r.returncode == 2 and f"read {tmp_path / '.env'}" in r.stderr
 
 
-def test_plurals_are_right(server: ServerThread, tmp_path: Path) -> None:
-    from async_uploader.outcomes import counted
-
-    from .conftest import make_files
-
-    assert (counted(1, "file"), counted(2, "file"), counted(0, "asset")) == (
-        "1 file",
-        "2 files",
-        "0 assets",
-    )
-    assert counted(1, "pass", "passes") == "1 pass" and counted(3, "pass", "passes") == "3 passes"
+def test_the_log_says_1_file_not_1_files(server: ServerThread, tmp_path: Path) -> None:
     folder = tmp_path / "one"
     make_files(folder, ["a.png"])
     r = run_cli(["--no-progress"], cli_env(server, folder), tmp_path)

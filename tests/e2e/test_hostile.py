@@ -21,7 +21,7 @@ import pytest
 
 from async_uploader.testserver import HostileRule, ServerOptions, ServerThread, Shaping
 
-from .conftest import (
+from ..support import (
     HISTORY,
     OLD,
     cli_env,
@@ -31,6 +31,7 @@ from .conftest import (
     run_cli,
     start_cli,
     wait_created,
+    wait_for_log,
 )
 
 
@@ -109,7 +110,8 @@ def test_key_echoed_by_the_server_appears_nowhere_we_write_or_print(tmp_path: Pa
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(3)
+        # Its first pass over (the watch is waiting for changes), then Ctrl-C.
+        wait_for_log(tmp_path / "immich_backup.log", "uploads:", after=" watch: folder")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
         outputs.append(out + err)
@@ -287,22 +289,57 @@ def test_garbage_album_add_keeps_every_confirmed_upload(tmp_path: Path, kind: st
         assert album_sizes(srv) == [20] and len(assets_by_name(srv)) == 20
 
 
-@pytest.mark.parametrize("kind", ["wrong-shape", "missing-fields", "html-502", "invalid-json"])
+@pytest.mark.parametrize(
+    "kind", ["wrong-shape", "missing-fields", "html-502", "invalid-json", "id-newline"]
+)
 def test_garbage_bulk_check_falls_back_to_uploading(tmp_path: Path, kind: str) -> None:
+    """Half the files on the server already (from another machine): a bulk check answering
+    garbage is not believed; the uploads find what the server has (duplicates, their ids right),
+    and nothing the check said is recorded."""
     folder = tmp_path / "shots"
     make_files(folder, [f"s{i:02d}.png" for i in range(10)])
     with hostile_server(f"bulk-check={kind}") as srv:
+        other = tmp_path / "other-machine"
+        other.mkdir()
+        half = tmp_path / "half"
+        make_files(half, [f"s{i:02d}.png" for i in range(5)])
+        srv.call(lambda s: s.clear_hostile())
+        assert run_cli([], cli_env(srv, half), other).returncode == 0
+        srv.call(lambda s: s.hostile("bulk-check", kind))
         r = run_cli(["--json"], cli_env(srv, folder, **quick()), tmp_path)
         no_crash(r)
         assert r.returncode == 0, r.stderr
-        assert json.loads(r.stdout)["created"] == 10 and album_sizes(srv) == [10]
+        summary = json.loads(r.stdout)
+        assert (summary["created"], summary["duplicates"]) == (5, 5) and album_sizes(srv) == [10]
         assert "bulk upload check failed" in r.stderr
+        ids = set(assets_by_name(srv)[name].id for name in assets_by_name(srv))
+        assert {rec["asset_id"] for rec in history_records(tmp_path / HISTORY).values()} == ids
 
 
-def test_an_upload_answer_without_an_id_records_nothing(tmp_path: Path) -> None:
+def test_an_album_list_with_an_id_that_is_not_a_uuid_stops_the_run(tmp_path: Path) -> None:
+    """An album whose id is not a UUID (a newline after it) goes into no URL path: one line
+    naming the endpoint, exit 1, nothing uploaded or recorded."""
+    folder = tmp_path / "shots"
+    make_files(folder, ["a.png"])
+    with hostile_server("albums=id-newline") as srv:
+        srv.call(lambda s: s.state.create_album("Screens"))
+        r = run_cli([], cli_env(srv, folder, **quick()), tmp_path)
+        no_crash(r)
+        assert r.returncode == 1, r.stderr
+        line = r.stderr.strip().splitlines()[-1]
+        assert line.startswith("async-uploader: error: GET /api/albums: album id ")
+        assert line.endswith("\\n' is not a UUID")
+        assert srv.stats()["requests"].get("POST /api/assets", 0) == 0
+        assert not (tmp_path / HISTORY).exists() or history_records(tmp_path / HISTORY) == {}
+
+
+@pytest.mark.parametrize("kind", ["missing-fields", "id-newline"])
+def test_an_upload_answer_without_an_id_records_nothing(tmp_path: Path, kind: str) -> None:
+    """No id, or one with a newline after it ("$" would have let it through): the file is not
+    recorded, one line names the endpoint, and a later run finds it on the server."""
     folder = tmp_path / "shots"
     make_files(folder, [f"s{i}.png" for i in range(5)])
-    with hostile_server("upload=missing-fields") as srv:
+    with hostile_server(f"upload={kind}") as srv:
         env = cli_env(srv, folder, **quick())
         r = run_cli([], env, tmp_path)
         assert r.returncode == 1 and "without an asset id" in r.stdout
@@ -358,15 +395,18 @@ def test_only_a_401_says_the_key_was_rejected(tmp_path: Path) -> None:
         r = run_cli([], cli_env(srv, folder, **quick()), tmp_path)
         assert r.returncode == 1 and "GET /api/albums: HTTP 502: 502 Bad Gateway" in r.stderr
         assert "rejected" not in r.stderr
-    with ServerThread(ServerOptions(port=0)) as srv:
-        r = run_cli([], cli_env(srv, folder, IMMICH_API_KEY="not-the-key"), tmp_path)
-        assert r.returncode == 3 and "API key rejected" in r.stderr
+    # (a 401 is "API key rejected", exit 3: test_sync's test_a_rejected_key_exits_3_unshown)
 
 
 # -- 9: Ctrl-C, once and twice ------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("signum", "times", "code"),
-    [(signal.SIGINT, 1, 130), (signal.SIGINT, 2, 130), (signal.SIGTERM, 2, 143)],
+    [
+        (signal.SIGINT, 1, 130),
+        (signal.SIGTERM, 1, 143),
+        (signal.SIGINT, 2, 130),
+        (signal.SIGTERM, 2, 143),
+    ],
 )
 def test_an_interrupted_run_says_what_it_sent(
     tmp_path: Path, signum: int, times: int, code: int
@@ -377,9 +417,10 @@ def test_an_interrupted_run_says_what_it_sent(
         env = cli_env(srv, folder, IMMICH_CONCURRENCY="4")
         proc = start_cli([], env, tmp_path)
         wait_created(srv, 8)
-        for _ in range(times):
+        proc.send_signal(signum)
+        if times == 2:  # the second once the first was taken: "finishing in-flight uploads"
+            wait_for_log(tmp_path / "immich_backup.log", "finishing in-flight uploads")
             proc.send_signal(signum)
-            time.sleep(0.3)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
         last = last_run_record(tmp_path / HISTORY)

@@ -8,27 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from async_uploader.config import parse_rate
-from async_uploader.errors import ConfigError
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread
 
-from .conftest import cli_env, config_for, make_files, run_cli
-
-
-def test_rates_read_as_people_write_them() -> None:
-    assert parse_rate("2MB", "X") == 2_000_000 and parse_rate("500kB", "X") == 500_000
-    assert parse_rate("2 MB/s", "X") == 2_000_000 and parse_rate("1.5MiB", "X") == 1.5 * 2**20
-    assert parse_rate("20Mbit", "X") == 2_500_000 and parse_rate("750000", "X") == 750_000
-    assert parse_rate("off", "X") == 0 and parse_rate("", "X") == 0 and parse_rate("0", "X") == 0
-    for bad, said in (
-        ("2Mb", "ambiguous: write 2MB for bytes or 2Mbit"),
-        ("fast", "must be a rate in bytes per second"),
-        ("-1MB", "must be a rate"),
-        ("100", "at least 1 kB per second"),
-    ):
-        with pytest.raises(ConfigError, match=said):
-            parse_rate(bad, "IMMICH_MAX_RATE")
+from ..support import cli_env, config_for, make_files, run_cli
 
 
 def test_a_bad_rate_is_one_line_and_exit_2(
