@@ -36,8 +36,10 @@ class Limits:
     # peak memory; 2,000 cost a few more round trips (500 for a million files, not 100).
     link_batch: int = 2_000
     # Up to this many links wait: read from the history's memory, as a small run has them,
-    # without the saves that paging from the database needs (one before, one per page).
-    memory_links: int = 10_000
+    # without the saves that paging from the database needs (one before, one per page). At
+    # 10,000 a 10,000-file backfill (2 kB files) peaked at 47.2 MB against 40.8 for 100 files
+    # (+16 %); at 4,000, 45.6 MB (+12 %), no slower (the test server is what a backfill waits on).
+    memory_links: int = 4_000
     # How long linking may go without finishing a batch. A backfill of a million is 500 batches,
     # which a real server takes about a minute for (58 s on the test server), so the limit is not
     # on the whole.
@@ -54,8 +56,11 @@ class Limits:
     extra_pages: int = 10
 
     # -- the local side -----------------------------------------------------------------------
-    # Files the scan holds in memory; past this they go to a temporary SQLite file.
-    spill: int = 20_000
+    # Files the scan holds in memory; past this they go to a temporary SQLite file. At 20,000 a
+    # backfill of 20,000 small files peaked at 51.8 MB against 40.8 MB for 100 (+27 %: the list of
+    # files to send was the difference); at 2,000, 45.7 MB (+12 %), and 19.7-20.1 s against
+    # 19.6-21.9 s. B1's 2,000 files stay in memory.
+    spill: int = 2_000
     # A history of this many done files splits the scan among processes (``shares``). Below it
     # the fork and the second listing cost about what the split saves: at 100,000 files (B4) it
     # took 1.10x the time where the machine gave us one processor's worth (0.45 s against 0.40).

@@ -17,6 +17,8 @@ from .models import Album, LinkResult, MediaTypes
 # \Z, not $: "$" also matches before a final newline, and an id with one is no id.
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 QUEUE_NAME = re.compile(r"[A-Za-z]{1,40}")
+# An album's asset count past this is no count (verify sizes its listing by it).
+MOST_ASSETS = 2**31
 
 
 class Wrong(Exception):
@@ -62,7 +64,7 @@ def album(a: Any) -> Album:
         uuid(a.get("id"), "album id"),
         a["albumName"],
         created if isinstance(created, str) else "",
-        count if isinstance(count, int) else 0,
+        count if type(count) is int and 0 <= count < MOST_ASSETS else 0,
     )
 
 

@@ -148,7 +148,7 @@ class History:
 
     def _stored_record(self, rel: str, row: Any) -> Record:
         """A record as the database has it, with a link made since applied."""
-        rec = Record(*row)
+        rec = Record.stored(row)
         album = self._links.get(rel) or self._links_saving.get(rel)
         return rec if album is None else replace(rec, album_id=album)
 

@@ -116,6 +116,23 @@ class Record:
     at: str = ""
     message: str | None = None
 
+    @classmethod
+    def stored(cls, row: Any) -> Record:
+        """A record as the database row has it, each field of the type a record holds: a row
+        changed by hand may hold anything SQLite takes (a size as text, an id as a number), and
+        such a field reads as missing rather than stopping a command later."""
+        size, mtime_ns, outcome, asset_id, sha1, album_id, at, message = row
+        return cls(
+            size if type(size) is int else None,
+            mtime_ns if type(mtime_ns) is int else None,
+            outcome if isinstance(outcome, str) else "",
+            _text(asset_id),
+            _text(sha1),
+            _text(album_id),
+            at if isinstance(at, str) else "",
+            _text(message),
+        )
+
     def matches(self, size: int, mtime_ns: int) -> bool:
         return self.size == size and self.mtime_ns == mtime_ns
 
@@ -138,6 +155,14 @@ class Record:
             self.message,
             key,
         )
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):  # a BLOB, where the tool writes text
+        return value.decode("utf-8", "surrogateescape")
+    return str(value)
 
 
 def filesystem_type(folder: Path, mountinfo: str | None = None) -> str | None:

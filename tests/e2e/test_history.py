@@ -357,3 +357,28 @@ def test_a_record_whose_asset_id_is_no_id_does_not_block_the_others_links(
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["duplicates"] == 1  # sent again: the server had its bytes
     assert server.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [12]
+
+
+def test_fields_of_the_wrong_type_written_by_hand_read_as_missing(
+    server: ServerThread, shots: Path, tmp_path: Path
+) -> None:
+    """SQLite takes any value in any column: a size as text, a time as a blob, an asset id as a
+    number. Every command reads such a field as missing (the file is checked again, or sent
+    again), never stops with a traceback."""
+    env = cli_env(server, shots)
+    assert run_cli([], env, tmp_path).returncode == 0
+    path = tmp_path / HISTORY
+    edit_history(path, "UPDATE files SET size = 'big' WHERE path = 'Screenshot 01.png'")
+    edit_history(path, "UPDATE files SET mtime_ns = X'00' WHERE path = 'Screenshot 02.png'")
+    edit_history(path, "UPDATE files SET asset_id = 42 WHERE path = 'Screenshot 03.png'")
+    edit_history(path, "UPDATE files SET album_id = 3.5 WHERE path = 'Screenshot 04.png'")
+    for args in (["status"], ["status", "--json"], ["export"], ["check"], ["verify", "--repair"]):
+        r = run_cli(args, env, tmp_path)
+        text = r.stdout + r.stderr
+        assert "Traceback" not in text and "unexpected error" not in text, (args, text)
+        assert r.returncode in (0, 1), (args, text)
+    r = run_cli(["--json"], env, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert server.call(lambda s: [len(a.asset_ids) for a in s.state.albums.values()]) == [12]
+    r = run_cli(["verify"], env, tmp_path)
+    assert r.returncode == 0 and "All is well" in r.stdout, r.stdout
