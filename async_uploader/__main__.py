@@ -2,4 +2,5 @@
 
 from .cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a spawned process imports it (the test server's workers)
+    raise SystemExit(main())

@@ -29,10 +29,11 @@ from .immich import (
     open_session,
     ping,
 )
+from .limits import DEFAULT
 from .phases.connect import choose_server
 from .phases.held import known_limit
 from .phases.jobs import HEAVY
-from .store import History, RunLock, describe, unwritable
+from .store import History, Meta, RunLock, describe, unwritable
 from .text import counted
 
 NEEDED = ("asset.upload", "album.read", "album.create", "albumAsset.create", "user.read")
@@ -102,7 +103,7 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
         base = await choose_server(session, config.urls)
     except UploaderError:
         return [Row("server", Level.FAIL, "no configured URL answers", "see the URL rows above")]
-    client = ImmichClient(session, base, config.api_key)
+    client = ImmichClient(session, base, config.api_key, admin_key=config.admin_key)
     rows = [Row("server", Level.OK, f"a run would use {base}")]
     try:
         if await client.maintenance_mode():
@@ -197,39 +198,66 @@ async def _server_rows(config: Config, session: Any) -> list[Row]:
 
 
 async def _jobs_rows(config: Config, client: ImmichClient, perms: list[str] | None) -> list[Row]:
-    """Whether the key may pause the server's heavy jobs (--pause-jobs): an admin's, with the
-    right to change queues. Only looks (the list of queues)."""
+    """What a backfill would do with the server's heavy jobs (IMMICH_PAUSE_JOBS): pause them
+    with an admin's key (IMMICH_ADMIN_API_KEY, else the API key if it is one), or why not. Only
+    looks (the list of queues, the key's permissions)."""
+    mode = config.pause_jobs
+    admin = config.admin_key is not None
+    which = "the admin key" if admin else "the API key"
+    when = (
+        "a run that sends a file"
+        if mode == "on"
+        else f"a backfill ({DEFAULT.pause_from} files or more to send)"
+    )
+    if mode == "off":
+        return [Row("pause jobs", Level.OK, "off (IMMICH_PAUSE_JOBS=off): jobs are left running")]
     try:
         major = (await client.version())[0]
         states = await client.queue_states()
-    except ApiError as exc:
-        if exc.kind is not Kind.FORBIDDEN:
-            return []
+        if admin:
+            perms = await client.key_permissions(admin=True)
+    except ImmichError as exc:
+        refused = exc.kind in (Kind.FORBIDDEN, Kind.AUTH)
+        if not refused:
+            return [Row("pause jobs", Level.WARN, f"cannot list the queues: {exc.reason}")]
+        if admin:
+            return [
+                Row(
+                    "pause jobs",
+                    Level.WARN,
+                    "IMMICH_ADMIN_API_KEY was refused: runs upload with the jobs running",
+                    "put an admin's key with queue.read and queue.update in IMMICH_ADMIN_API_KEY",
+                )
+            ]
         return [
             Row(
                 "pause jobs",
-                Level.WARN if config.pause_jobs else Level.OK,
-                "the key is not an admin's: --pause-jobs would go on without pausing",
-                "use an admin's API key (with queue.read and queue.update)"
-                if config.pause_jobs
-                else "",
+                Level.WARN if mode == "on" else Level.OK,
+                f"the API key is not an admin's: {when} leaves the server's jobs running",
+                "IMMICH_ADMIN_API_KEY: an admin's key (queue.read, queue.update) lets it pause them",
             )
         ]
-    except UploaderError:
-        return []
     update = "queue.update" if major >= 3 else "job.create"
     if perms is not None and "all" not in perms and update not in perms:
         return [
             Row(
                 "pause jobs",
-                Level.WARN if config.pause_jobs else Level.OK,
-                f"an admin's key without {update}: --pause-jobs would go on without pausing",
-                f"give the key {update}" if config.pause_jobs else "",
+                Level.WARN,
+                f"{which} is an admin's without {update}: {when} leaves the jobs running",
+                f"give {which} {update}",
             )
         ]
     paused = [q for q in HEAVY if states.get(q) is True]
-    now = f"; paused now: {', '.join(paused)}" if paused else ""
-    return [Row("pause jobs", Level.OK, f"the key may pause the server's jobs (--pause-jobs){now}")]
+    running = [q for q in HEAVY if states.get(q) is False]
+    now = f"; paused now: {', '.join(paused)} (left so)" if paused else ""
+    return [
+        Row(
+            "pause jobs",
+            Level.OK,
+            f"{when} pauses {', '.join(running) or 'no queue'} with {which}, and resumes them "
+            f"after{now}",
+        )
+    ]
 
 
 def _local_rows(config: Config) -> list[Row]:
@@ -253,6 +281,7 @@ def _local_rows(config: Config) -> list[Row]:
         history = History.open(config.history_file, readonly=True, repair=False)
         try:
             recorded, where = history.count(), describe(history.path, history.journal)
+            left_paused = history.meta(Meta.PAUSED_JOBS).get("queues") or []
             limit = known_limit(config, history)
         finally:
             history.close()
@@ -265,6 +294,15 @@ def _local_rows(config: Config) -> list[Row]:
                 f"{config.history_file}: {counted(recorded, 'file')} recorded{where}",
             )
         )
+        if left_paused and isinstance(left_paused, list):
+            rows.append(
+                Row(
+                    "jobs left paused",
+                    Level.WARN,
+                    f"a run paused {', '.join(map(str, left_paused))} and could not resume them",
+                    "the next run that reaches the server resumes them",
+                )
+            )
     except UploaderError as exc:
         rows.append(
             Row(

@@ -56,3 +56,6 @@ class RunControl:
     progress_seconds: float = 5.0  # progress this often (0: none)
     on_progress: Callable[[Snapshot], None] | None = None  # None: a log line
     strict: bool = field(default_factory=_strict)
+    # What a run said once and need not say again (a watch's passes share it: "the key is not an
+    # admin's" is a normal setup, not news each pass).
+    said: set[str] = field(default_factory=set, compare=False)

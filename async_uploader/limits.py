@@ -48,7 +48,12 @@ class Limits:
     link_after_abort: float = 5.0  # in all, from a second one
 
     # -- the server's job queues ------------------------------------------------------------
-    resume_patience: float = 10.0  # seconds the resumes may take in all; else the next run
+    # A run with this many files to send (after the pre-check) pauses the server's heavy queues
+    # (IMMICH_PAUSE_JOBS=auto): smaller runs never touch them.
+    pause_from: int = 100
+    # Seconds the pauses, or the resumes, may take in all; a resume not done by then is the next
+    # run's (a pause not confirmed stays recorded, and is resumed).
+    resume_patience: float = 10.0
 
     # -- verify -------------------------------------------------------------------------------
     album_page: int = 1_000  # assets per page of an album's listing: the most the server gives

@@ -77,6 +77,10 @@ class RunReport:
     problems: list[str] = field(default_factory=list)
     interrupted: bool = False
     server_contacted: bool = True  # False: nothing was new, the run did not need the server
+    jobs_paused: list[str] = field(default_factory=list)  # the server's queues this run paused
+    # Queues this run (or a crashed one) may have paused that are not confirmed running again:
+    # the next run that reaches the server resumes them.
+    jobs_left_paused: list[str] = field(default_factory=list)
 
     def add(self, result: FileResult) -> None:
         counter = {
@@ -142,6 +146,8 @@ class RunReport:
             "duration_s": round(self.duration_s, 3),
             "server_contacted": self.server_contacted,
             "interrupted": self.interrupted,
+            "jobs_paused": self.jobs_paused,
+            "jobs_left_paused": self.jobs_left_paused,
             **(
                 {
                     "would_upload": len(self.would_upload),

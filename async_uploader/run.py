@@ -42,6 +42,7 @@ class Connected(NamedTuple):
     failover: Failover
     media: MediaTypes
     album: Album | None
+    round_trip: float  # seconds: the fastest of the first requests
 
 
 def _log_uploads(report: RunReport, seconds: float) -> None:
@@ -247,17 +248,25 @@ async def _upload_link_save(
     assert album is not None
     history.check_writable()  # before anything is sent that could not be recorded
     start = time.monotonic()
-    uploader = Uploader(client, config, history, report, control, signals, retry, server.failover)
-    jobs = JobPauser(client, history, control.limits)
+    uploader = Uploader(
+        client,
+        config,
+        history,
+        report,
+        control,
+        signals,
+        retry,
+        server.failover,
+        server.round_trip,
+    )
+    jobs = JobPauser(client, history, control.limits, control.said)
     signals.phase = Phase.UPLOADING  # from here on a stop means "finish up", never "cancel"
     try:
         await jobs.resume_left_over()  # a crashed run's
-        if config.pause_jobs and todo.nonempty():
-            await jobs.pause()
         if todo:
             try:
                 with plain_errors():  # the key revoked mid-run, say
-                    await uploader.run(todo)
+                    await _upload_pausing_jobs(todo, uploader, jobs, config)
             finally:
                 uploader.close(todo)
                 _log_uploads(report, time.monotonic() - start)
@@ -276,13 +285,34 @@ async def _upload_link_save(
                 )
             finally:
                 try:
-                    await jobs.resume()  # bounded (RESUME_PATIENCE); never in the save's way
+                    await jobs.resume()  # bounded (resume_patience); never in the save's way
                 finally:
+                    report.jobs_paused, report.jobs_left_paused = jobs.paused, jobs.recorded
                     report.server_url = client.base_url
                     save_error = _save(history, report, config, album.id, server.media)
     for error in (uploader.history_error, save_error):
         if error is not None:
             raise error
+
+
+async def _upload_pausing_jobs(
+    todo: FileList, uploader: Uploader, jobs: JobPauser, config: Config
+) -> None:
+    """The uploads, with the server's heavy queues paused: for any file to send (``on``), or
+    once the pre-check has found ``limits.pause_from`` files to send (``auto``, a backfill)."""
+    async with anyio.create_task_group() as tg:
+        if config.pause_jobs == "on" and todo.nonempty():
+            await jobs.pause("uploading (IMMICH_PAUSE_JOBS=on)")
+        elif config.pause_jobs == "auto":
+
+            async def when_a_backfill() -> None:
+                await uploader.backfill.wait()
+                many = counted(uploader.limits.pause_from, "file")
+                await jobs.pause(f"a backfill is uploading ({many} or more to send)")
+
+            tg.start_soon(when_a_backfill)
+        await uploader.run(todo)
+        tg.cancel_scope.cancel()  # a pause still waiting for its backfill: none came
 
 
 __all__ = ["RunControl", "sync"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError
-from .store import FIELDS, SCHEMA, History, legacy_path, read_last_run
+from .store import FIELDS, SCHEMA, History, Meta, legacy_path, read_last_run
 from .text import counted, human_bytes
 
 
@@ -35,8 +35,10 @@ def summarize(history: History) -> dict[str, Any]:
             pending_count += 1
             if len(pending) < 100:
                 pending.append(rel)
+    left = history.meta(Meta.PAUSED_JOBS).get("queues")
     return {
         "history": str(history.path),
+        "jobs_left_paused": [str(q) for q in left] if isinstance(left, list) else [],
         "files": files,
         "bytes": on_server,
         "outcomes": dict(sorted(outcomes.items())),
@@ -68,6 +70,11 @@ def render(info: dict[str, Any]) -> str:
             lines.append(f"    {item['file']}: {item['message']}")
         if len(info["rejected"]) > 20:
             lines.append(f"    ... and {len(info['rejected']) - 20} more (--json lists all)")
+    if info["jobs_left_paused"]:
+        lines.append(
+            f"  the server's jobs {', '.join(info['jobs_left_paused'])} may still be paused by a "
+            "run (the next run that reaches the server resumes them)"
+        )
     last = info["last_run"]
     if last:
         if last.get("interrupted"):
@@ -79,6 +86,11 @@ def render(info: dict[str, Any]) -> str:
             f"{last.get('duplicates', 0)} duplicates, {last.get('rejected', 0)} rejected, "
             f"{last.get('failed', 0)} failed, {last.get('album_linked', 0)} linked, "
             + (f"{last['held']} held for the local URL, " if last.get("held") else "")
+            + (
+                f"jobs {', '.join(map(str, last['jobs_paused']))} paused meanwhile, "
+                if isinstance(last.get("jobs_paused"), list) and last["jobs_paused"]
+                else ""
+            )
             + (
                 f"via {last.get('server_url', '?')}"
                 if last.get("server_contacted", True)

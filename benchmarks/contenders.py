@@ -80,13 +80,24 @@ def install_python_contender(kind: str, notes: list[str]) -> Path | None:
     return exe if exe.exists() else None
 
 
+NO_PAUSE = Contender("async-uploader --no-pause-jobs", "ours", flags=("--no-pause-jobs",))
+
+
 def fixed(sc: Scenario) -> list[Contender]:
     """Ours at the fixed concurrencies the scenario compares the default (auto) with."""
     return [Contender(f"async-uploader -c {c}", "ours", c) for c in sc.fixed]
 
 
+def in_turns(bench: Bench, sc: Scenario) -> list[Contender]:
+    """Ours and its variants, measured in turns so that drift hits them alike."""
+    variants = [*bench.compare, *fixed(sc), *([NO_PAUSE] if sc.kind == "jobs" else [])]
+    return [OURS, *variants] if variants else []
+
+
 def contenders(bench: Bench, sc: Scenario) -> list[Contender]:
     out = [OURS, *bench.compare, *fixed(sc)]
+    if sc.kind == "jobs":
+        out.append(NO_PAUSE)
     out.append(Contender("sequential (requests)", "baseline"))
     if bench.cli:
         out += [
@@ -136,6 +147,7 @@ def command(
         env["PYTHONPATH"] = who.pythonpath or str(HERE.resolve().parent)
         cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
         cmd += ["--max-rate", max_rate] if max_rate else []
+        cmd += list(who.flags)
         return cmd + (["--concurrency", str(c)] if c else []), env
     if who.kind == "baseline":
         return [

@@ -21,9 +21,12 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .contenders import HERE, command
 from .model import KEY, LONG_S, OURS, Bench, Contender, Measure, Scenario
+
+ADMINS_PAUSE = "smartSearch"  # B10: a queue the admin paused before the run, to stay paused
 
 
 def free_port() -> int:
@@ -55,11 +58,31 @@ class Server:
             text=True,
         )
         assert self.proc.stdout is not None
-        self.proc.stdout.readline()
+        self.admin_key = ""
+        for line in self.proc.stdout:  # what it prints before it serves
+            if line.startswith("Admin API key:"):
+                self.admin_key = line.split()[3]
+            if line.startswith("Press Ctrl-C"):
+                break
 
-    def get(self, path: str) -> dict:  # type: ignore[type-arg]
-        with urllib.request.urlopen(self.url + path, timeout=60) as r:
-            return json.loads(r.read())  # type: ignore[no-any-return]
+    def get(self, path: str, key: str = "") -> Any:
+        request = urllib.request.Request(self.url + path, headers={"x-api-key": key} if key else {})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return json.loads(r.read())
+
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        """An admin's request (the job queues)."""
+        request = urllib.request.Request(
+            self.url + path,
+            data=json.dumps(body).encode(),
+            method="PUT",
+            headers={"x-api-key": self.admin_key, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as r:
+            return json.loads(r.read())
+
+    def queues_paused(self) -> set[str]:
+        return {q["name"] for q in self.get("/api/queues", self.admin_key) if q["isPaused"]}
 
     def close(self) -> float:
         """Stop it; the server's own CPU seconds over its life (start-up included)."""
@@ -279,6 +302,9 @@ def measure(
         cmd, env = command(
             who, server.url, folder, work, "Bench", bench, seeded is not None, sc.max_rate
         )
+        if sc.kind == "jobs":  # an admin's key for the queues, and one queue the admin paused
+            env["IMMICH_ADMIN_API_KEY"] = server.admin_key
+            server.put(f"/api/queues/{ADMINS_PAUSE}", {"isPaused": True})
         wall, cpu, rss, code = run_measured(cmd, env, 3600)
         stats = server.get("/_testserver/stats")
         state = server.get("/_testserver/state")
@@ -291,6 +317,10 @@ def measure(
             if ok
             else f"server has {len(state['assets'])} assets, album {in_album} of {expected} (exit {code})"
         )
+        if sc.kind == "jobs" and ok:  # every queue running again, the admin's pause kept
+            left = server.queues_paused()
+            ok = left == {ADMINS_PAUSE}
+            note = "" if ok else f"queues paused afterwards: {', '.join(sorted(left))}"
         if sc.kind == "idle-direct":  # nothing on the server: the run must not even ask it
             asked = sum(n for k, n in stats["requests"].items() if " /api/" in k)
             log_text = (work / "ours.log").read_text() if (work / "ours.log").exists() else ""

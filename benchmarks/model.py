@@ -22,7 +22,8 @@ class Scenario:
     shaping: tuple[str, ...] = ()
     quick_files: int = 20
     # upload | idle (all in the history) | new-machine (all on the server) | idle-direct (all in
-    # a history written straight to the store, none of it on the server: B7's million files)
+    # a history written straight to the store, none of it on the server: B7's million files) |
+    # jobs (a server whose jobs cost CPU: B10)
     kind: str = "upload"
     big: int = 0  # one extra large file (B6), bytes
     quick_big: int = 0
@@ -40,6 +41,7 @@ class Contender:
     kind: str  # ours | baseline | cli | immichpy | pymmich
     concurrency: int | None = None  # None: the contender's own default
     pythonpath: str | None = None  # ours from another checkout (--compare-with), side by side
+    flags: tuple[str, ...] = ()  # ours: more flags (--no-pause-jobs)
 
 
 OURS = Contender("async-uploader", "ours")

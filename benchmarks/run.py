@@ -30,7 +30,7 @@ from .contenders import (
     HERE,
     PY_CONTENDERS,
     contenders,
-    fixed,
+    in_turns,
     install_python_contender,
     resolve_cli,
 )
@@ -139,9 +139,9 @@ def _scenario(
     # Ours, the other checkouts and ours at fixed concurrencies take turns, so that drift hits
     # them alike.
     side_by_side: dict[str, list[Measure]] = {}
-    if bench.compare or sc.fixed:
+    if turns := in_turns(bench, sc):
         for _ in range(repeats):
-            for who in [OURS, *bench.compare, *fixed(sc)]:
+            for who in turns:
                 m = measure(sc, who, folder, root, bench, seeded)
                 side_by_side.setdefault(who.name, []).append(m)
     rows = []

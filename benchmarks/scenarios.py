@@ -80,4 +80,17 @@ SCENARIOS = [
         fixed=(2, 4, 8, 12, 16),
         judge=targets.b9,
     ),
+    # A server whose jobs cost what Immich's do (metadata and thumbnails for each asset, in
+    # worker processes on the same cores): ours by default (it pauses them for a backfill)
+    # against itself with --no-pause-jobs and against the CLI, which never pauses them.
+    Scenario(
+        "B10",
+        "a server making thumbnails while it receives: 500 screenshots of 200 kB",
+        500,
+        196_000,
+        ("--job-costs",),
+        quick_files=120,
+        kind="jobs",
+        judge=targets.b10,
+    ),
 ]

@@ -224,3 +224,33 @@ def b9(j: Judging) -> list[str]:
             f"{verdict(wall <= walls[best] / 0.9)}"
         )
     return out
+
+
+def b10(j: Judging) -> list[str]:
+    ours, wall = _ours(j)
+    by = j.by_name
+    out = []
+    streams = statistics.median(m.streams for m in ours.measures)
+    for name, what in (
+        ("async-uploader --no-pause-jobs", "itself with --no-pause-jobs"),
+        ("immich CLI 3.2.2 -c 4", "the CLI at -c 4"),
+    ):
+        if (other := by.get(name)) is None:
+            continue
+        then = median_of(other, "wall")
+        extra = (
+            f"; auto ended on {statistics.median(m.streams for m in other.measures):.0f} streams "
+            f"there, {streams:.0f} here"
+            if name.startswith("async-uploader")
+            else ""
+        )
+        out.append(
+            f"- B10, a default backfill at least 2x as fast as {what}: {wall:.2f} s against "
+            f"{then:.2f} s ({then / wall:.2f}x){extra}: {verdict(then >= 2 * wall)}"
+        )
+    ok = all(m.ok for r in j.rows for m in r.measures if m.wall)
+    out.append(
+        "- B10, every queue running after each run and the admin's own pause kept (checked on "
+        f"the server after every measurement): {verdict(ok)}"
+    )
+    return out

@@ -82,7 +82,7 @@ def one_run_at_a_time(config: Config) -> Iterator[None]:
 
 def _configured(args: argparse.Namespace, ending: Ending, command: str) -> Config:
     config = load_config(flags_of(args))
-    ending.secrets.append(config.api_key.reveal())
+    ending.secrets.extend(config.secrets)
     return config
 
 
@@ -245,8 +245,7 @@ def run_status(args: argparse.Namespace) -> int:
         sources = Sources({"env_file": args.env_file, "history": args.history})
         # The key is not needed here, but if a history from an older version (or anything in
         # it) holds it, status must not be the one to print it.
-        key, _ = sources.get("IMMICH_API_KEY")
-        secrets += [key.strip()] if key and key.strip() else []
+        secrets += sources.secrets()
         for warning in sources.warnings:
             say(f"async-uploader: warning: {warning}", secrets, err=True)
         if args.command == "export":
@@ -272,7 +271,7 @@ def run_check(args: argparse.Namespace) -> int:
     except UploaderError as exc:
         say(f"  FAIL  configuration  {exc}\n        fix: see .env.example\nUsable: no (1 to fix)")
         return exc.exit_code
-    secrets = [config.api_key.reveal()]
+    secrets = config.secrets
     setup_logging(log_file=None, secrets=secrets, quiet=True, debug=args.debug)
     rows = anyio.run(run_check, config, backend="asyncio")
     say(render(rows), secrets)

@@ -146,8 +146,7 @@ def log_early(args: argparse.Namespace, secrets: list[str]) -> None:
         return  # set up already (the log file may have failed since: then it stays off)
     try:
         sources = Sources(flags_of(args))
-        key, _ = sources.get("IMMICH_API_KEY")
-        secrets += [key.strip()] if key and key.strip() else []
+        secrets += sources.secrets()
         explicit = getattr(args, "log_file", None) or sources.get("IMMICH_LOG_FILE")[0]
         if sources.env_file is None and not explicit:
             return

@@ -55,11 +55,17 @@ class Config:
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
-    pause_jobs: bool = _d("IMMICH_PAUSE_JOBS")  # the server's heavy queues, while uploading
+    pause_jobs: str = _d("IMMICH_PAUSE_JOBS")  # the server's heavy queues: auto, on or off
+    admin_key: Secret | None = None  # an admin's key, for the queues alone
     # The external URL's body limit in bytes; None: learnt from a 413 there (phases/held.py)
     external_max_upload: int | None = _d("IMMICH_EXTERNAL_MAX_UPLOAD")
     dry_run: bool = False
     warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def secrets(self) -> list[str]:
+        """The keys, for the filters that keep them out of every line and file."""
+        return [key.reveal() for key in (self.api_key, self.admin_key) if key is not None]
 
     @property
     def urls(self) -> list[tuple[str, str, float]]:
@@ -77,8 +83,8 @@ def _plain(src: Sources, setting: Setting) -> Any:
     its text read by the setting's reader; the default when neither says anything."""
     assert setting.read is not None
     flag = src.flag(setting)
-    if isinstance(flag, bool):
-        return flag
+    if isinstance(flag, bool):  # --x / --no-x: on or off where the setting has modes
+        return flag if isinstance(setting.default, bool) else ("on" if flag else "off")
     if isinstance(flag, list):
         return tuple(flag)
     text, name = src.text(setting)
@@ -150,10 +156,12 @@ def load_config(
             + src.read_from("IMMICH_ALBUM_NAME")
         )
     plain = {s.field: _plain(src, s) for s in SETTINGS if s.read is not None}
+    admin, _ = src.get("IMMICH_ADMIN_API_KEY")
     device_id, _ = src.get("IMMICH_DEVICE_ID")
     return Config(
         folder=folder,
         api_key=Secret(key.strip()),
+        admin_key=Secret(admin.strip()) if admin and admin.strip() else None,
         local_url=local_url,
         external_url=external_url,
         album=album.strip(),

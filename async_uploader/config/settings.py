@@ -8,7 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .values import parse_bool, parse_concurrency, parse_globs, parse_number, parse_rate, parse_size
+from .values import (
+    parse_bool,
+    parse_concurrency,
+    parse_globs,
+    parse_mode,
+    parse_number,
+    parse_rate,
+    parse_size,
+)
 
 HISTORY_NAME = "immich_upload_history.sqlite"
 LOG_NAME = "immich_backup.log"
@@ -73,7 +81,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMMICH_EXCLUDE", "`--exclude GLOB`", (), "none", "leave files and folders matching these globs", field="exclude", option="exclude", read=parse_globs),
     Setting("IMMICH_SIDECAR", "`--no-sidecar`", True, "on", "send an XMP sidecar with the local capture time", field="sidecar", option="sidecar", read=parse_bool),
     Setting("IMMICH_MAX_RATE", "`--max-rate RATE`", 0.0, "none", "cap the upload bytes per second of all streams together (`2MB`, `500kB`, `20Mbit`)", field="max_rate", option="max_rate", read=parse_rate),
-    Setting("IMMICH_PAUSE_JOBS", "`--pause-jobs`", False, "off", "pause the server's metadata, thumbnail and machine-learning jobs while uploading (an admin's key)", field="pause_jobs", option="pause_jobs", read=parse_bool),
+    Setting("IMMICH_PAUSE_JOBS", "`--pause-jobs`", "auto", "auto", "pause the server's metadata, thumbnail and machine-learning jobs while uploading: `auto` (a run of 100 files or more, when a key may), `on` (any run), `off`", field="pause_jobs", option="pause_jobs", read=parse_mode),
+    Setting("IMMICH_ADMIN_API_KEY", "(never a flag)", None, "none", "an admin's API key, for the server's job queues only (everything else uses `IMMICH_API_KEY`)"),
     Setting("IMMICH_EXTERNAL_MAX_UPLOAD", "", None, "learnt from a 413", "the external URL's body limit (`100MB`): bigger files wait for the local URL", field="external_max_upload", read=parse_size),
 )
 # fmt: on

@@ -120,6 +120,12 @@ class Sources:
             return one_line(self.file_values[name], name, str(self.env_file)), self.base_dir
         return None, self.cwd
 
+    def secrets(self) -> list[str]:
+        """The keys as the sources hold them (for an error before the configuration is whole:
+        whatever the line says, it says neither)."""
+        values = (self.get(name)[0] for name in ("IMMICH_API_KEY", "IMMICH_ADMIN_API_KEY"))
+        return [v.strip() for v in values if v and v.strip()]
+
     def flag(self, setting: Setting) -> Any:
         """The flag's value for this setting, or None when no flag gave one (an empty list of a
         repeatable flag included)."""

@@ -42,6 +42,18 @@ def parse_bool(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {shown(value)}")
 
 
+def parse_mode(value: str, name: str) -> str:
+    """``auto``, ``on`` or ``off`` (a boolean reads as on or off)."""
+    text = value.strip().lower()
+    if text in ("auto", ""):
+        return "auto"
+    if text in _TRUE:
+        return "on"
+    if text in _FALSE:
+        return "off"
+    raise ConfigError(f"{name} must be auto, on or off, not {shown(value)}")
+
+
 def parse_number(value: str, name: str, low: float, high: float, integer: bool = False) -> float:
     text = value.strip()
     kind = "a whole number" if integer else "a number"

@@ -73,8 +73,11 @@ class ImmichClient:
         stall_timeout: float = 60.0,
         request_timeout: float = 30.0,
         max_rate: float = 0.0,
+        admin_key: Secret | None = None,
     ) -> None:
         self.session = session
+        # An admin's key for the job queues alone (IMMICH_ADMIN_API_KEY); None: the API key.
+        self._admin_key = admin_key
         self.cap = RateCap(max_rate) if max_rate > 0 else None  # shared by every upload
         self.base_url = base_url
         self._api_key = api_key
@@ -91,15 +94,22 @@ class ImmichClient:
         """Talk to the same server at another of its configured URLs from now on."""
         self.base_url = base_url
 
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        headers = {"x-api-key": self._api_key.reveal(), "Accept": "application/json"}
+    def headers(
+        self, extra: dict[str, str] | None = None, key: Secret | None = None
+    ) -> dict[str, str]:
+        headers = {"x-api-key": (key or self._api_key).reveal(), "Accept": "application/json"}
         if extra:
             headers.update(extra)
         return headers
 
     def scrub(self, text: str) -> str:
-        """``text`` without the key, whatever a server echoed."""
-        return self._api_key.scrub(text)
+        """``text`` without either key, whatever a server echoed."""
+        text = self._api_key.scrub(text)
+        return self._admin_key.scrub(text) if self._admin_key is not None else text
+
+    @property
+    def queues_with_admin_key(self) -> bool:
+        return self._admin_key is not None
 
     def error(
         self,
@@ -117,13 +127,15 @@ class ImmichClient:
             raise AuthRejected(f"API key rejected by {self.base_url}: {message}")
         return ApiError(method, endpoint, status, message, answers.retry_after(retry_after))
 
-    async def _json(self, method: str, endpoint: str, payload: Any = None) -> Any:
+    async def _json(
+        self, method: str, endpoint: str, payload: Any = None, key: Secret | None = None
+    ) -> Any:
         """The JSON answer to ``/api`` + ``endpoint``; errors name that whole path."""
         endpoint = "/api" + endpoint
         log.debug("%s %s", method, endpoint)
         try:
             with anyio.fail_after(self.request_timeout):
-                body = await self._exchange(method, endpoint, payload)
+                body = await self._exchange(method, endpoint, payload, key)
         except TimeoutError:
             why = f"no complete answer in {self.request_timeout:g} s (IMMICH_REQUEST_TIMEOUT)"
             raise TransportError(method, endpoint, why, Kind.TIMEOUT) from None
@@ -135,13 +147,15 @@ class ImmichClient:
             text = self.scrub(answers.error_message(body, ""))[:80]
             raise BadAnswer(method, endpoint, f"the answer is not JSON: {text!r}") from None
 
-    async def _exchange(self, method: str, endpoint: str, payload: Any) -> bytes:
+    async def _exchange(
+        self, method: str, endpoint: str, payload: Any, key: Secret | None = None
+    ) -> bytes:
         answer = await exchange(
             self.session,
             method,
             self.base_url + endpoint,
             endpoint,
-            headers=self.headers(),
+            headers=self.headers(key=key),
             json=payload,
             cap=MAX_JSON_ANSWER,
             error_cap=MAX_ERROR_BODY,
@@ -166,11 +180,16 @@ class ImmichClient:
         return answer.body
 
     async def _call(
-        self, method: str, endpoint: str, read: Callable[[Any], T], payload: Any = None
+        self,
+        method: str,
+        endpoint: str,
+        read: Callable[[Any], T],
+        payload: Any = None,
+        key: Secret | None = None,
     ) -> T:
         """``read`` (a reader of ``answers``) of the JSON answer; a shape it does not accept is
         one BadAnswer naming the endpoint."""
-        data = await self._json(method, endpoint, payload)
+        data = await self._json(method, endpoint, payload, key)
         try:
             return read(data)
         except Wrong as exc:  # it may quote the answer, and the answer may quote the key
@@ -187,9 +206,11 @@ class ImmichClient:
                 raise AuthRejected(f"API key rejected by {self.base_url}: {exc.message}") from exc
             raise
 
-    async def key_permissions(self) -> list[str]:
-        """GET /api-keys/me (Immich 1.139+): the scopes of the key in use."""
-        return await self._call("GET", "/api-keys/me", answers.permissions)
+    async def key_permissions(self, admin: bool = False) -> list[str]:
+        """GET /api-keys/me (Immich 1.139+): the scopes of the key in use (``admin``: of the
+        admin key, for the queues)."""
+        key = self._admin_key if admin else None
+        return await self._call("GET", "/api-keys/me", answers.permissions, key=key)
 
     async def maintenance_mode(self) -> bool:
         data = await self._json("GET", "/server/config")
@@ -247,20 +268,23 @@ class ImmichClient:
     async def queue_states(self) -> dict[str, bool]:
         """Every job queue of the server: name -> paused. GET /queues in 3.x, GET /jobs in 2.x
         (golden-v3 45, golden 45); 403 for a key that is not an admin's."""
+        key = self._admin_key
         if self.major is not None and self.major >= 3:
-            return await self._call("GET", "/queues", answers.queues_v3)
-        return await self._call("GET", "/jobs", answers.queues_v2)
+            return await self._call("GET", "/queues", answers.queues_v3, key=key)
+        return await self._call("GET", "/jobs", answers.queues_v2, key=key)
 
     async def pause_queue(self, name: str, paused: bool) -> bool:
         """Pause (or resume) one queue; whether the server says it is paused now. 3.x: PUT
         /queues/{name} {isPaused}; 2.x: PUT /jobs/{name} {command: pause|resume, force}."""
         if not answers.QUEUE_NAME.fullmatch(name):
             raise ValueError(f"not a queue name: {name[:40]!r}")
+        key = self._admin_key
         if self.major is not None and self.major >= 3:
             payload: dict[str, Any] = {"isPaused": paused}
-            return await self._call("PUT", f"/queues/{name}", answers.queue_paused_v3, payload)
+            read = answers.queue_paused_v3
+            return await self._call("PUT", f"/queues/{name}", read, payload, key)
         payload = {"command": "pause" if paused else "resume", "force": False}
-        return await self._call("PUT", f"/jobs/{name}", answers.queue_paused_v2, payload)
+        return await self._call("PUT", f"/jobs/{name}", answers.queue_paused_v2, payload, key)
 
     # -- duplicates ---------------------------------------------------------------------------
     async def bulk_check(self, items: list[tuple[str, str]]) -> dict[str, tuple[str, bool]]:

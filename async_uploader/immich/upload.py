@@ -17,6 +17,7 @@ from typing import Protocol
 import aiofiles
 import anyio
 
+from ..config import Secret
 from ..files import opener
 from ..outcomes import Outcome
 from . import answers
@@ -51,7 +52,9 @@ class Connection(Protocol):
     stall_timeout: float
     cap: RateCap | None
 
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]: ...
+    def headers(
+        self, extra: dict[str, str] | None = None, key: Secret | None = None
+    ) -> dict[str, str]: ...
 
     def error(
         self,

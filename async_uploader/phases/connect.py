@@ -123,8 +123,9 @@ async def resolve_album(client: ImmichCalls, name: str, create: bool) -> Album |
 
 async def connect_phase(
     session: Session, config: Config, retry: RetryPolicy, report: RunReport
-) -> tuple[ImmichClient, Failover, MediaTypes, Album | None]:
-    """The health race, the key, the server's file types, the album."""
+) -> tuple[ImmichClient, Failover, MediaTypes, Album | None, float]:
+    """The health race, the key, the server's file types, the album; and how long the fastest
+    of the first requests took (a round trip, and the server's least work)."""
     start = time.monotonic()
     base_url = await choose_server(session, config.urls)
     role = "local" if base_url == config.local_url else "external"
@@ -137,6 +138,7 @@ async def connect_phase(
         config.stall_timeout,
         config.request_timeout,
         config.max_rate,
+        config.admin_key,
     )
     failover = Failover(session, config.urls, client)
     # The key, the file types, the version (what uploads send) and the album at once: one round
@@ -144,15 +146,19 @@ async def connect_phase(
     start = time.monotonic()
     media: list[MediaTypes] = []
     albums: list[Album | None] = []
+    trips: list[float] = []  # seconds each single request took: the round trip, and a little
 
     async def key() -> None:
         await with_retries(retry, "check key", client.check_key, failover.recover)
+        trips.append(time.monotonic() - start)
 
     async def types() -> None:
         media.append(await with_retries(retry, "media types", client.media_types, failover.recover))
+        trips.append(time.monotonic() - start)
 
     async def version() -> None:
         major, minor, patch = await with_retries(retry, "version", client.version, failover.recover)
+        trips.append(time.monotonic() - start)
         log.info("server: Immich %d.%d.%d", major, minor, patch)
 
     async def find_album() -> None:
@@ -171,4 +177,4 @@ async def connect_phase(
     else:
         report.album_id = album.id
         log.info("album: %r is %s (%s)", config.album, album.id, ms_since(start))
-    return client, failover, media[0], album
+    return client, failover, media[0], album, min(trips)

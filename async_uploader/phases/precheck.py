@@ -42,7 +42,9 @@ class Precheck:
         record: Callable[[FileResult], None],
         skip: Callable[[LocalFile], None],
         limits: Limits,
+        backfill: anyio.Event | None = None,
     ) -> None:
+        self.backfill = backfill  # set once limits.pause_from files are to be sent
         self.client = client
         self.limits = limits
         self.config = config
@@ -166,6 +168,8 @@ class Precheck:
                     except anyio.BrokenResourceError:
                         return  # the uploads stopped taking files
                     self.to_send += 1
+                    if self.to_send == self.limits.pause_from and self.backfill is not None:
+                        self.backfill.set()
             if todo and not stop.is_set():
                 asked = "" if self.precheck else " (the server could not be asked)"
                 log.info(

@@ -35,6 +35,7 @@ import logging
 import math
 import statistics
 import time
+from typing import Any
 
 import anyio
 
@@ -44,6 +45,11 @@ from ..text import human_bytes
 log = logging.getLogger(__name__)
 
 START = 4  # streams at first: few enough for a small server, enough to measure from
+# A far server starts nearer its level: a stream per this much of the first requests' round trip
+# (60 ms: 30 streams), since each stream spends its upload mostly waiting for the answer. A near
+# server (a few ms) starts at START, as a small one needs.
+SECONDS_PER_STREAM = 0.002
+REMEMBERED_DAYS = 30  # the last run's level at a URL counts this long
 FILE_COST = 64 * 1024  # bytes of work a file's round trip is worth (its request and answer)
 WINDOW = 0.05  # seconds a measurement takes at least
 WINDOW_ROUNDS = 1.5  # ... and at least this many upload times
@@ -60,6 +66,39 @@ def is_congestion(exc: BaseException) -> bool:
     """What a server (or the proxy before it) answers when it has too much to do: a busy
     status (502, 503, 504, 429, 408), a timeout, an upload that stalled."""
     return isinstance(exc, ImmichError) and exc.kind.congestion
+
+
+def first_level(round_trip: float | None, remembered: int | None, high: int) -> tuple[int, str]:
+    """Where auto concurrency starts, and why: the level the last run at this URL ended on;
+    else from the round trip of the run's first requests; else ``START``."""
+    if remembered is not None:
+        return max(1, min(high, remembered)), "where the last run at this URL ended"
+    if round_trip is not None:
+        level = max(START, min(high, round(round_trip / SECONDS_PER_STREAM)))
+        if level > START:
+            return level, f"a round trip of {round_trip * 1000:.0f} ms"
+    return START, "a near server"
+
+
+def remembered(levels: dict[str, Any], url: str, now: float) -> int | None:
+    """The level the last run at ``url`` ended on (the history's record), if recent."""
+    entry = levels.get(url)
+    if not isinstance(entry, dict):
+        return None
+    streams, at = entry.get("streams"), entry.get("at")
+    if type(streams) is not int or not isinstance(at, int | float):
+        return None
+    return streams if 0 <= now - at < REMEMBERED_DAYS * 86400 else None
+
+
+def remember(levels: dict[str, Any], url: str, streams: int, now: float) -> dict[str, Any]:
+    """The record with this URL's level: the four URLs used last (a laptop has two)."""
+    kept = {u: e for u, e in levels.items() if u != url and isinstance(e, dict)}
+    newest = sorted(
+        kept,
+        key=lambda u: kept[u].get("at", 0) if isinstance(kept[u].get("at"), int | float) else 0,
+    )[-3:]
+    return {**{u: kept[u] for u in newest}, url: {"streams": streams, "at": now}}
 
 
 class StreamTuner:
@@ -278,6 +317,11 @@ class StreamTuner:
             before = self.streams
             self.decide(streams, rate, median)
             typical = (median or 0.0) if self.streams != before else 0.0
+
+    @property
+    def measured(self) -> bool:
+        """Whether the level it ends on was found by measuring (not just where it started)."""
+        return self.settled or self.changes > 0
 
     def summary(self) -> str:
         return (

@@ -31,13 +31,14 @@ from ..immich import (
 from ..outcomes import FileResult, Outcome, RunReport
 from ..progress import Rate, Snapshot
 from ..retry import RetryPolicy, with_retries
-from ..store import History, Record
+from ..store import History, Meta
 from ..text import counted, human_bytes, unreadable, valid_utf8
 from .calls import ImmichCalls
 from .connect import Failover
 from .held import BodyLimit
 from .precheck import Precheck
-from .tuning import StreamTuner
+from .results import record_result
+from .tuning import StreamTuner, first_level, remember, remembered
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,11 @@ class Uploader:
         signals: Signals,
         retry: RetryPolicy,
         failover: Failover,
+        round_trip: float | None = None,
     ) -> None:
         self.signals = signals
         self.limits = control.limits
+        self.round_trip = round_trip
         self.retry = retry
         self.failover = failover
         self.client = client
@@ -79,6 +82,8 @@ class Uploader:
         self.disk = anyio.CapacityLimiter(self.limits.disk_threads)
         self.limit = BodyLimit(config, history)
         self.tuner: StreamTuner | None = None  # IMMICH_CONCURRENCY=auto, once uploads begin
+        # Set once the pre-check has passed limits.pause_from files on: a backfill.
+        self.backfill = anyio.Event()
 
     def _skip(self, f: LocalFile) -> None:
         self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
@@ -192,46 +197,8 @@ class Uploader:
         return FileResult(f, answer.outcome, asset_id=answer.asset_id, sha1=answer.checksum)
 
     def record(self, result: FileResult) -> None:
-        f = result.file
         self.recorded += 1
-        self.report.add(result)
-        size = human_bytes(f.size)
-        if result.outcome.recorded:
-            self.history.record(
-                f.rel,
-                Record(
-                    size=f.size,
-                    mtime_ns=f.mtime_ns,
-                    outcome=result.outcome.value,
-                    asset_id=result.asset_id,
-                    sha1=result.sha1,
-                    message=result.message or None,
-                ),
-            )
-        if result.outcome is Outcome.CREATED:
-            log.info("created    %s (%s) -> %s", f.rel, size, result.asset_id)
-        elif result.outcome is Outcome.DUPLICATE:
-            log.info(
-                "duplicate  %s (%s): already on the server as %s%s",
-                f.rel,
-                size,
-                result.asset_id,
-                result.message,
-            )
-        elif result.outcome is Outcome.REJECTED:
-            log.warning("rejected   %s (%s): %s", f.rel, size, result.message)
-        elif result.outcome is Outcome.FAILED:
-            log.error("failed     %s (%s): %s", f.rel, size, result.message)
-        elif result.outcome is Outcome.VANISHED:
-            log.warning("vanished   %s: deleted before it could be sent; skipped", f.rel)
-        elif result.outcome is Outcome.CHANGED:
-            log.warning("changed    %s: %s; the next run sends it again", f.rel, result.message)
-        elif result.outcome is Outcome.HELD:
-            log.info("held       %s (%s): %s; waits for the local URL", f.rel, size, result.message)
-        elif result.outcome is Outcome.EMPTY:
-            log.warning(
-                "empty      %s: 0 bytes, which Immich refuses; skipped until it has content", f.rel
-            )
+        record_result(result, self.history, self.report)
 
     async def run(self, todo: FileList) -> None:
         # Immich 3 answers a 0-byte file 400 "File is empty": never sent, and recorded so that
@@ -244,7 +211,11 @@ class Uploader:
         fixed = self.config.concurrency
         limiter = anyio.CapacityLimiter(fixed or MAX_CONCURRENCY)
         if fixed is None and sendable:
-            self.tuner = StreamTuner(limiter, MAX_CONCURRENCY)
+            levels = self.history.meta(Meta.STREAMS)
+            last = remembered(levels, self.client.base_url, time.time())
+            first, why = first_level(self.round_trip, last, MAX_CONCURRENCY)
+            log.info("concurrency: auto, from %d streams (%s)", first, why)
+            self.tuner = StreamTuner(limiter, MAX_CONCURRENCY, start=first)
         stop, abort = self.signals.stop, self.signals.abort
         start = time.monotonic()
         if self.config.max_rate and sendable:
@@ -352,6 +323,7 @@ class Uploader:
                         self.record,
                         self._skip,
                         self.limits,
+                        self.backfill,
                     )
                     tg.start_soon(precheck.run, sendable, send, stop)
                     async with receive:
@@ -381,6 +353,11 @@ class Uploader:
             )
         if self.tuner is not None:
             log.info("concurrency: %s", self.tuner.summary())
+            if self.tuner.measured:  # the level this server took: where the next run starts
+                url, levels = self.client.base_url, self.history.meta(Meta.STREAMS)
+                self.history.set_meta(
+                    Meta.STREAMS, remember(levels, url, self.tuner.streams, time.time())
+                )
         if self.checkpoints:
             log.info(
                 "checkpoints: %d history saves in a worker thread, the longest %.0f ms; the event "

@@ -11,3 +11,4 @@ class Meta(enum.StrEnum):
     PAUSED_JOBS = "paused_jobs"  # job queues a run paused and has not resumed (phases/jobs)
     EXTERNAL_LIMIT = "external_limit"  # the body size a 413 refused there (phases/held)
     OPENED_AT = "opened_at"  # when a run last proved it could write (History.check_writable)
+    STREAMS = "streams"  # the uploads at once auto concurrency ended on, per URL (phases/tuning)

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .hostile import HostileRule, Kind
+from .jobs import DEFAULT_COSTS
 from .server import ServerOptions, TestServer
 from .shaping import FAULT_ROUTES, Shaping
 
@@ -57,6 +58,16 @@ def _routes(text: str) -> frozenset[str]:
             f"unknown route(s) {', '.join(sorted(unknown))}; known: {', '.join(FAULT_ROUTES)}"
         )
     return routes
+
+
+def _costs(text: str) -> tuple[float, ...]:
+    try:
+        costs = tuple(float(c) for c in text.split(","))
+    except ValueError:
+        costs = ()
+    if len(costs) != len(DEFAULT_COSTS) or not all(0 <= c <= 10_000 for c in costs):
+        raise argparse.ArgumentTypeError(f"expected META_MS,THUMB_MS such as 40,120, not {text!r}")
+    return costs
 
 
 def _hostile(text: str) -> HostileRule:
@@ -178,6 +189,24 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
         help="also listen on PORT (0: a free one) as if behind a proxy that answers 413 to a "
         "request body over SIZE (e.g. 0:100MB; repeatable): an external URL with a body limit",
     )
+    p.add_argument(
+        "--job-costs",
+        type=_costs,
+        nargs="?",
+        const=DEFAULT_COSTS,
+        metavar="META_MS,THUMB_MS",
+        help="a server whose jobs cost what Immich's do: each created asset queues a metadata "
+        "extraction and a thumbnail, each spending this much CPU in worker processes unless its "
+        f"queue is paused (default {DEFAULT_COSTS[0]:g},{DEFAULT_COSTS[1]:g}, calibrated against "
+        "a real Immich 3.1.0)",
+    )
+    p.add_argument(
+        "--job-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="worker processes for --job-costs (default 0: one per processor)",
+    )
     p.add_argument("--seed", type=int, help="seed for the fault draws (repeatable runs)")
     p.add_argument(
         "--data-dir",
@@ -211,6 +240,8 @@ def options_from_args(args: argparse.Namespace) -> ServerOptions:
         data_dir=args.data_dir,
         hostile=tuple(args.hostile),
         proxies=tuple(args.proxy),
+        job_costs=args.job_costs,
+        job_workers=args.job_workers,
     )
 
 
@@ -244,6 +275,9 @@ async def serve(options: ServerOptions) -> None:
         print(f"Proxy:   {url}/api (answers 413 to a body over {size} bytes)", flush=True)
     if options.data_dir:
         print(f"Data:    {options.data_dir}", flush=True)
+    if options.job_costs is not None:
+        costs = ", ".join(f"{c:g} ms" for c in options.job_costs)
+        print(f"Jobs:    every asset costs {costs} of CPU (metadata, thumbnail)", flush=True)
     for rule in options.hostile:
         print(
             f"Hostile: {rule.route} answers {rule.kind.value}"

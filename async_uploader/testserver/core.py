@@ -28,6 +28,7 @@ from .data import (
     VERSIONS,
 )
 from .hostile import Hostile
+from .jobs import JobQueues
 from .shapes import (
     MAX_JSON_BYTES,
     UUID_RE,
@@ -76,6 +77,7 @@ class Core:
         self.processing = Processing()  # a small server's places (Shaping.max_processing)
         self.set_shaping(shaping or Shaping())
         self.views = Views(state, api_version, self.user_id, self.owner)
+        self.jobs: JobQueues | None = None  # background work per asset, when it costs
         self.hostile = Hostile(state.stats, self.error_response)
 
     @property

@@ -40,6 +40,10 @@ ROUTES: dict[str, str] = {
     "POST /api/assets": "upload",
     "POST /api/assets/bulk-upload-check": "bulk-check",
     "POST /api/search/metadata": "search",
+    "GET /api/queues": "queues",
+    "PUT /api/queues/{name}": "queue-update",
+    "GET /api/jobs": "jobs",
+    "PUT /api/jobs/{name}": "job-command",
 }
 HOSTILE_ROUTES = ("*", *ROUTES.values())
 HANG_SECONDS = 600.0  # "never" answers, but a test server must stop by itself
@@ -66,6 +70,11 @@ class Kind(enum.Enum):
     HANG = "hang"  # the request is taken and never answered
     HUGE = "huge"  # a valid JSON list of PARAM MB (default 100), chunked: no length said first
     REDIRECT = "redirect"  # PARAM (default 302) to the same path at another address
+    # The server does the request; its answer is lost on the way back (a proxy gave up):
+    LOST = "lost"  # a proxy's HTML page of status PARAM (default 504) instead of the answer
+    CUT = "cut"  # the connection closed, no answer at all
+    LATE = "late"  # the answer never comes
+    FLIP = "flip"  # the real answer, every "isPaused" in it saying the opposite
 
 
 # Kinds that answer without asking the server behind; the others bend its answer.
@@ -158,6 +167,8 @@ class Hostile:
             await _discard_body(request)
             return await self._replace(request, rule, key)
         response = await handler(request)
+        if rule.kind in _AFTER:  # done by the server; the answer does not get back as it was
+            return await self._lose(request, response, rule)
         if rule.kind is Kind.DRIP:
             return await _drip(request, response, rule.param or 1.0)
         if not isinstance(response, web.Response) or response.prepared:
@@ -170,6 +181,23 @@ class Hostile:
             bend = _BENDS[rule.kind]
             _rewrite(response, bend)
         return response
+
+    async def _lose(
+        self, request: web.Request, response: web.StreamResponse, rule: HostileRule
+    ) -> web.StreamResponse:
+        if rule.kind is Kind.LOST:
+            status = int(rule.param or 504)
+            page = PROXY_502.replace("502 Bad Gateway", f"{status} Gateway Time-out")
+            return web.Response(status=status, text=page, content_type="text/html")
+        if rule.kind is Kind.FLIP:
+            if isinstance(response, web.Response) and not response.prepared:
+                _rewrite(response, _flip)
+            return response
+        if rule.kind is Kind.LATE:
+            await asyncio.sleep(HANG_SECONDS)
+        if request.transport is not None:  # CUT, or LATE at last
+            request.transport.abort()
+        raise asyncio.CancelledError()
 
     async def _replace(
         self, request: web.Request, rule: HostileRule, key: str
@@ -301,6 +329,21 @@ async def _huge(request: web.Request, size: int) -> web.StreamResponse:
     except ConnectionError:
         pass  # the client stopped reading
     return out
+
+
+_AFTER = frozenset({Kind.LOST, Kind.CUT, Kind.LATE, Kind.FLIP})
+
+
+def _flip(data: Any) -> Any:
+    """The answer with every "isPaused" saying the opposite: an answer that lies."""
+    if isinstance(data, list):
+        return [_flip(item) for item in data]
+    if isinstance(data, dict):
+        return {
+            k: (not v) if k == "isPaused" and isinstance(v, bool) else _flip(v)
+            for k, v in data.items()
+        }
+    return data
 
 
 _BENDS: dict[Kind, Callable[[Any], Any]] = {

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from .app import Emulator
 from .hostile import HostileRule, Kind
+from .jobs import JobQueues
 from .shaping import ScriptedFault, Shaping
 from .state import ServerState, random_secret
 
@@ -42,6 +43,10 @@ class ServerOptions:
     hostile: tuple[HostileRule, ...] = ()  # misbehaviours from the start (see hostile.py)
     # More addresses (port, 0 for a free one), each behind a proxy refusing bodies over its size
     proxies: tuple[tuple[int, int], ...] = ()
+    # Background work per created asset (CPU ms per job: metadata, thumbnail), as Immich's
+    # workers do it (jobs.py); None: none, the queues only answer.
+    job_costs: tuple[float, ...] | None = None
+    job_workers: int = 0  # worker processes (0: one per processor)
 
 
 class TestServer:
@@ -97,6 +102,11 @@ class TestServer:
         return runner
 
     async def start(self) -> str:
+        if self.options.job_costs is not None:
+            self.emulator.jobs = JobQueues(
+                self.state.paused_queues, self.options.job_costs, self.options.job_workers
+            )
+            self.emulator.jobs.start()
         self._runner = await self._listen(self.options.host, self.port)
         self.port = self._runner.addresses[0][1]
         return self.url
@@ -123,6 +133,9 @@ class TestServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.emulator.jobs is not None:
+            await self.emulator.jobs.stop()
+            self.emulator.jobs = None
         self.state.close()
 
     # -- for tests and benchmarks ----------------------------------------------------------------

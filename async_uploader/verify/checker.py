@@ -196,7 +196,9 @@ async def verify(
         async with open_session(4, config.stall_timeout) as session:
             # The album is made only when repairing (an album deleted in Immich, say).
             connect = dataclasses.replace(config, dry_run=not repair)
-            client, failover, _, album = await connect_phase(session, connect, retry, RunReport())
+            client, failover, _, album, _ = await connect_phase(
+                session, connect, retry, RunReport()
+            )
             report.server_url = client.base_url
             members: set[bytes] = set()
             if album is not None:

@@ -16,6 +16,9 @@ import pytest
 
 from async_uploader.testserver import ServerOptions, Shaping, TestServer
 
+from ..support import (
+    wait_until_async,
+)
 from .golden import FILES
 
 pytestmark = pytest.mark.anyio
@@ -465,3 +468,77 @@ def test_keys_are_made_as_immich_makes_them() -> None:
     assert all(k.isalnum() and 30 <= len(k) <= 43 for k in made)
     key = ServerState().create_api_key()
     assert key.secret.isalnum() and ServerState().create_session().isalnum()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("api_version", [3, 2])
+async def test_jobs_that_cost_run_unless_their_queue_is_paused(api_version: int) -> None:
+    """With job costs, each created asset queues a metadata extraction, then a thumbnail; the
+    workers spend them, the queues' counts say so, and a paused queue keeps its jobs waiting
+    (the next queue starves) until it is resumed."""
+    server = await started(api_version=api_version, job_costs=(5.0, 5.0), job_workers=1)
+    key = {"x-api-key": server.admin_key}
+    queues = "/api/queues" if api_version >= 3 else "/api/jobs"
+
+    async def counts(session: aiohttp.ClientSession) -> dict[str, dict[str, int]]:
+        async with session.get(server.url + queues, headers=key) as r:
+            data = await r.json()
+        if api_version >= 3:
+            return {q["name"]: q["statistics"] for q in data}
+        return {name: q["jobCounts"] for name, q in data.items()}
+
+    async def upload(session: aiohttp.ClientSession, n: int) -> None:
+        for i in range(n):
+            form = aiohttp.FormData()
+            fields = {
+                "fileCreatedAt": "2024-05-01T12:00:00Z",
+                "fileModifiedAt": "2024-05-01T12:00:00Z",
+            }
+            if api_version < 3:
+                fields |= {"deviceAssetId": f"a{i}-{n}", "deviceId": "d"}
+            for k, v in {**fields, "filename": f"s{n}-{i}.png"}.items():
+                form.add_field(k, v)
+            form.add_field("assetData", os.urandom(64), filename=f"s{n}-{i}.png")
+            async with session.post(server.url + "/api/assets", data=form, headers=key) as r:
+                assert r.status == 201, await r.text()
+
+    async def pause(session: aiohttp.ClientSession, name: str, paused: bool) -> None:
+        if api_version >= 3:
+            body: dict[str, Any] = {"isPaused": paused}
+            url = f"{server.url}/api/queues/{name}"
+        else:
+            body, url = (
+                {"command": "pause" if paused else "resume"},
+                f"{server.url}/api/jobs/{name}",
+            )
+        async with session.put(url, json=body, headers=key) as r:
+            assert r.status == 200
+
+    async def settled(session: aiohttp.ClientSession, metadata: int, thumbnails: int) -> None:
+        async def done() -> bool:
+            c = await counts(session)
+            return (
+                c["metadataExtraction"]["completed"],
+                c["thumbnailGeneration"]["completed"],
+            ) == (
+                metadata,
+                thumbnails,
+            )
+
+        await wait_until_async(done, 20, f"{metadata} and {thumbnails} jobs completed")
+
+    try:
+        async with aiohttp.ClientSession() as session:
+            await upload(session, 3)
+            await settled(session, 3, 3)
+            await pause(session, "metadataExtraction", True)
+            await upload(session, 2)
+            c = await counts(session)
+            assert (
+                c["metadataExtraction"]["paused"] == 2 and c["metadataExtraction"]["waiting"] == 0
+            )
+            assert c["thumbnailGeneration"]["completed"] == 3  # nothing reached it meanwhile
+            await pause(session, "metadataExtraction", False)
+            await settled(session, 5, 5)
+    finally:
+        await server.stop()

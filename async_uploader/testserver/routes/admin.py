@@ -55,20 +55,31 @@ class AdminRoutes:
             )
         return name
 
-    @staticmethod
-    def _counts() -> dict[str, int]:
+    def _counts(self, name: str) -> dict[str, int]:
+        """The queue's jobs: the emulated work's when it costs (jobs.py), else none."""
+        if self.core.jobs is not None and (counts := self.core.jobs.counts(name)) is not None:
+            return counts
         return {"active": 0, "completed": 0, "failed": 0, "delayed": 0, "waiting": 0, "paused": 0}
 
     def _queue_json(self, name: str) -> dict[str, Any]:
         return {
             "name": name,
             "isPaused": name in self.core.state.paused_queues,
-            "statistics": self._counts(),
+            "statistics": self._counts(name),
         }
 
     def _job_json(self, name: str) -> dict[str, Any]:
-        status = {"isPaused": name in self.core.state.paused_queues, "isActive": False}
-        return {"queueStatus": status, "jobCounts": self._counts()}
+        counts = self._counts(name)
+        status = {
+            "isPaused": name in self.core.state.paused_queues,
+            "isActive": counts["active"] > 0,
+        }
+        return {"queueStatus": status, "jobCounts": counts}
+
+    def _paused(self, name: str, paused: bool) -> None:
+        self.core.state.pause_queue(name, paused)
+        if self.core.jobs is not None:
+            self.core.jobs.changed()
 
     async def queues_list(self, request: web.Request) -> web.Response:
         """GET /api/queues (3.x, golden-v3 45)."""
@@ -91,7 +102,7 @@ class AdminRoutes:
                     ["isPaused must be a boolean value"],
                     [zod.invalid_type(["isPaused"], "boolean", paused)],
                 )
-            self.core.state.pause_queue(name, paused)
+            self._paused(name, paused)
         return json_response(self._queue_json(name))
 
     async def jobs_list(self, request: web.Request) -> web.Response:
@@ -112,7 +123,7 @@ class AdminRoutes:
                 [zod.not_one_of(["command"], commands)],
             )
         if command in ("pause", "resume"):
-            self.core.state.pause_queue(name, command == "pause")
+            self._paused(name, command == "pause")
         return json_response(self._job_json(name))
 
     async def api_keys_me(self, request: web.Request) -> web.Response:

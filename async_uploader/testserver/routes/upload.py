@@ -264,6 +264,8 @@ class UploadRoutes:
             **validated,
         )
         self.core.state.add_asset(asset)
+        if self.core.jobs is not None:
+            self.core.jobs.created(asset.id)
         if tmp is not None and (dest := self.core.state.asset_path(asset)) is not None:
             tmp.replace(dest)
         stats.created += 1
