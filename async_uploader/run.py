@@ -25,6 +25,7 @@ from .phases.held import BodyLimit
 from .phases.jobs import JobPauser
 from .phases.precheck import Precheck
 from .phases.upload import Uploader
+from .phases.waiting import first_of
 from .retry import RetryPolicy
 from .store import History, save_last_run
 from .text import counted, human_bytes
@@ -299,16 +300,26 @@ async def _upload_pausing_jobs(
     todo: FileList, uploader: Uploader, jobs: JobPauser, config: Config
 ) -> None:
     """The uploads, with the server's heavy queues paused: for any file to send (``on``), or
-    once the pre-check has found ``limits.pause_from`` files to send (``auto``, a backfill)."""
+    once the pre-check has found ``limits.pause_from`` files to send (``auto``, a backfill).
+    When the scan found that many new files, the uploads wait for the pre-check's first batch
+    (of that many files) and for the pause, so that the server makes no thumbnail meanwhile."""
+    limits = uploader.limits
     async with anyio.create_task_group() as tg:
         if config.pause_jobs == "on" and todo.nonempty():
             await jobs.pause("uploading (IMMICH_PAUSE_JOBS=on)")
         elif config.pause_jobs == "auto":
+            if len(todo.nonempty()) >= limits.pause_from:
+                uploader.gate, uploader.first_batch = anyio.Event(), limits.pause_from
 
             async def when_a_backfill() -> None:
-                await uploader.backfill.wait()
-                many = counted(uploader.limits.pause_from, "file")
-                await jobs.pause(f"a backfill is uploading ({many} or more to send)")
+                try:
+                    await first_of(uploader.backfill, uploader.checked)
+                    if uploader.backfill.is_set():
+                        many = counted(limits.pause_from, "file")
+                        await jobs.pause(f"a backfill is uploading ({many} or more to send)")
+                finally:
+                    if uploader.gate is not None:
+                        uploader.gate.set()
 
             tg.start_soon(when_a_backfill)
         await uploader.run(todo)

@@ -43,8 +43,10 @@ class Precheck:
         skip: Callable[[LocalFile], None],
         limits: Limits,
         backfill: anyio.Event | None = None,
+        first_batch: int | None = None,
     ) -> None:
         self.backfill = backfill  # set once limits.pause_from files are to be sent
+        self.first_batch = first_batch or limits.first_check_batch
         self.client = client
         self.limits = limits
         self.config = config
@@ -139,7 +141,7 @@ class Precheck:
         already has is recorded (and linked later) without its bytes, the rest goes to upload."""
         limits = self.limits
         limiter = anyio.CapacityLimiter(limits.hash_threads)
-        batch = limits.first_check_batch
+        batch = self.first_batch
         files = iter(todo)  # read a batch at a time: a million files are never all in memory
         async with out:
             while not stop.is_set() and (chunk := list(itertools.islice(files, batch))):

@@ -39,6 +39,7 @@ from .held import BodyLimit
 from .precheck import Precheck
 from .results import record_result
 from .tuning import StreamTuner, first_level, remember, remembered
+from .waiting import first_of
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,14 @@ class Uploader:
         self.disk = anyio.CapacityLimiter(self.limits.disk_threads)
         self.limit = BodyLimit(config, history)
         self.tuner: StreamTuner | None = None  # IMMICH_CONCURRENCY=auto, once uploads begin
-        # Set once the pre-check has passed limits.pause_from files on: a backfill.
+        # Set once the pre-check has passed limits.pause_from files on: a backfill; and once
+        # it is over, however many it passed on.
         self.backfill = anyio.Event()
+        self.checked = anyio.Event()
+        # When given, the uploads wait for it (the server's jobs paused first, for a backfill),
+        # and the pre-check's first batch is this big (None: limits.first_check_batch).
+        self.gate: anyio.Event | None = None
+        self.first_batch: int | None = None
 
     def _skip(self, f: LocalFile) -> None:
         self.total_bytes -= f.size  # settled without an upload: not in the bytes left to send
@@ -324,8 +331,18 @@ class Uploader:
                         self._skip,
                         self.limits,
                         self.backfill,
+                        self.first_batch,
                     )
-                    tg.start_soon(precheck.run, sendable, send, stop)
+
+                    async def check() -> None:
+                        try:
+                            await precheck.run(sendable, send, stop)
+                        finally:
+                            self.checked.set()
+
+                    tg.start_soon(check)
+                    if self.gate is not None:
+                        await first_of(self.gate, stop)
                     async with receive:
                         async for f, sha in receive:
                             token = object()

@@ -1,13 +1,16 @@
 """The server's background work, costing what Immich's does: each created asset queues a metadata
 extraction, and when that is done a thumbnail generation; worker processes spend each job's CPU
 time while its queue runs, on the same cores as the server. A paused queue keeps its jobs waiting
-(one already running finishes), and a resumed one picks them up: what ``--pause-jobs`` is for.
+(one already running finishes), and a resumed one picks them up: what pausing the jobs is for.
 
-Off unless a cost is given (``ServerOptions.job_costs``, ``--job-costs``). The costs are CPU
-milliseconds per job; the defaults are calibrated so that a backfill of 500 screenshots of
-200 kB takes about 2.6 times as long with the queues running as with them paused, as it did on
-a real Immich 3.1.0 on the same 2 cores (10.3 s against 3.9 s; see benchmarks' B10). The workers
-are processes (Immich's run in a process of their own): threads would share the server's GIL.
+Off unless costs are given (``ServerOptions.job_costs``, ``--job-costs``). Calibrated against a
+real Immich 3.1.0 on the same 2 cores, where 500 screenshots of 196 kB took 10.3 s with the queues
+running and 3.9 s with them paused (2.6x): here the queues run Immich's default concurrency (5
+metadata and 3 thumbnail jobs at once, each a worker process: Immich's do not share the API's
+event loop, and threads would share this server's GIL) at 40 and 120 ms of CPU a job, and the
+same backfill took 2.4-2.7 s with the queues running against 0.94-0.99 s with them paused
+(2.6-2.8x; 0.99 s with no jobs at all). The costs matter less than the concurrency: once the
+jobs queue up, 8 busy workers take most of 2 cores whatever each job costs.
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
-import os
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
-# The queues the emulated work goes through, in the order an asset goes through them.
+# The queues the emulated work goes through, in the order an asset goes through them, and how
+# many jobs of each run at once: Immich's default concurrency for these queues (5 and 3).
 PIPELINE = ("metadataExtraction", "thumbnailGeneration")
+CONCURRENCY = (5, 3)
 DEFAULT_COSTS = (40.0, 120.0)  # CPU ms per job of each queue: see the docstring
 
 
@@ -37,6 +41,7 @@ def burn(cpu_ms: float) -> None:
 class Queue:
     name: str
     cost_ms: float
+    concurrency: int
     waiting: deque[str] = field(default_factory=deque)
     active: int = 0
     completed: int = 0
@@ -60,8 +65,13 @@ class JobQueues:
         self, paused: set[str], costs: tuple[float, ...] = DEFAULT_COSTS, workers: int = 0
     ) -> None:
         self.paused = paused  # the server state's set: a pause is the state's, kept across restarts
-        self.queues = {name: Queue(name, cost) for name, cost in zip(PIPELINE, costs, strict=True)}
-        self.workers = workers or os.cpu_count() or 2
+        self.queues = {
+            name: Queue(name, cost, most)
+            for name, cost, most in zip(PIPELINE, costs, CONCURRENCY, strict=True)
+        }
+        # A process per job that may run at once, as Immich runs them on however many cores
+        # there are; fewer with ``workers``.
+        self.workers = workers or sum(CONCURRENCY)
         self._pool: ProcessPoolExecutor | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -84,6 +94,8 @@ class JobQueues:
         # would copy with its locks held.
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+        for _ in range(self.workers):  # started now: a worker takes a second to start
+            self._pool.submit(burn, 0.0)
         self._task = asyncio.get_running_loop().create_task(self._dispatch())
 
     async def stop(self) -> None:
@@ -95,19 +107,23 @@ class JobQueues:
             self._pool.shutdown(wait=False, cancel_futures=True)
 
     async def _dispatch(self) -> None:
-        """Start every job a free worker can take, from the queues that run; wait for news."""
-        busy = 0
+        """Start every job a queue that runs may start (its concurrency, a free worker); then
+        wait for news (a job done, an asset created, a queue paused or resumed)."""
         while True:
             self._wake.clear()
+            busy = sum(q.active for q in self.queues.values())
             for queue in self.queues.values():
-                while queue.waiting and busy < self.workers and queue.name not in self.paused:
+                while (
+                    queue.waiting
+                    and queue.active < queue.concurrency
+                    and busy < self.workers
+                    and queue.name not in self.paused
+                ):
                     busy += 1
                     queue.active += 1
-                    asyncio.get_running_loop().create_task(
-                        self._run(queue, queue.waiting.popleft())
-                    )
+                    job = self._run(queue, queue.waiting.popleft())
+                    asyncio.get_running_loop().create_task(job)
             await self._wake.wait()
-            busy = sum(q.active for q in self.queues.values())
 
     async def _run(self, queue: Queue, asset_id: str) -> None:
         assert self._pool is not None

@@ -51,6 +51,8 @@ JSON_KEYS = {
     "duration_s",
     "server_contacted",
     "interrupted",
+    "jobs_paused",
+    "jobs_left_paused",
     "exit_code",
 }
 

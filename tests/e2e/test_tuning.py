@@ -13,7 +13,13 @@ from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread
 from async_uploader.testserver.shaping import Shaping
 
-from ..support import cli_env, config_for, make_files, run_cli
+from ..support import (
+    cli_env,
+    config_for,
+    make_files,
+    meta_record,
+    run_cli,
+)
 
 
 def ended_on(caplog: pytest.LogCaptureFixture) -> int:
@@ -36,7 +42,9 @@ def test_auto_goes_past_16_streams_on_a_far_server(tmp_path: Path) -> None:
     # 16 streams at 60 ms do about 266 files a second; more streams only wait out more round trips.
     found = re.findall(r"concurrency: auto: (\d+) streams at the end", text)
     assert found and int(found[-1]) > 16, text[-3000:]
-    assert re.search(r"concurrency: 4 -> 8 streams: .* of work at 4", text)
+    # Started near its level, from the first requests' round trip (60 ms and a little).
+    start = re.search(r"concurrency: auto, from (\d+) streams \(a round trip of (\d+) ms\)", text)
+    assert start and int(start[1]) >= 24 and 60 <= int(start[2]) < 120, text[:3000]
 
 
 @pytest.mark.anyio
@@ -64,3 +72,28 @@ async def test_a_small_server_is_not_flooded(
         config = config_for(srv.url, srv.api_key, folder, fixed, concurrency=16)
         await sync(config, RunControl(progress_seconds=0))
         assert srv.stats()["faults"].get("busy-503", 0) > 0  # the staging is real
+
+
+@pytest.mark.anyio
+async def test_the_next_run_at_a_url_starts_where_the_last_one_ended(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The level auto concurrency ended on is kept in the history per URL: the next backfill at
+    that URL starts there, not from its round trip or from 4."""
+    folder = tmp_path / "f"
+    make_files(folder, [f"s{i:03d}.png" for i in range(300)], size=20_000)
+    caplog.set_level(logging.INFO, logger="async_uploader")
+    with ServerThread(ServerOptions(port=0, shaping=Shaping(latency_ms=30))) as srv:
+        config = config_for(srv.url, srv.api_key, folder, tmp_path)
+        await sync(config, RunControl(progress_seconds=0))
+        ended = ended_on(caplog)
+        levels = meta_record(tmp_path / "history.sqlite", "streams")
+        assert levels[srv.url]["streams"] == ended
+        more = tmp_path / "more"
+        make_files(more, [f"t{i:03d}.png" for i in range(50)], size=20_000)
+        caplog.clear()
+        await sync(config_for(srv.url, srv.api_key, more, tmp_path), RunControl(progress_seconds=0))
+        assert (
+            f"concurrency: auto, from {ended} streams (where the last run at this URL ended)"
+            in caplog.text
+        )

@@ -69,3 +69,33 @@ async def test_a_look_further_up_is_kept_only_when_it_pays() -> None:
     tuner.decide(20, 1_150_000.0, 0.10)
     tuner.decide(20, 1_150_000.0, 0.10)  # 1.05x for a quarter more: not enough to keep
     assert tuner.settled and tuner.streams == 16 and "not worth the extra streams" in tuner.why
+
+
+def test_where_auto_starts() -> None:
+    """A far server starts near its level (a stream per 2 ms of the first requests' round
+    trip), a near one at 4, and a server this URL's last run measured at that run's level."""
+    from async_uploader.phases.tuning import first_level
+
+    assert first_level(0.003, None, 64) == (4, "a near server")
+    assert first_level(0.061, None, 64) == (30, "a round trip of 61 ms")
+    assert first_level(0.5, None, 64)[0] == 64  # no further than the most allowed
+    assert first_level(None, None, 64) == (4, "a near server")
+    assert first_level(0.061, 12, 64) == (12, "where the last run at this URL ended")
+    assert first_level(0.003, 200, 64)[0] == 64
+
+
+def test_the_last_level_is_remembered_per_url_for_a_while() -> None:
+    from async_uploader.phases.tuning import REMEMBERED_DAYS, remember, remembered
+
+    now = 1_000_000_000.0
+    levels = remember({}, "http://lan", 16, now)
+    levels = remember(levels, "https://far", 40, now + 1)
+    assert remembered(levels, "http://lan", now + 10) == 16
+    assert remembered(levels, "https://far", now + 10) == 40
+    assert remembered(levels, "http://other", now) is None
+    assert remembered(levels, "http://lan", now + REMEMBERED_DAYS * 86400 + 1) is None
+    for url in ("a", "b", "c", "d"):  # the four used last are kept
+        levels = remember(levels, f"http://{url}", 8, now + 100)
+    assert sorted(levels) == ["http://a", "http://b", "http://c", "http://d"]
+    bad = {"http://lan": {"streams": "many", "at": now}, "http://x": "nonsense"}
+    assert remembered(bad, "http://lan", now) is None and remembered(bad, "http://x", now) is None
