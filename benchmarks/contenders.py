@@ -143,9 +143,11 @@ def command(
             IMMICH_LOG_FILE=str(work / "ours.log"),
             IMMICH_SETTLE_SECONDS="0",
         )
-        # First on sys.path, ahead of any installed copy: this checkout, or another one's.
+        # First on sys.path, ahead of any installed copy: this checkout, or another one's. -P:
+        # "-m" would put the current folder first (this checkout, when run from it), and every
+        # other checkout measured would then be this one.
         env["PYTHONPATH"] = who.pythonpath or str(HERE.resolve().parent)
-        cmd = [sys.executable, "-m", "async_uploader", "--quiet", "--no-progress"]
+        cmd = [sys.executable, "-P", "-m", "async_uploader", "--quiet", "--no-progress"]
         cmd += ["--max-rate", max_rate] if max_rate else []
         cmd += list(who.flags)
         return cmd + (["--concurrency", str(c)] if c else []), env

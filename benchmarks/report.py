@@ -91,7 +91,7 @@ def profile_ours(sc: Scenario, folder: Path, root: Path, bench: Bench) -> list[s
             "--no-color",
             "-o",
             str(out),
-            *cmd[1:],
+            *(c for c in cmd[1:] if c != "-P"),  # pyinstrument's own -m runs this checkout
         ]
         run_measured(cmd, env, 3600)
         lines = out.read_text().splitlines() if out.exists() else ["(no profile written)"]
