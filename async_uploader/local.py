@@ -20,6 +20,9 @@ from .limits import DEFAULT, Limits
 from .outcomes import RunReport
 from .shares import processes_for, scan_split
 from .store import FACTS_KEY, History, Meta, read_last_run
+from .targets import album_for
+from .text import counted
+from .window import DateWindow
 
 log = logging.getLogger(__name__)
 # What a run that contacted the server learnt is kept in the last run's record (``server_facts``,
@@ -48,6 +51,7 @@ def read_local(config: Config, limits: Limits = DEFAULT) -> tuple[History, ScanR
                 raise
             history = History.afresh(history.path, exc.reason)
             unchanged = history.unchanged_check()
+        retarget(config, history)
         walk = Walk(
             config.folder,
             None,  # any type: the server's are not known yet (the run keeps those it takes)
@@ -56,6 +60,7 @@ def read_local(config: Config, limits: Limits = DEFAULT) -> tuple[History, ScanR
             include=config.include,
             exclude=config.exclude,
             skip=unchanged,
+            window=DateWindow.of(config.since, config.until),
             follow_symlinks=config.follow_symlinks,
             spill=limits.spill,
         )
@@ -88,12 +93,16 @@ def warn_symlinks(scanned: ScanResult, report: RunReport) -> None:
 
 
 def server_facts(
-    config: Config, album_id: str, extensions: set[str] | frozenset[str]
+    config: Config,
+    album_id: str,
+    extensions: set[str] | frozenset[str],
+    folder_albums: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
         "urls": [config.local_url, config.external_url],
         "album": config.album,
         "album_id": album_id,
+        "folder_albums": folder_albums or {},  # name -> id of each folder album linked to
         "extensions": sorted(extensions),
         "checked_at": time.time(),
     }
@@ -126,17 +135,59 @@ def offline_report(
     if scanned.files and not 0 <= age < FACTS_MAX_AGE_S:
         return None  # files of other types: ask the server again what it takes, once a day
     kept = scanned.only(lambda ext: ext in accepted)
-    if kept.files or history.any_pending(album_id) or history.meta(Meta.PAUSED_JOBS).get("queues"):
-        return None  # new files, links to make, or job queues a crashed run left paused
+    if (
+        kept.files
+        or history.any_pending(album_id)
+        or _folder_links_pending(config, history, facts)
+        or history.any_tags_pending()
+        or history.meta(Meta.PAUSED_JOBS).get("queues")
+    ):
+        return None  # new files, links or tags to make, or job queues a crashed run left paused
     report = RunReport(
         album_id=album_id,
         scanned=kept.unchanged,
         skipped_history=kept.unchanged,
         settling=len(kept.settling),
+        outside_window=kept.outside_window,
         dry_run=config.dry_run,
         server_contacted=False,
     )
     return report, facts
+
+
+def _folder_links_pending(config: Config, history: History, facts: dict[str, Any]) -> bool:
+    """Whether a folder album lacks any of its files (or its records are for another mode, or
+    the album is unknown yet): one pass over the targets index, only with folder albums."""
+    mode = history.meta(Meta.FOLDER_ALBUMS).get("mode", "off")
+    if mode != config.folder_albums:
+        return True  # a dry run after the mode changed: the records' album names are stale
+    if config.folder_albums == "off":
+        return False
+    known = facts.get("folder_albums")
+    if not isinstance(known, dict):
+        return True
+    for name, linked in history.album_counts().items():
+        if name is not None and set(linked) != {known.get(name)}:
+            return True
+    return False
+
+
+def retarget(config: Config, history: History) -> None:
+    """The records' album names made for this run's IMMICH_FOLDER_ALBUMS when it changed since
+    the last run (not in a dry run, which writes nothing)."""
+    mode = history.meta(Meta.FOLDER_ALBUMS).get("mode", "off")
+    if mode == config.folder_albums or config.dry_run:
+        return
+    moved = history.retarget(lambda rel: album_for(rel, config.folder_albums))
+    history.set_meta(Meta.FOLDER_ALBUMS, {"mode": config.folder_albums})
+    history.save()
+    log.info(
+        "history: folder albums %s (was %s): %s of other albums now; they are linked there "
+        "(and stay in the albums they are in)",
+        config.folder_albums,
+        mode,
+        counted(moved, "file belongs", "files belong"),
+    )
 
 
 def last_facts(history: History) -> dict[str, Any] | None:

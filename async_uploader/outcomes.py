@@ -68,6 +68,11 @@ class RunReport:
     settling: int = 0  # still being written: left for the next run
     album_linked: int = 0
     link_failed: int = 0
+    # Folder albums: album name -> assets linked to it this run (the main album's too)
+    albums_linked: dict[str, int] = field(default_factory=dict)
+    outside_window: int = 0  # new files captured outside the date window: for a later run
+    tagged: int = 0  # assets the tag requests of this run were answered for
+    tags_pending: int = 0  # assets still to tag (the next run tries again)
     bytes_uploaded: int = 0
     duration_s: float = 0.0
     dry_run: bool = False
@@ -142,6 +147,10 @@ class RunReport:
             "files_sent": self.files_sent,
             "album_linked": self.album_linked,
             "link_failed": self.link_failed,
+            "albums_linked": self.albums_linked,
+            "outside_window": self.outside_window,
+            "tagged": self.tagged,
+            "tags_pending": self.tags_pending,
             "bytes_uploaded": self.bytes_uploaded,
             "duration_s": round(self.duration_s, 3),
             "server_contacted": self.server_contacted,
@@ -186,9 +195,19 @@ class RunReport:
             parts.append(f"{self.held} held for the local URL ({human_bytes(self.held_bytes)})")
         if self.not_started:
             parts.append(f"{self.not_started} left for the next run")
-        parts.append(f"{self.album_linked} linked to the album")
+        if self.outside_window:
+            parts.append(f"{self.outside_window} outside the date window")
+        if len(self.albums_linked) > 1:
+            albums = counted(len(self.albums_linked), "album")
+            parts.append(f"{self.album_linked} linked to {albums}")
+        else:
+            parts.append(f"{self.album_linked} linked to the album")
         if self.link_failed:
             parts.append(f"{self.link_failed} album links failed")
+        if self.tagged or self.tags_pending:
+            parts.append(f"{self.tagged} tagged")
+        if self.tags_pending:
+            parts.append(f"{self.tags_pending} left to tag")
         return (
             ", ".join(parts)
             + f"; {human_bytes(self.bytes_uploaded)} sent in {self.duration_s:.1f} s"

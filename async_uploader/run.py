@@ -19,11 +19,12 @@ from .files import FileList, LocalFile, ScanResult
 from .immich import Album, ImmichClient, MediaTypes, Session, open_session
 from .local import read_local, server_facts, warn_symlinks
 from .outcomes import FileResult, Outcome, RunReport, check_counts
-from .phases.album import link_for_a_while
+from .phases.album import Target, link_for_a_while
 from .phases.connect import Failover, connect_phase
 from .phases.held import BodyLimit
 from .phases.jobs import JobPauser
 from .phases.precheck import Precheck
+from .phases.tags import tag_for_a_while
 from .phases.upload import Uploader
 from .phases.waiting import first_of
 from .retry import RetryPolicy
@@ -61,12 +62,19 @@ def _log_uploads(report: RunReport, seconds: float) -> None:
 
 
 def _save(
-    history: History, report: RunReport, config: Config, album_id: str, media: MediaTypes
+    history: History,
+    report: RunReport,
+    config: Config,
+    albums: list[Target],
+    media: MediaTypes,
 ) -> HistoryError | None:
     """The records and the last run's record, in one transaction. The failure is returned, for
     the run to end with (and the CLI to say, once)."""
+    main, *folders = albums
+    ids = {t.name: t.album.id for t in folders if t.name is not None}
+    facts = server_facts(config, main.album.id, media.image | media.video, ids)
     try:
-        save_last_run(history, report, server_facts(config, album_id, media.image | media.video))
+        save_last_run(history, report, facts)
     except HistoryError as exc:
         return exc
     return None
@@ -145,6 +153,7 @@ def _take_stock(
     report.scanned = len(todo) + unchanged
     report.skipped_history = unchanged
     report.settling = len(scanned.settling)
+    report.outside_window = scanned.outside_window
     for problem in scanned.errors:
         log.warning("scan: %s", problem)
     warn_symlinks(scanned, report)
@@ -153,6 +162,11 @@ def _take_stock(
             "scan: %s changed in the last %g s; left for the next run",
             counted(len(scanned.settling), "file"),
             config.settle_seconds,
+        )
+    if scanned.outside_window:
+        log.info(
+            "scan: %s captured outside the date window; left for a run whose window holds them",
+            counted(scanned.outside_window, "new file"),
         )
     empty = len(todo.empties())
     log.info(
@@ -273,24 +287,35 @@ async def _upload_link_save(
                 _log_uploads(report, time.monotonic() - start)
     finally:
         with anyio.CancelScope(shield=True):
+            targets = [Target(None, album)]
             try:
-                await link_for_a_while(
+                targets = await link_for_a_while(
                     client,
                     history,
-                    album.id,
+                    album,
                     report,
                     retry,
                     control.limits,
                     signals,
                     server.failover,
                 )
+                if config.tags or history.any_tags_pending():
+                    await tag_for_a_while(
+                        client,
+                        history,
+                        report,
+                        retry,
+                        control.limits,
+                        signals,
+                        server.failover.recover,
+                    )
             finally:
                 try:
                     await jobs.resume()  # bounded (resume_patience); never in the save's way
                 finally:
                     report.jobs_paused, report.jobs_left_paused = jobs.paused, jobs.recorded
                     report.server_url = client.base_url
-                    save_error = _save(history, report, config, album.id, server.media)
+                    save_error = _save(history, report, config, targets, server.media)
     for error in (uploader.history_error, save_error):
         if error is not None:
             raise error

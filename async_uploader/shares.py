@@ -92,11 +92,20 @@ def _share_into(result: ScanResult, walk: Walk, share: tuple[int, int]) -> None:
 
 def _counts(r: ScanResult) -> tuple[Any, ...]:
     """What a share found besides its files to send."""
-    return (r.unsupported, r.settling, r.ignored, r.excluded, r.errors, r.unchanged, r.symlinks)
+    return (
+        r.unsupported,
+        r.settling,
+        r.ignored,
+        r.excluded,
+        r.errors,
+        r.unchanged,
+        r.symlinks,
+        r.outside,
+    )
 
 
 def _merge(result: ScanResult, counts: tuple[Any, ...]) -> None:
-    unsupported, settling, ignored, excluded, errors, unchanged, symlinks = counts
+    unsupported, settling, ignored, excluded, errors, unchanged, symlinks, outside = counts
     result.unsupported += unsupported
     result.settling += settling
     result.ignored += ignored
@@ -104,6 +113,8 @@ def _merge(result: ScanResult, counts: tuple[Any, ...]) -> None:
     result.errors += errors
     result.unchanged += unchanged
     result.symlinks += symlinks
+    for ext, n in outside.items():
+        result.outside[ext] = result.outside.get(ext, 0) + n
 
 
 class _Child:

@@ -11,18 +11,26 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HistoryError
-from .store import FIELDS, SCHEMA, History, Meta, legacy_path, read_last_run
+from .store import FACTS_KEY, FIELDS, SCHEMA, History, Meta, legacy_path, read_last_run
 from .text import counted, human_bytes
+
+ALBUMS_SHOWN = 20
 
 
 def summarize(history: History) -> dict[str, Any]:
     """One pass over the records, streamed: a million of them are never all in memory."""
     last_run = read_last_run(history)
+    facts = last_run.get(FACTS_KEY)
+    facts = facts if isinstance(facts, dict) else {}
+    main = str(facts.get("album") or "the album")
+    folder_ids = facts.get("folder_albums")
+    folder_ids = folder_ids if isinstance(folder_ids, dict) else {}
     last_album = last_run.get("album_id")
     outcomes: Counter[str] = Counter()
     files = on_server = pending_count = 0
     pending: list[str] = []
     rejected: list[dict[str, Any]] = []
+    albums: dict[str, dict[str, int]] = {}
     for rel, r in history.rows():
         files += 1
         outcomes[r.outcome] += 1
@@ -31,7 +39,17 @@ def summarize(history: History) -> dict[str, Any]:
                 rejected.append({"file": rel, "message": r.message or "", "at": r.at})
             continue
         on_server += r.size or 0
-        if r.asset_id and (r.album_id is None or (last_album and r.album_id != last_album)):
+        if not r.asset_id:
+            continue
+        expected = last_album if r.album is None else folder_ids.get(r.album)
+        counts = albums.setdefault(main if r.album is None else r.album, {"files": 0, "pending": 0})
+        counts["files"] += 1
+        if (
+            r.album_id is None
+            or (expected and r.album_id != expected)
+            or (r.album and not expected)
+        ):
+            counts["pending"] += 1
             pending_count += 1
             if len(pending) < 100:
                 pending.append(rel)
@@ -44,6 +62,8 @@ def summarize(history: History) -> dict[str, Any]:
         "outcomes": dict(sorted(outcomes.items())),
         "pending_album_links": pending_count,
         "pending": pending,  # the first 100, in path order
+        "albums": dict(sorted(albums.items())),  # album name -> its files, and those to link
+        "tags_pending": history.tags_pending_count(),
         "rejected": rejected,
         "last_run": last_run or None,
     }
@@ -58,12 +78,23 @@ def render(info: dict[str, Any]) -> str:
     lines.append(
         f"  {counted(info['files'], 'file')} recorded ({outcomes}); {human_bytes(info['bytes'])} on the server"
     )
+    albums = info["albums"]
+    if len(albums) > 1:
+        lines.append(f"  in {counted(len(albums), 'album')}:")
+        for name, counts in list(albums.items())[:ALBUMS_SHOWN]:
+            waiting = f", {counts['pending']} to link" if counts["pending"] else ""
+            lines.append(f"    {name!r}: {counted(counts['files'], 'file')}{waiting}")
+        if len(albums) > ALBUMS_SHOWN:
+            lines.append(f"    ... and {len(albums) - ALBUMS_SHOWN} more (--json lists all)")
     if info["pending_album_links"]:
+        where = "their albums" if len(albums) > 1 else "the album"
         lines.append(
-            f"  {info['pending_album_links']} not yet in the album (the next run links them)"
+            f"  {info['pending_album_links']} not yet in {where} (the next run links them)"
         )
     else:
-        lines.append("  every uploaded file is in the album")
+        lines.append("  every uploaded file is in its album")
+    if info["tags_pending"]:
+        lines.append(f"  {counted(info['tags_pending'], 'asset')} still to tag (the next run does)")
     if info["rejected"]:
         lines.append(f"  {len(info['rejected'])} rejected by the server (sent again each run):")
         for item in info["rejected"][:20]:

@@ -5,6 +5,10 @@ of while idle) starts a pass, which is an ordinary sync: scan, skip what the his
 link the batch to the album. Files still being written (modified within IMMICH_SETTLE_SECONDS)
 wait for a later pass. When the server goes away the pass fails; watch waits, with a growing
 pause, and races the health checks again. One lock is held for the whole life of the watch.
+
+With a health check (IMMICH_PING_URL) each pass pings it, success or ``/fail``; a quiet folder
+makes no passes, so every ``HEARTBEAT`` seconds without one the watch asks the server for a pong
+and pings as it answers: a check that hears nothing means the watch itself is gone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from .errors import ServerUnreachable, UploaderError
 from .files import is_ignored_name
 from .immich import ApiError, BadAnswer, TransportError, open_session, ping
 from .outcomes import RunReport
+from .ping import Pinger
 from .run import sync
 from .text import counted
 
@@ -32,6 +37,7 @@ log = logging.getLogger(__name__)
 FIRST_RETRY = 1.0  # seconds before racing the health checks again; doubles up to MAX_RETRY
 MAX_RETRY = 60.0
 FAILED_RETRY = 30.0  # a pass with failed uploads is followed by another this soon
+HEARTBEAT = 900.0  # seconds without a pass after which a health check is pinged all the same
 
 
 @dataclass
@@ -137,8 +143,36 @@ async def _until_woken_or_home(
         tg.start_soon(woken)
 
 
+async def _heartbeat(config: Config, pinger: Pinger, last: list[float], every: float) -> None:
+    """While no pass pings: every ``every`` seconds, whether a configured URL answers its
+    health check, pinged as success or ``/fail``."""
+    while True:
+        await anyio.sleep(max(0.0, last[0] + every - anyio.current_time()))
+        if anyio.current_time() - last[0] < every:
+            continue  # a pass pinged meanwhile
+        answered = []
+        async with open_session(1, config.external_timeout) as session:
+            for _, url, timeout in config.urls:
+                try:
+                    with anyio.fail_after(timeout):
+                        await ping(session, url)
+                    answered.append(url)
+                    break
+                except (TimeoutError, UploaderError):
+                    continue
+        if answered:
+            pinger.beat(True, f"watching {config.folder}: idle, {answered[0]} answers")
+        else:
+            pinger.beat(False, f"watching {config.folder}: no configured URL answers")
+        last[0] = anyio.current_time()
+
+
 async def watch(
-    config: Config, control: RunControl, totals: WatchTotals | None = None
+    config: Config,
+    control: RunControl,
+    totals: WatchTotals | None = None,
+    pinger: Pinger | None = None,
+    heartbeat: float = HEARTBEAT,
 ) -> WatchTotals:
     """Until cancelled (or stopped through the control's signals); ``totals`` outlives a
     cancel. The caller holds the history's lock for the whole watch (``cli.one_run_at_a_time``).
@@ -148,8 +182,11 @@ async def watch(
     if control.signals is None:
         control = replace(control, signals=signals)
     wake = Wakeup()
+    last_ping = [anyio.current_time()]
     async with anyio.create_task_group() as tg:
         tg.start_soon(_watch_files, config, wake)
+        if pinger is not None:
+            tg.start_soon(_heartbeat, config, pinger, last_ping, heartbeat)
         log.info("watching %s (Ctrl-C to stop)", config.folder)
         retry = FIRST_RETRY
         while True:
@@ -158,6 +195,9 @@ async def watch(
             try:
                 report = await sync(config, control)
                 totals.add(report)
+                if pinger is not None:
+                    pinger.beat(report.ok, report.summary())
+                    last_ping[0] = anyio.current_time()
                 retry = FIRST_RETRY
                 if report.interrupted:
                     break
@@ -167,6 +207,9 @@ async def watch(
                     next_pass = min(next_pass or FAILED_RETRY, FAILED_RETRY)
             except (ServerUnreachable, TransportError, ApiError, BadAnswer) as exc:
                 log.warning("watch: %s; trying again in %.0f s", exc, retry)
+                if pinger is not None:
+                    pinger.beat(False, f"a pass failed: {exc}")
+                    last_ping[0] = anyio.current_time()
                 next_pass = retry
                 retry = min(retry * 2, MAX_RETRY)
             if signals.stop.is_set():

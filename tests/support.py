@@ -18,6 +18,7 @@ import anyio
 
 from async_uploader.config import Config, Secret
 from async_uploader.demo import png
+from async_uploader.store import SCHEMA
 from async_uploader.testserver import ServerThread
 
 # Every process a test starts (the CLI, the test server) runs this working tree, not whatever
@@ -172,11 +173,12 @@ def history_records(path: Path) -> dict[str, dict[str, object]]:
     assert db.exists(), f"no history at {db}"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == 2
-        cursor = con.execute(f"SELECT path, {', '.join(FIELDS)} FROM files")
+        assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA
+        fields = (*FIELDS, "album")
+        cursor = con.execute(f"SELECT path, {', '.join(fields)} FROM files")
         return {
             (p if isinstance(p, str) else p.decode("utf-8", "surrogateescape")): dict(
-                zip(FIELDS, row, strict=True)
+                zip(fields, row, strict=True)
             )
             for p, *row in cursor
         }
@@ -216,3 +218,63 @@ def edit_history(path: Path, sql: str, *params: object) -> int:
             return con.execute(sql, params).rowcount
     finally:
         con.close()
+
+
+# -- a health-check service, on loopback ------------------------------------------------------------
+class PingReceiver:
+    """What healthchecks.io does with pings, for the tests: records each request (method, path,
+    headers, body) and answers as told: ``ok`` (200 "OK"), ``redirect`` (302 to /elsewhere on
+    itself), ``fail`` (500), ``hang`` (no answer until the test ends)."""
+
+    def __init__(self, mode: str = "ok") -> None:
+        import http.server
+        import threading
+
+        self.mode = mode
+        self.got: list[tuple[str, str, dict[str, str], str]] = []
+        self.release = threading.Event()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8", "replace")
+                receiver.got.append((self.command, self.path, dict(self.headers), body))
+                if receiver.mode == "hang":
+                    receiver.release.wait(30)
+                    return
+                if receiver.mode == "redirect" and self.path != "/elsewhere":
+                    self.send_response(302)
+                    self.send_header("Location", "/elsewhere")
+                elif receiver.mode == "fail":
+                    self.send_response(500)
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+            do_GET = do_POST = do_HEAD = _any
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/ping/abc-123"
+
+    def paths(self) -> list[str]:
+        return [path for _, path, _, _ in self.got]
+
+    def __enter__(self) -> PingReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -15,10 +15,11 @@ import anyio
 
 from ..config import Config, Sources, load_config, redact
 from ..control import RunControl
-from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, UploaderError
+from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_TERMINATED, UploaderError
 from ..files import ScanResult
 from ..logsetup import setup_logging
 from ..outcomes import RunReport
+from ..ping import Pinger
 from ..progress import BarAwareHandler
 from ..store import History, RunLock, save_last_run
 from ..text import counted, one_line
@@ -27,6 +28,7 @@ from .output import (
     START,
     ended,
     fail,
+    last_end,
     log,
     log_early,
     print_report,
@@ -86,17 +88,33 @@ def _configured(args: argparse.Namespace, ending: Ending, command: str) -> Confi
     return config
 
 
+@contextlib.contextmanager
+def pinging(config: Config, secrets: list[str], pingers: list[Pinger]) -> Iterator[None]:
+    """A run's health-check pings (IMMICH_PING_URL): ``/start`` now; the end's is sent by the
+    caller once the exit code is known (``Pinger.finish``). None for a dry run, nor for a run
+    that never got the lock (another run is the one to report)."""
+    if config.ping_url and not config.dry_run:
+        pinger = Pinger(config.ping_url, secrets)
+        pinger.start()
+        pingers.append(pinger)
+    yield
+
+
 # -- sync ----------------------------------------------------------------------------------------
 def run_sync(args: argparse.Namespace) -> int:
     ending = Ending(args)
+    pingers: list[Pinger] = []
 
     def body() -> int:
         config = _configured(args, ending, "sync")
         console = start_log(args, config, ending.secrets, "sync")
-        with one_run_at_a_time(config):
+        with one_run_at_a_time(config), pinging(config, ending.secrets, pingers):
             return _sync_locked(args, config, ending.secrets, console)
 
-    return guarded(ending, body)
+    code = guarded(ending, body)
+    for pinger in pingers:
+        pinger.finish(code, last_end())
+    return code
 
 
 def _sync_locked(
@@ -145,12 +163,13 @@ def _finish_idle(
     from ..local import warn_symlinks
 
     warn_symlinks(scanned, report)
+    left = [f"{report.settling} still being written"] if report.settling else []
+    if report.outside_window:
+        left.append(f"{report.outside_window} outside the date window")
     log.info(
         "nothing new: %s, all in the history and in the album%s; the server was not contacted",
         counted(report.scanned, "file"),
-        f" ({report.settling} still being written, left for the next run)"
-        if report.settling
-        else "",
+        f" ({', '.join(left)}: left for a later run)" if left else "",
     )
     if not config.dry_run:
         report.duration_s = time.monotonic() - START
@@ -175,16 +194,17 @@ def run_watch(args: argparse.Namespace) -> int:
 
     totals = WatchTotals()
     ending = Ending(args, summary=lambda: f"watched: {totals.summary()}")
+    pingers: list[Pinger] = []
 
     def body() -> int:
         config = _configured(args, ending, "watch")
         console = start_log(args, config, ending.secrets, "watch")
 
         async def until_stopped(config: Config, control: RunControl) -> WatchTotals:
-            return await watch(config, control, totals)
+            return await watch(config, control, totals, pingers[0] if pingers else None)
 
         try:
-            with one_run_at_a_time(config):
+            with one_run_at_a_time(config), pinging(config, ending.secrets, pingers):
                 _, signum = anyio.run(
                     run_with_signals,
                     config,
@@ -199,7 +219,11 @@ def run_watch(args: argparse.Namespace) -> int:
         code = exit_for_signal(signum) if signum else EXIT_OK
         return ended(code, [], f"stopped watching: {totals.summary()}")
 
-    return guarded(ending, body)
+    code = guarded(ending, body)
+    if code not in (EXIT_OK, EXIT_INTERRUPTED, EXIT_TERMINATED):
+        for pinger in pingers:  # a stop asked for is no failure: only an error says so
+            pinger.finish(code, last_end())
+    return code
 
 
 # -- verify --------------------------------------------------------------------------------------

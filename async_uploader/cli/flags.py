@@ -88,6 +88,8 @@ def _add_scan_flags(p: argparse.ArgumentParser) -> None:
         metavar="GLOB",
         help=_about("IMMICH_EXCLUDE", "leave files and folders matching this glob (repeatable)"),
     )
+    p.add_argument("--since", metavar="WHEN", help=_about("IMMICH_SINCE"))
+    p.add_argument("--until", metavar="WHEN", help=_about("IMMICH_UNTIL"))
     p.add_argument(
         "--follow-symlinks",
         action=argparse.BooleanOptionalAction,
@@ -112,6 +114,7 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help=_about("IMMICH_PAUSE_JOBS"),
     )
     _add_scan_flags(p)
+    _add_album_flags(p)
     p.add_argument(
         "--no-sidecar",
         dest="sidecar",
@@ -121,6 +124,35 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar or lines")
     _add_output_flags(p)
+
+
+def _add_album_flags(p: argparse.ArgumentParser) -> None:
+    """Where uploads go in Immich: their albums, their visibility, their tags."""
+    p.add_argument(
+        "--folder-albums",
+        metavar="MODE",
+        choices=("off", "folder", "path"),
+        help=_about("IMMICH_FOLDER_ALBUMS"),
+    )
+    p.add_argument(
+        "--visibility",
+        metavar="V",
+        choices=("timeline", "archive", "hidden", "locked"),  # locked: refused with its reason
+        help=_about("IMMICH_VISIBILITY"),
+    )
+    p.add_argument(
+        "--tag",
+        dest="tags",
+        action="append",
+        metavar="NAME",
+        help=_about("IMMICH_TAGS", "tag every asset the run uploads or finds (repeatable)"),
+    )
+    p.add_argument(
+        "--session-tag",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_about("IMMICH_SESSION_TAG"),
+    )
 
 
 def _add_output_flags(p: argparse.ArgumentParser) -> None:

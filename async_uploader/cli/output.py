@@ -129,12 +129,21 @@ def start_log(
     return console
 
 
+_LAST_END = [""]
+
+
 def ended(code: int, reports: Sequence[RunReport | None], summary: str | None = None) -> int:
     """The run's last line in the log: its exit code and what it did."""
     report = next((r for r in reversed(reports) if r is not None), None)
     what = summary or (report.summary() if report is not None else "nothing was done")
-    log_to_file(logging.INFO, f"end: exit {code}: {what}")
+    _LAST_END[0] = f"exit {code}: {what}"
+    log_to_file(logging.INFO, f"end: {_LAST_END[0]}")
     return code
+
+
+def last_end() -> str:
+    """The last line ``ended`` wrote: what a health-check ping says of the run."""
+    return _LAST_END[0]
 
 
 def log_early(args: argparse.Namespace, secrets: list[str]) -> None:

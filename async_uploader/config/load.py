@@ -11,6 +11,7 @@ import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,6 +56,13 @@ class Config:
     include: tuple[str, ...] = ()  # globs; when given, only matching files are sent
     exclude: tuple[str, ...] = ()  # globs of files and folders to leave alone
     max_rate: float = _d("IMMICH_MAX_RATE")  # upload bytes per second in all; 0: no cap
+    folder_albums: str = _d("IMMICH_FOLDER_ALBUMS")  # off, folder or path
+    visibility: str = _d("IMMICH_VISIBILITY")  # timeline, archive or hidden, for uploads
+    tags: tuple[str, ...] = ()  # tag values ("a/b" nests)
+    session_tag: bool = _d("IMMICH_SESSION_TAG")  # and async-uploader/<start> as well
+    since: datetime | None = None  # the date window: capture times since <= t < until
+    until: datetime | None = None
+    ping_url: str | None = None  # a health check to ping (never logged: it lets anyone ping)
     pause_jobs: str = _d("IMMICH_PAUSE_JOBS")  # the server's heavy queues: auto, on or off
     admin_key: Secret | None = None  # an admin's key, for the queues alone
     # The external URL's body limit in bytes; None: learnt from a 413 there (phases/held.py)
@@ -65,7 +73,8 @@ class Config:
     @property
     def secrets(self) -> list[str]:
         """The keys, for the filters that keep them out of every line and file."""
-        return [key.reveal() for key in (self.api_key, self.admin_key) if key is not None]
+        keys = [key.reveal() for key in (self.api_key, self.admin_key) if key is not None]
+        return keys + ([self.ping_url] if self.ping_url else [])
 
     @property
     def urls(self) -> list[tuple[str, str, float]]:
@@ -86,7 +95,10 @@ def _plain(src: Sources, setting: Setting) -> Any:
     if isinstance(flag, bool):  # --x / --no-x: on or off where the setting has modes
         return flag if isinstance(setting.default, bool) else ("on" if flag else "off")
     if isinstance(flag, list):
-        return tuple(flag)
+        if setting.item is None:
+            return tuple(flag)
+        name = "--" + setting.option.replace("_", "-")
+        return tuple(dict.fromkeys(setting.item(str(v), name) for v in flag))
     text, name = src.text(setting)
     if text is None:  # the default: a value, or a text as one would write it ("auto")
         default = setting.default
@@ -95,6 +107,29 @@ def _plain(src: Sources, setting: Setting) -> Any:
     if numeric and not text.strip():
         return setting.default
     return setting.read(text, name)
+
+
+SESSION_TAG = "async-uploader"  # the parent of every run's own tag
+
+
+def session_tag(now: datetime | None = None) -> str:
+    """This run's own tag: ``async-uploader/<its start, local time>`` (a watch's: its start)."""
+    return f"{SESSION_TAG}/{(now or datetime.now()).strftime('%Y-%m-%d %H.%M')}"
+
+
+def _together(plain: dict[str, Any]) -> None:
+    """What the settings say together: folder albums need the subfolders read; a window must
+    hold some time."""
+    if plain["folder_albums"] != "off" and not plain["recursive"]:
+        raise ConfigError(
+            f"IMMICH_FOLDER_ALBUMS={plain['folder_albums']} needs IMMICH_RECURSIVE=true "
+            "(or --recursive): without it no subfolder is read"
+        )
+    since, until = plain["since"], plain["until"]
+    if since is not None and until is not None and since >= until:
+        raise ConfigError(
+            "IMMICH_SINCE is not before IMMICH_UNTIL: the date window holds no time at all"
+        )
 
 
 def _folder(src: Sources) -> Path:
@@ -156,6 +191,9 @@ def load_config(
             + src.read_from("IMMICH_ALBUM_NAME")
         )
     plain = {s.field: _plain(src, s) for s in SETTINGS if s.read is not None}
+    _together(plain)
+    if plain["session_tag"]:
+        plain["tags"] = (*plain["tags"], session_tag())
     admin, _ = src.get("IMMICH_ADMIN_API_KEY")
     device_id, _ = src.get("IMMICH_DEVICE_ID")
     return Config(

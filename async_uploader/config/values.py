@@ -164,3 +164,75 @@ def parse_size(value: str, name: str) -> int | None:
     if size > MAX_BODY_LIMIT:
         raise ConfigError(f"{name} must be at most 1PiB, not {shown(value)}")
     return int(size)
+
+
+VISIBILITIES = ("timeline", "archive", "hidden")
+
+
+def parse_visibility(value: str, name: str) -> str:
+    """Where uploads go in Immich: ``timeline``, ``archive`` or ``hidden``. ``locked`` is
+    refused: an API key can neither read a locked asset nor add it to an album (golden 48k,
+    49c), so the run could not finish what it starts."""
+    text = value.strip().lower() or "timeline"
+    if text == "locked":
+        raise ConfigError(
+            f"{name}=locked is not supported: an API key can neither read a locked asset nor "
+            "add it to an album; use archive or hidden, and move them to the locked folder in "
+            "Immich's app"
+        )
+    if text not in VISIBILITIES:
+        raise ConfigError(f"{name} must be timeline, archive or hidden, not {shown(value)}")
+    return text
+
+
+FOLDER_ALBUMS = ("off", "folder", "path")
+
+
+def parse_folder_albums(value: str, name: str) -> str:
+    """``off`` (one album), ``folder`` (a subfolder's files go to the album of its own name) or
+    ``path`` (of its path under the folder)."""
+    text = value.strip().lower() or "off"
+    if text in _FALSE:
+        return "off"
+    if text not in FOLDER_ALBUMS:
+        raise ConfigError(f"{name} must be off, folder or path, not {shown(value)}")
+    return text
+
+
+MAX_TAG = 200  # characters of one tag's whole path: far more than anyone types
+
+
+def parse_tag(value: str, name: str) -> str:
+    """One tag as Immich keeps it: "/" nests (``Screens/2024`` is ``2024`` under ``Screens``),
+    blanks around each part and empty parts dropped, as the server drops them."""
+    tag = "/".join(part.strip() for part in value.split("/") if part.strip())
+    if not tag:
+        raise ConfigError(f"{name} has an empty tag name: {shown(value)}")
+    if len(tag) > MAX_TAG:
+        raise ConfigError(f"{name} has a tag of over {MAX_TAG} characters: {shown(value)}")
+    return tag
+
+
+def parse_tags(value: str, name: str) -> tuple[str, ...]:
+    """Comma-separated tags (blanks between commas are nothing), each once."""
+    names = [parse_tag(part, name) for part in value.split(",") if part.strip()]
+    return tuple(dict.fromkeys(names))
+
+
+def parse_ping_url(value: str, name: str) -> str | None:
+    """A health-check URL (healthchecks.io's or a compatible one): http(s), kept as given but
+    for a trailing slash, which would make its ``/start`` and ``/fail`` into ``//start``."""
+    text = value.strip()
+    if not text:
+        return None
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        # Never quoted: the URL itself is what lets anyone ping the check.
+        raise ConfigError(f"{name} must be an http:// or https:// URL")
+    if parts.fragment:
+        raise ConfigError(f"{name} must not have a fragment (#...)")
+    try:
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port") from None
+    return parts._replace(path=parts.path.rstrip("/")).geturl()

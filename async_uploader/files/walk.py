@@ -27,6 +27,12 @@ class ScanResult:
     errors: list[str] = field(default_factory=list)
     unchanged: int = 0  # skipped: the history has them, unchanged (``skip``)
     symlinks: list[str] = field(default_factory=list)  # not followed (no --follow-symlinks)
+    # New files captured outside the date window, by extension: left for a later run
+    outside: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def outside_window(self) -> int:
+        return sum(self.outside.values())
 
     def only(self, accepts: Callable[[str], bool]) -> ScanResult:
         """The same scan, keeping the files of the types ``accepts`` takes."""
@@ -47,6 +53,7 @@ class ScanResult:
             self.errors,
             self.unchanged,
             links,
+            {ext: n for ext, n in self.outside.items() if accepts(ext)},
         )
 
 
@@ -113,6 +120,9 @@ class Walk:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     skip: Callable[[str, int, int], bool] | None = None
+    # Whether a new file's capture time is inside the date window (None: no window); picklable,
+    # for the split scan's walkers
+    window: Callable[[LocalFile], bool] | None = None
     follow_symlinks: bool = False
     spill: int = DEFAULT.spill  # files held in memory before the list spills to disk
 
@@ -128,6 +138,7 @@ class Walk:
         cannot read, so that each problem is named once."""
         recursive, include, exclude = self.recursive, self.include, self.exclude
         accepts, skip, follow_symlinks = self.accepts, self.skip, self.follow_symlinks
+        window, outside = self.window, result.outside
         now_ns = int((self.now if self.now is not None else datetime.now(UTC).timestamp()) * 1e9)
         settle_ns = int(self.settle_seconds * 1e9)
         filtered = bool(include or exclude)
@@ -212,9 +223,11 @@ class Walk:
                     if skip is not None and skip(rel, st.st_size, mtime_ns):
                         unchanged += 1
                         continue
-                    add(
-                        LocalFile(
-                            here + name, rel, st.st_size, mtime_ns, birth(st) if birth else None
-                        )
+                    f = LocalFile(
+                        here + name, rel, st.st_size, mtime_ns, birth(st) if birth else None
                     )
+                    if window is not None and not window(f):
+                        outside[ext.lower()] = outside.get(ext.lower(), 0) + 1
+                        continue
+                    add(f)
         result.unchanged += unchanged

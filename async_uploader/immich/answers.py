@@ -136,6 +136,27 @@ def album_page(data: Any) -> tuple[list[str], int | None]:
     raise Wrong(f"a next page {str(following)[:40]!r} that is not a page number")
 
 
+def tag_ids(data: Any, asked: list[str]) -> dict[str, str]:
+    """PUT /tags (golden 47): the named tags, each {id, value, ...}; value -> id of those asked
+    for (an answer naming a tag nobody asked for is left out)."""
+    wanted = set(asked)
+    out = {}
+    for tag in listed(data, "tags"):
+        tag = obj(tag, "a tag")
+        value = tag.get("value")
+        if isinstance(value, str) and value in wanted:
+            out[value] = uuid(tag.get("id"), "tag id")
+    return out
+
+
+def tag_count(data: Any) -> int:
+    """PUT /tags/assets (golden 47e): {"count": the pairs made now}."""
+    count = obj(data, "the tagging's answer").get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise Wrong(f"a count {str(count)[:40]!r} that is not a number of pairs")
+    return count
+
+
 def queues_v3(data: Any) -> dict[str, bool]:
     """GET /queues (golden-v3 45): [{name, isPaused, statistics}, ...]."""
     out = {}

@@ -8,6 +8,7 @@ meaning are ``upload``'s.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -244,12 +245,41 @@ class ImmichClient:
         )
 
     async def album_page(
-        self, album_id: str, page: int, size: int = 1000
+        self, album_id: str, page: int, size: int = 1000, visibility: str | None = None
     ) -> tuple[list[str], int | None]:
         """One page of the album's assets, the trashed ones too (POST /search/metadata, as
-        golden 46c): their ids, and the next page's number (None after the last)."""
-        payload = {"albumIds": [album_id], "page": page, "size": size, "withDeleted": True}
+        golden 46c): their ids, and the next page's number (None after the last). Without a
+        ``visibility`` 3.x lists all but locked ones, 2.x only the timeline's (golden 49g):
+        ``visibilities`` says which to list one by one."""
+        payload: dict[str, Any] = {
+            "albumIds": [album_id],
+            "page": page,
+            "size": size,
+            "withDeleted": True,
+        }
+        if visibility is not None:
+            payload["visibility"] = visibility
         return await self._call("POST", "/search/metadata", answers.album_page, payload)
+
+    def visibilities(self) -> list[str | None]:
+        """The listings that together show every asset an API key can see: 3.x's default
+        (timeline, archive and hidden), or 2.x's three one by one (V3-DIFFERENCES 25)."""
+        if self.major is not None and self.major >= 3:
+            return [None]
+        return ["timeline", "archive", "hidden"]
+
+    # -- tags ----------------------------------------------------------------------------------
+    async def upsert_tags(self, values: list[str]) -> dict[str, str]:
+        """PUT /tags: each tag made (with its parents) or found; value -> id (golden 47, 47b).
+        Needs the tag.create permission (403 without, golden 47m)."""
+        read = functools.partial(answers.tag_ids, asked=values)
+        return await self._call("PUT", "/tags", read, {"tags": values})
+
+    async def tag_assets(self, tag_ids: list[str], asset_ids: list[str]) -> int:
+        """PUT /tags/assets: every tag on every asset; how many pairs are new. Ids the key may
+        not use are passed over silently (golden 47g, 47i); needs tag.asset (golden 47n)."""
+        payload = {"tagIds": tag_ids, "assetIds": asset_ids}
+        return await self._call("PUT", "/tags/assets", answers.tag_count, payload)
 
     async def asset_trashed(self, asset_id: str) -> bool | None:
         """GET /assets/{id}: whether the asset is in the trash; None when the server has no

@@ -50,6 +50,7 @@ class UploadRequest:
     sidecar: tuple[str, bytes] | None = None  # (name, XMP bytes) sent as sidecarData
     data: bytes | None = field(default=None, repr=False)  # a small file's bytes, already read
     follow_symlinks: bool = False  # else the file is opened only if it is no symlink
+    visibility: str = "timeline"  # timeline, archive or hidden (never locked: config refuses it)
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,8 @@ async def upload(
     ]
     if conn.major is None or conn.major < 3:  # required by 2.x, unknown to 3.x
         fields[:0] = [("deviceAssetId", req.device_asset_id), ("deviceId", req.device_id)]
+    if req.visibility != "timeline":  # the server's own default: sent only when it is not
+        fields.insert(-1, ("visibility", req.visibility))
     boundary, head, tail = build_multipart(
         fields, "assetData", req.filename, "application/octet-stream", req.sidecar
     )

@@ -1,5 +1,6 @@
-"""Linking: every recorded asset not yet in the album, in batches; an asset the server lost is
-forgotten so that the next run sends the file again.
+"""Linking: every recorded asset not yet in its album, in batches; an asset the server lost is
+forgotten so that the next run sends the file again. With folder albums (``targets``) each album
+is found by name, or made, and linked in turn, within one bound on the time it all takes.
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 
 import anyio
 
 from ..control import Signals
 from ..errors import HistoryError, UploaderError
-from ..immich import ApiError, BadAnswer, TransportError, is_uuid
+from ..immich import Album, ApiError, BadAnswer, TransportError, is_uuid
 from ..limits import Limits
 from ..outcomes import RunReport
 from ..retry import RetryPolicy, with_retries
@@ -25,6 +27,15 @@ from .connect import Failover
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Target:
+    """An album assets belong in: ``name`` as the records say it (None: the main album), and
+    the album on the server."""
+
+    name: str | None
+    album: Album
+
+
 async def link_pending(
     client: ImmichCalls,
     history: History,
@@ -34,25 +45,30 @@ async def link_pending(
     limits: Limits,
     recover: Callable[[], Awaitable[bool]] | None = None,
     on_batch: Callable[[], None] | None = None,
+    target: Target | None = None,
 ) -> None:
-    """Every recorded asset not yet in the album, in batches of ``limits.link_batch``; past
-    ``limits.memory_links`` read from the history a batch at a time and saved after each (a
-    backfill of a million is never all in memory); ``on_batch`` is called after each batch is
-    answered and recorded. The one way anything links: the sync, and verify --repair."""
+    """Every recorded asset of the album (``target``; None: the main one, ``album_id``) not
+    yet in it, in batches of ``limits.link_batch``; past ``limits.memory_links`` read from the
+    history a batch at a time and saved after each (a backfill of a million is never all in
+    memory); ``on_batch`` is called after each batch is answered and recorded. The one way
+    anything links: the sync, and verify --repair."""
     start = time.monotonic()
     pages: Iterator[dict[str, str]] = iter(())
     saving = False
     batch = limits.link_batch
-    if history.pending_bound(album_id) > limits.memory_links:  # many: page the database
+    name = target.name if target is not None else None
+    shown = target.album.name if target is not None else None
+    if history.pending_bound(album_id, name) > limits.memory_links:  # many: page the database
         try:
             await anyio.to_thread.run_sync(history.save)  # what was recorded since then
-            pages, saving = history.pending_pages(album_id, batch), True
+            pages, saving = history.pending_pages(album_id, batch, name), True
         except HistoryError:
             pass  # it cannot be written (a full disk): from memory; the final save says why
     if not saving:  # one batch, or the history unwritable: what it holds, from memory
-        pending = list(history.pending_links(album_id).items())
+        pending = list(history.pending_links(album_id, name).items())
         pages = (dict(pending[i : i + batch]) for i in range(0, len(pending), batch))
     asked = 0
+    before = report.album_linked
     for page in pages:
         asked += len(page)
         await _link_batch(client, history, album_id, page, report, retry, recover)
@@ -63,8 +79,12 @@ async def link_pending(
                 saving = False  # the pages go on; the final save tries once more, and says it
         if on_batch is not None:
             on_batch()
+    linked = report.album_linked - before
+    if shown is not None:
+        report.albums_linked[shown] = report.albums_linked.get(shown, 0) + linked
     if asked:
-        log.info("album: linked %s in %s", counted(report.album_linked, "asset"), ms_since(start))
+        where = f" to {shown!r}" if name is not None else ""
+        log.info("album: linked %s%s in %s", counted(linked, "asset"), where, ms_since(start))
 
 
 async def _link_batch(
@@ -135,22 +155,55 @@ async def _link_batch(
     history.mark_linked(linked, album_id)  # the whole batch: one query per 500 files
 
 
+async def folder_albums(
+    client: ImmichCalls, history: History, report: RunReport, dry_run: bool = False
+) -> list[Target]:
+    """The folder albums recorded assets belong in, each found by name (the oldest of that
+    name) or made when missing (not in a dry run). One that cannot be made keeps its links for
+    the next run, said once."""
+    names = sorted(n for n in history.album_names() if n is not None)
+    if not names:
+        return []
+    found: dict[str, Album] = {}
+    for listed in sorted(await client.list_albums(), key=lambda a: a.created_at, reverse=True):
+        found[listed.name] = listed  # the oldest of a name wins
+    targets = []
+    for name in names:
+        album = found.get(name)
+        if album is None and not dry_run:
+            try:
+                album = await client.create_album(name)
+            except (TransportError, ApiError, BadAnswer) as exc:
+                log.error("album: could not make %r: %s (the next run tries again)", name, exc)
+                report.link_failed += history.pending_count("", name)
+                continue
+            log.info("created album %r (%s)", name, album.id)
+        if album is not None:
+            targets.append(Target(name, album))
+    return targets
+
+
 async def link_for_a_while(
     client: ImmichCalls,
     history: History,
-    album_id: str,
+    main: Album,
     report: RunReport,
     retry: RetryPolicy,
     limits: Limits,
     signals: Signals,
     failover: Failover,
-) -> None:
-    """The album links, bounded in time: ``limits.link_patience`` without a finished batch,
-    however many batches there are; from a stop on (before or during the linking)
-    ``link_after_stop`` in all, from a second one ``link_after_abort``. A failure is logged and
-    left for the next run, never raised past the save."""
+) -> list[Target]:
+    """The album links (each folder album's too, found or made first), bounded in time:
+    ``limits.link_patience`` without a finished batch, however many batches there are; from a
+    stop on (before or during the linking) ``link_after_stop`` in all, from a second one
+    ``link_after_abort``. A failure is logged and left for the next run, never raised past the
+    save. Returns the albums found (the main one first)."""
     limit = limits.link_patience
     stopped = False  # from a stop on, the limit is in all: the user is waiting
+    targets = [Target(None, main)]
+
+    def left() -> int:
+        return sum(history.pending_count(t.album.id, t.name) for t in targets)
 
     with anyio.move_on_after(limit) as scope:
 
@@ -180,15 +233,43 @@ async def link_for_a_while(
             tg.start_soon(watch_stops)
             try:
                 await link_pending(
-                    client, history, album_id, report, retry, limits, failover.recover, batch_done
+                    client,
+                    history,
+                    main.id,
+                    report,
+                    retry,
+                    limits,
+                    failover.recover,
+                    batch_done,
+                    targets[0],
                 )
+                folders = await with_retries(
+                    retry,
+                    "albums",
+                    functools.partial(folder_albums, client, history, report),
+                    failover.recover,
+                )
+                targets += folders
+                for target in folders:
+                    await link_pending(
+                        client,
+                        history,
+                        target.album.id,
+                        report,
+                        retry,
+                        limits,
+                        failover.recover,
+                        batch_done,
+                        target,
+                    )
             except UploaderError as exc:
                 log.error("album: %s; the next run links what is left", exc)
-                report.link_failed = history.pending_count(album_id)
+                report.link_failed = left()
             tg.cancel_scope.cancel()
     if scope.cancelled_caught:
         what = "after the stop" if stopped else "for one batch"
         log.warning(
             "album: linking took over %g s %s; the next run links what is left", limit, what
         )
-        report.link_failed = history.pending_count(album_id)
+        report.link_failed = left()
+    return targets

@@ -37,7 +37,7 @@ from .calls import ImmichCalls
 from .connect import Failover
 from .held import BodyLimit
 from .precheck import Precheck
-from .results import record_result
+from .results import Placement, record_result
 from .tuning import StreamTuner, first_level, remember, remembered
 from .waiting import first_of
 
@@ -68,6 +68,7 @@ class Uploader:
         self.failover = failover
         self.client = client
         self.config = config
+        self.placement = Placement(config.folder_albums, config.tags)
         self.history = history
         self.report = report
         self.control = control
@@ -176,6 +177,7 @@ class Uploader:
             sidecar=sidecar,
             data=data,
             follow_symlinks=self.config.follow_symlinks,
+            visibility=self.config.visibility,
         )
         try:
             answer = await with_retries(
@@ -205,7 +207,7 @@ class Uploader:
 
     def record(self, result: FileResult) -> None:
         self.recorded += 1
-        record_result(result, self.history, self.report)
+        record_result(result, self.history, self.report, self.placement)
 
     async def run(self, todo: FileList) -> None:
         # Immich 3 answers a 0-byte file 400 "File is empty": never sent, and recorded so that

@@ -14,11 +14,11 @@ apart. Private to its owner (0600). Knows nothing of the server, HTTP or the pha
 
 from .history import History
 from .last_run import FACTS_KEY, read_last_run, save_last_run
-from .legacy import FIELDS, legacy_path
+from .legacy import legacy_path
 from .lock import RunLock
 from .meta import Meta
 from .opening import describe, unwritable
-from .schema import SCHEMA, SETTLED, Record, filesystem_type
+from .schema import FIELDS, SCHEMA, SETTLED, Record, filesystem_type
 
 __all__ = [
     "FACTS_KEY",

@@ -27,25 +27,25 @@ from ..files import from_sql, sql_text
 from . import known, opening
 from .legacy import database_path
 from .meta import Meta
+from .pending import PendingLinks
 from .schema import (
-    ANY_PENDING,
     COLUMNS,
     LEGACY,
-    LINKABLE,
-    LINKED,
-    PENDING,
+    PUT_TAG,
     SETTLED,
     STALE,
+    TAG_PUT,
     UPSERT,
     Record,
     corrupt,
     read_error,
 )
+from .tagqueue import TagQueue
 
 log = logging.getLogger(__name__)
 
 
-class History:
+class History(PendingLinks, TagQueue):
     """The records of one folder's files. Reads and records on the event loop; ``save`` may run
     in a worker thread meanwhile (the connection and the pending changes are locked)."""
 
@@ -62,6 +62,9 @@ class History:
         self._links: dict[str, str] = {}
         self._links_saving: dict[str, str] = {}
         self._meta: dict[str, str] = {}
+        # ((tag, asset id), to put) in the order they came: tags to put, and tags put
+        self._tags: list[tuple[tuple[str, str], bool]] = []
+        self._tags_saving: list[tuple[tuple[str, str], bool]] = []
         self._last_at = ""
         # Set by unchanged_check: how many files it knows as settled, and whether it answers
         # from them alone (no file imported from a list of names, whose size it learns as it
@@ -70,7 +73,7 @@ class History:
 
     @property
     def dirty(self) -> bool:
-        return bool(self._changed or self._meta or self._links)
+        return bool(self._changed or self._meta or self._links or self._tags)
 
     @property
     def unsaved(self) -> int:
@@ -151,9 +154,6 @@ class History:
         rec = Record.stored(row)
         album = self._links.get(rel) or self._links_saving.get(rel)
         return rec if album is None else replace(rec, album_id=album)
-
-    def _linked_since(self, rel: str, album_id: str) -> bool:
-        return album_id in (self._links.get(rel), self._links_saving.get(rel))
 
     def get_many(self, rels: list[str]) -> dict[str, Record]:
         """The records of these files that exist, a query per 500 of them."""
@@ -242,62 +242,6 @@ class History:
         self.settled_files, self.settled_exact = len(keys), not unsized
         return known.unchanged_check(keys, self.is_settled if unsized else None)
 
-    def pending_links(self, album_id: str) -> dict[str, str]:
-        """rel -> asset id of every recorded asset not yet linked to this album."""
-        overlay = {**self._saving, **self._changed}
-        pending = {
-            rel: asset_id
-            for path, asset_id in self._query(f"SELECT path, asset_id {PENDING}", (album_id,))
-            if (rel := from_sql(path)) not in overlay and not self._linked_since(rel, album_id)
-        }
-        for rel, rec in overlay.items():
-            if rec.outcome in LINKED and rec.asset_id and rec.album_id != album_id:
-                pending[rel] = rec.asset_id
-        return pending
-
-    def pending_pages(self, album_id: str, size: int) -> Iterator[dict[str, str]]:
-        """Pages of rel -> asset id not yet linked to this album, in path order, read from the
-        database page by page (a million are never all in memory): ``save`` first, so that it
-        holds everything recorded. Changes made meanwhile (a page linked) do not move the pages,
-        which go by the last path seen."""
-        last: str | bytes | None = None
-        while True:
-            params: tuple[object, ...] = (album_id,) if last is None else (album_id, last)
-            after = "" if last is None else " AND path > ?"
-            sql = f"SELECT path, asset_id {PENDING}{after} ORDER BY path LIMIT ?"
-            rows = self._query(sql, (*params, size))
-            if not rows:
-                return
-            page = {from_sql(path): asset_id for path, asset_id in rows}
-            if self._links or self._links_saving:  # linked since (a save that failed)
-                page = {r: a for r, a in page.items() if not self._linked_since(r, album_id)}
-            yield page
-            last = rows[-1][0]
-
-    def pending_bound(self, album_id: str) -> int:
-        """At least as many as pending_count, without building anything: the database's pending
-        rows (from its index) and every change not yet saved."""
-        stored = self._query(f"SELECT count(*) {PENDING}", (album_id,))[0][0]
-        return int(stored) + len(self._changed) + len(self._saving)
-
-    def any_pending(self, album_id: str) -> bool:
-        """Whether any recorded asset is not yet linked to this album: three searches of the
-        album index that stop at the first row (a count reads all of it: 0.4 s per million)."""
-        if self._changed or self._saving or self._links or self._links_saving:
-            return bool(self.pending_links(album_id))
-        found = self._query(f"SELECT {ANY_PENDING}", (album_id, album_id))
-        return bool(found[0][0])
-
-    def pending_count(self, album_id: str) -> int:
-        if self._changed or self._saving or self._links or self._links_saving:
-            return len(self.pending_links(album_id))
-        # Both counts from the partial index: all linkable, less those linked to this album.
-        every = self._query(f"SELECT count(*) FROM files WHERE {LINKABLE}")[0][0]
-        linked = self._query(
-            f"SELECT count(*) FROM files WHERE {LINKABLE} AND album_id = ?", (album_id,)
-        )
-        return int(every) - int(linked[0][0])
-
     # -- writing ----------------------------------------------------------------------------
     def _put(self, rel: str, rec: Record) -> None:
         with self._lock:
@@ -328,6 +272,41 @@ class History:
         rec = self.get(rel)
         if rec is not None:
             self._put(rel, replace(rec, outcome=STALE))
+
+    def retarget(self, album_of: Callable[[str], str | None]) -> int:
+        """Every record's album name made ``album_of(its path)`` (folder albums were turned on,
+        off, or changed), in one transaction, a page of paths at a time: a million never in
+        memory. Returns how many records changed; their links to their new albums are pending
+        from then on (a file stays in the album it was linked to before)."""
+        for rel, rec in list(self._changed.items()):
+            if rec.album != (album := album_of(rel)):
+                self._put(rel, replace(rec, album=album))
+        changed = 0
+        with self._db_lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                last: Any = None
+                while True:
+                    after = "" if last is None else " WHERE path > ?"
+                    rows = self._db.execute(
+                        f"SELECT path, album FROM files{after} ORDER BY path LIMIT 5000",
+                        () if last is None else (last,),
+                    ).fetchall()
+                    if not rows:
+                        break
+                    moves = [
+                        (album, path)
+                        for path, old in rows
+                        if (album := album_of(from_sql(path))) != old
+                    ]
+                    self._db.executemany("UPDATE files SET album = ? WHERE path = ?", moves)
+                    changed += len(moves)
+                    last = rows[-1][0]
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise HistoryError(f"cannot write history {self.path}: {exc}") from None
+        return changed
 
     def set_last_run(self, record: dict[str, Any]) -> None:
         """The last run's record, committed by the next save together with the files."""
@@ -362,11 +341,12 @@ class History:
         the event loop records more: those wait for the next save. On failure nothing of this
         save is on disk and all of it is kept for the next one."""
         with self._lock:
-            changed, meta, links = self._changed, self._meta, self._links
-            if not changed and not meta and not links:
+            changed, meta, links, tags = self._changed, self._meta, self._links, self._tags
+            if not changed and not meta and not links and not tags:
                 return
             self._changed, self._meta, self._saving = {}, {}, changed
             self._links, self._links_saving = {}, links
+            self._tags, self._tags_saving = [], tags
         try:
             rows = [rec.row(rel) for rel, rec in changed.items()]
             with self._db_lock:
@@ -378,6 +358,8 @@ class History:
                         ((album, sql_text(rel)) for rel, album in links.items()),
                     )
                     self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", meta.items())
+                    for (tag, asset_id), wanted in tags:  # in order: a pair put, then done
+                        self._db.execute(PUT_TAG if wanted else TAG_PUT, (tag, asset_id))
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._rollback()
@@ -386,6 +368,7 @@ class History:
             with self._lock:
                 self._changed = {**changed, **self._changed}
                 self._meta = {**meta, **self._meta}
+                self._tags = [*tags, *self._tags]
                 # Kept but for files recorded again meanwhile (their record says it all).
                 self._links = {
                     **{r: a for r, a in links.items() if r not in self._changed},
@@ -396,4 +379,4 @@ class History:
             ) from None
         finally:
             with self._lock:
-                self._saving, self._links_saving = {}, {}
+                self._saving, self._links_saving, self._tags_saving = {}, {}, []

@@ -12,3 +12,4 @@ class Meta(enum.StrEnum):
     EXTERNAL_LIMIT = "external_limit"  # the body size a 413 refused there (phases/held)
     OPENED_AT = "opened_at"  # when a run last proved it could write (History.check_writable)
     STREAMS = "streams"  # the uploads at once auto concurrency ended on, per URL (phases/tuning)
+    FOLDER_ALBUMS = "folder_albums"  # {"mode"} the records' album names were made for (targets)

@@ -23,7 +23,9 @@ from .schema import (
     CACHE_KIB,
     CREATE,
     NETWORK_FS,
+    READ_2,
     SCHEMA,
+    UPGRADE_2,
     UPSERT,
     Record,
     filesystem_type,
@@ -88,6 +90,13 @@ def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, str, bool]:
             "file. Nothing was changed"
         )
     fresh = version == 0 and not tables
+    if version == 2 and {"files", "meta"} <= tables:
+        try:
+            _from_schema_2(db, path, readonly)
+        except sqlite3.Error:
+            db.close()
+            raise
+        version = SCHEMA
     if not fresh and (version != SCHEMA or not {"files", "meta"} <= tables):
         db.close()
         raise HistoryUnusable(
@@ -99,6 +108,25 @@ def connect(path: Path, readonly: bool) -> tuple[sqlite3.Connection, str, bool]:
         return db, "readonly", fresh
     db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     return db, _journal(db, path), fresh
+
+
+def _from_schema_2(db: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    """A history of the version before: upgraded in place, in one transaction (read only: seen
+    as schema 3 through temporary objects, the file untouched)."""
+    if readonly:
+        for statement in READ_2:
+            db.execute(statement)
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in UPGRADE_2:
+            db.execute(statement)
+        db.execute("COMMIT")
+    except sqlite3.Error:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+    log.info("history %s: upgraded to schema %d (album names, tags to put)", path.name, SCHEMA)
 
 
 def _journal(db: sqlite3.Connection, path: Path) -> str:

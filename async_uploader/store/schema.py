@@ -15,9 +15,12 @@ from typing import Any
 from ..errors import HistoryCorrupt, HistoryError
 from ..files import sql_text
 from ..outcomes import Outcome
-from .legacy import FIELDS
+from .legacy import FIELDS as LEGACY_FIELDS
 
-SCHEMA = 2  # PRAGMA user_version; version 1 was the JSON file
+SCHEMA = 3  # PRAGMA user_version; version 1 was the JSON file, 2 had no album names nor tags
+# A record's fields, in the table's order: the older JSON history's, and the name of the album
+# the file belongs in (its folder's album; NULL: the main album, IMMICH_ALBUM_NAME)
+FIELDS = (*LEGACY_FIELDS, "album")
 # Outcomes that mean "leave this file alone while it is unchanged": uploaded (or imported from an
 # older history), or empty (Immich refuses a 0-byte file; it is sent once it has content).
 SETTLED = frozenset(
@@ -58,28 +61,53 @@ CACHE_KIB = 512
 # A recorded asset, which belongs in the album (the same words in the index and its queries, so
 # that SQLite counts pending links from the index alone).
 LINKABLE = "outcome IN ('created', 'duplicate') AND asset_id IS NOT NULL AND asset_id != ''"
+# The linkable records by album name and the album they are linked to: what each album lacks,
+# and the counts of every album at once (GROUP BY album, album_id), from the index alone.
+# The tags waiting to be put on assets (phases/tags.py), kept across a crash.
+TARGETS = (
+    f"CREATE INDEX files_target ON files (album, album_id) WHERE {LINKABLE}",
+    "CREATE TABLE IF NOT EXISTS tags_pending (tag TEXT NOT NULL, asset_id TEXT NOT NULL,"
+    " PRIMARY KEY (asset_id, tag)) WITHOUT ROWID",
+)
 CREATE = (
     # A name that is not UTF-8 (lone surrogates in Python) is kept as a BLOB of its bytes.
     "CREATE TABLE files (path TEXT PRIMARY KEY NOT NULL, size INTEGER, mtime_ns INTEGER,"
     " outcome TEXT NOT NULL, asset_id TEXT, sha1 TEXT, album_id TEXT, at TEXT NOT NULL DEFAULT '',"
-    " message TEXT, done_key INTEGER) WITHOUT ROWID",
+    " message TEXT, done_key INTEGER, album TEXT) WITHOUT ROWID",
     # done_key: the fingerprint of (path, size, mtime_ns) of a file that is done (``_fingerprint``);
     # the scan checks each file against these alone, read in key order.
     "CREATE INDEX files_done ON files (done_key) WHERE done_key IS NOT NULL",
     "CREATE INDEX files_unsized ON files (path) WHERE size IS NULL",
-    f"CREATE INDEX files_album ON files (album_id) WHERE {LINKABLE}",
+    *TARGETS,
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL) WITHOUT ROWID",
     f"PRAGMA user_version = {SCHEMA}",
 )
+# Schema 2 to 3, in place: O(1) for the column, one pass over the linkable rows for the index.
+UPGRADE_2 = (
+    "ALTER TABLE files ADD COLUMN album TEXT",
+    "DROP INDEX IF EXISTS files_album",
+    *TARGETS,
+    f"PRAGMA user_version = {SCHEMA}",
+)
+# A schema-2 history read without writing (status, check, verify, a dry run): seen through
+# temporary objects (temp is searched before main), so that every query of schema 3 works.
+READ_2 = (
+    "CREATE TEMP VIEW files AS SELECT *, NULL AS album FROM main.files",
+    "CREATE TEMP TABLE tags_pending (tag TEXT NOT NULL, asset_id TEXT NOT NULL,"
+    " PRIMARY KEY (asset_id, tag)) WITHOUT ROWID",
+)
 COLUMNS = ", ".join(FIELDS)
-UPSERT = f"INSERT OR REPLACE INTO files (path, {COLUMNS}, done_key) VALUES (?{', ?' * 9})"
-PENDING = f"FROM files WHERE {LINKABLE} AND album_id IS NOT ?"
+UPSERT = f"INSERT OR REPLACE INTO files (path, {COLUMNS}, done_key) VALUES (?{', ?' * 10})"
+# The records of one album (its name: "album IS ?") not linked to it (its id: "album_id IS NOT ?")
+PENDING = f"FROM files WHERE {LINKABLE} AND album IS ? AND album_id IS NOT ?"
 # The same as EXISTS (SELECT 1 {PENDING}), in three parts that SQLite each answers from the
-# album index ("IS NOT ?" makes it read the whole index).
+# targets index ("IS NOT ?" makes it read the whole of the album's part).
 ANY_PENDING = " OR ".join(
-    f"EXISTS (SELECT 1 FROM files WHERE {LINKABLE} AND album_id {test})"
+    f"EXISTS (SELECT 1 FROM files WHERE {LINKABLE} AND album IS ? AND album_id {test})"
     for test in ("IS NULL", "< ?", "> ?")
 )
+PUT_TAG = "INSERT OR IGNORE INTO tags_pending (tag, asset_id) VALUES (?, ?)"
+TAG_PUT = "DELETE FROM tags_pending WHERE tag = ? AND asset_id = ?"
 PACK = Struct("<qq").pack
 BLAKE = blake2b(digest_size=8)  # copied for each file: cheaper than a new one with its options
 
@@ -115,13 +143,14 @@ class Record:
     album_id: str | None = None  # the album it is linked to; None while the link is pending
     at: str = ""
     message: str | None = None
+    album: str | None = None  # the name of the album it belongs in; None: the main album
 
     @classmethod
     def stored(cls, row: Any) -> Record:
         """A record as the database row has it, each field of the type a record holds: a row
         changed by hand may hold anything SQLite takes (a size as text, an id as a number), and
         such a field reads as missing rather than stopping a command later."""
-        size, mtime_ns, outcome, asset_id, sha1, album_id, at, message = row
+        size, mtime_ns, outcome, asset_id, sha1, album_id, at, message, album = row
         return cls(
             size if type(size) is int else None,
             mtime_ns if type(mtime_ns) is int else None,
@@ -131,6 +160,7 @@ class Record:
             _text(album_id),
             at if isinstance(at, str) else "",
             _text(message),
+            _text(album),
         )
 
     def matches(self, size: int, mtime_ns: int) -> bool:
@@ -153,6 +183,7 @@ class Record:
             self.album_id,
             self.at,
             self.message,
+            self.album,
             key,
         )
 

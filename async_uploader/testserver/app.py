@@ -19,7 +19,7 @@ from aiohttp.typedefs import Middleware
 
 from .core import Core
 from .hostile import route_key
-from .routes import AdminRoutes, AlbumRoutes, AssetRoutes, ServerRoutes, UploadRoutes
+from .routes import AdminRoutes, AlbumRoutes, AssetRoutes, ServerRoutes, TagRoutes, UploadRoutes
 from .shapes import CID_KEY, MAX_JSON_BYTES, ApiError, ConnectionDropped, new_cid
 
 APP_KEY: web.AppKey[Emulator] = web.AppKey("emulator")
@@ -70,6 +70,7 @@ class Emulator(Core):
             AdminRoutes(self),
             AlbumRoutes(self),
             AssetRoutes(self),
+            TagRoutes(self),
             UploadRoutes(self),
         )
 

@@ -8,9 +8,9 @@ from typing import Protocol
 
 from aiohttp import web
 
+from .records import Stats
 from .shapes import ConnectionDropped
 from .shaping import Fault, Shaping, TokenBucket
-from .state import Stats
 
 READ_CHUNK = 64 * 1024
 

@@ -18,6 +18,7 @@ from .data import (
     MEDIA_TYPES_V3,
     OWNER,
     OWNER_V3,
+    QUEUE_LIST_V2,
     QUEUES_V2,
     QUEUES_V3,
     STATUS_REASONS,
@@ -29,6 +30,7 @@ from .data import (
 )
 from .hostile import Hostile
 from .jobs import JobQueues
+from .records import Album, ApiKey, Asset, Stats
 from .shapes import (
     MAX_JSON_BYTES,
     UUID_RE,
@@ -40,8 +42,8 @@ from .shapes import (
     v8_json_error,
 )
 from .shaping import Fault, FaultPlan, Processing, ScriptedFault, Shaping, TokenBucket
-from .state import Album, ApiKey, Asset, ServerState, Stats
-from .views import Views
+from .state import ServerState
+from .views import Shape, Views
 
 
 class Core:
@@ -69,14 +71,15 @@ class Core:
         v3 = api_version >= 3
         self.user, self.owner = (USER_V3, OWNER_V3) if v3 else (USER, OWNER)
         self.user_id = USER_ID_V3 if v3 else USER_ID
-        self.queues = QUEUES_V3 if v3 else QUEUES_V2
+        self.queues = QUEUES_V3 if v3 else QUEUES_V2  # as /api/jobs lists them
+        self.queue_list = QUEUES_V3 if v3 else QUEUE_LIST_V2  # as /api/queues does
         self.faults = FaultPlan(seed)
         self._idle_since: dict[int, float] = {}  # connection -> when its last answer went out
         self.shaping = Shaping()
         self.bucket = TokenBucket(0)
         self.processing = Processing()  # a small server's places (Shaping.max_processing)
         self.set_shaping(shaping or Shaping())
-        self.views = Views(state, api_version, self.user_id, self.owner)
+        self.views = Views(state, api_version, self.user_id, self.user, self.owner)
         self.jobs: JobQueues | None = None  # background work per asset, when it costs
         self.hostile = Hostile(state.stats, self.error_response)
 
@@ -84,11 +87,11 @@ class Core:
     def stats(self) -> Stats:
         return self.state.stats
 
-    def asset_json(self, asset: Asset, in_search: bool = False) -> dict[str, Any]:
-        return self.views.asset_json(asset, in_search)
+    def asset_json(self, asset: Asset, shape: Shape = Shape.FULL) -> dict[str, Any]:
+        return self.views.asset_json(asset, shape)
 
-    def album_json(self, album: Album, with_assets: bool) -> dict[str, Any]:
-        return self.views.album_json(album, with_assets)
+    def album_json(self, album: Album, with_assets: bool, created: bool = False) -> dict[str, Any]:
+        return self.views.album_json(album, with_assets, created)
 
     def set_shaping(self, shaping: Shaping) -> None:
         self.shaping = shaping
@@ -166,12 +169,30 @@ class Core:
         if not UUID_RE.match(value):
             raise invalid(["id must be a UUID"], [zod.bad_uuid(["id"])])
 
-    def album_or_400(self, album_id: str, access: str) -> Album:
+    def album_or_400(self, album_id: str, access: str, owner: str) -> Album:
         self.path_uuid(album_id)
         album = self.state.albums.get(album_id)
-        if album is None:
+        if album is None or album.owner_id != owner:
             raise ApiError(400, f"Not found or no {access} access")
         return album
+
+    def readable(self, asset_id: str, owner: str) -> Asset | None:
+        """The asset if that user's key may use it: its own, and not locked (a locked asset
+        needs a PIN-unlocked session, which no API key has: golden 48k, 49c)."""
+        asset = self.state.assets.get(asset_id)
+        if asset is None or asset.owner_id != owner or asset.visibility == "locked":
+            return None
+        return asset
+
+    def tag_and_below(self, tag_id: Any) -> set[str]:
+        """A tag's id and those of every tag under it (the server's tag_closure)."""
+        ids = {tag_id} if isinstance(tag_id, str) else set()
+        grown = True
+        while grown:
+            below = {t.id for t in self.state.tags.values() if t.parent_id in ids}
+            grown = not below <= ids
+            ids |= below
+        return ids
 
     @staticmethod
     def uuid_list_issues(ids: Any, field: str) -> list[dict[str, Any]]:

@@ -150,11 +150,39 @@ SERVER_CONFIG_V3: Final[dict[str, object]] = {
 
 # The permissions a key may be made with (POST /api/api-keys): those of the routes emulated
 # ("x-immich-permission" in the OpenAPI specs), and the others an uploader's key is often given.
-PERMISSION_NAMES: Final = frozenset(
+# Every permission a key may be given, in the Permission enum's order (openapi.json of 2.7.5;
+# 3.1.0 has the same but asset.replace).
+PERMISSION_NAMES: Final[tuple[str, ...]] = tuple(
     _words("""
-    all apiKey.create apiKey.read asset.read asset.delete asset.statistics asset.upload
-    asset.view asset.download album.create album.read album.update albumAsset.create
-    albumAsset.delete user.read server.about job.read job.create queue.read queue.update
+    all activity.create activity.read activity.update activity.delete activity.statistics
+    apiKey.create apiKey.read apiKey.update apiKey.delete asset.read asset.update asset.delete
+    asset.statistics asset.share asset.view asset.download asset.upload asset.replace asset.copy
+    asset.derive asset.edit.get asset.edit.create asset.edit.delete album.create album.read
+    album.update album.delete album.statistics album.share album.download albumAsset.create
+    albumAsset.delete albumUser.create albumUser.update albumUser.delete auth.changePassword
+    authDevice.delete archive.read backup.list backup.download backup.upload backup.delete
+    duplicate.read duplicate.delete face.create face.read face.update face.delete folder.read
+    job.create job.read library.create library.read library.update library.delete
+    library.statistics timeline.read timeline.download maintenance map.read map.search
+    memory.create memory.read memory.update memory.delete memory.statistics memoryAsset.create
+    memoryAsset.delete notification.create notification.read notification.update
+    notification.delete partner.create partner.read partner.update partner.delete person.create
+    person.read person.update person.delete person.statistics person.merge person.reassign
+    pinCode.create pinCode.update pinCode.delete plugin.create plugin.read plugin.update
+    plugin.delete server.about server.apkLinks server.storage server.statistics
+    server.versionCheck serverLicense.read serverLicense.update serverLicense.delete
+    session.create session.read session.update session.delete session.lock sharedLink.create
+    sharedLink.read sharedLink.update sharedLink.delete stack.create stack.read stack.update
+    stack.delete sync.stream syncCheckpoint.read syncCheckpoint.update syncCheckpoint.delete
+    systemConfig.read systemConfig.update systemMetadata.read systemMetadata.update tag.create
+    tag.read tag.update tag.delete tag.asset user.read user.update userLicense.create
+    userLicense.read userLicense.update userLicense.delete userOnboarding.read
+    userOnboarding.update userOnboarding.delete userPreference.read userPreference.update
+    userProfileImage.create userProfileImage.read userProfileImage.update
+    userProfileImage.delete queue.read queue.update queueJob.create queueJob.read
+    queueJob.update queueJob.delete workflow.create workflow.read workflow.update
+    workflow.delete adminUser.create adminUser.read adminUser.update adminUser.delete
+    adminSession.read adminAuth.unlinkAll
     """)
 )
 
@@ -168,3 +196,6 @@ STATUS_REASONS: Final[dict[int, str]] = {
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
+# GET /api/queues lists them in the QueueName order, which 2.7.5's /api/jobs does not follow
+# (golden 51e against 45, 51h); 3.1.0 has one order for both, with integrityCheck (golden-v3 51e).
+QUEUE_LIST_V2: Final[tuple[str, ...]] = tuple(q for q in QUEUES_V3 if q != "integrityCheck")

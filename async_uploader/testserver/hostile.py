@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from .state import Stats
+from .records import Stats
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

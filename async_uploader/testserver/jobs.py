@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import multiprocessing
+import os
 import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +36,12 @@ def burn(cpu_ms: float) -> None:
     end = time.process_time() + cpu_ms / 1000
     while time.process_time() < end:
         sum(range(1000))
+
+
+def _ready() -> int:
+    """A worker's answer that it has started: its pid, after holding it a moment."""
+    time.sleep(0.2)
+    return os.getpid()
 
 
 @dataclass
@@ -89,13 +96,19 @@ class JobQueues:
         """A queue was paused or resumed."""
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """The workers started, and ready: a worker takes a second of CPU to start, which must
+        not fall on the first measured run (it did: B10's ratio halved)."""
         # spawn: the server may run in a thread of a bigger process (the tests'), which a fork
         # would copy with its locks held.
         context = multiprocessing.get_context("spawn")
         self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
-        for _ in range(self.workers):  # started now: a worker takes a second to start
-            self._pool.submit(burn, 0.0)
+        seen: set[int] = set()
+        for _ in range(20):  # until each worker has answered once (each task holds one 0.2 s)
+            warm = [self._pool.submit(_ready) for _ in range(self.workers)]
+            seen.update(await asyncio.gather(*(asyncio.wrap_future(f) for f in warm)))
+            if len(seen) >= self.workers:
+                break
         self._task = asyncio.get_running_loop().create_task(self._dispatch())
 
     async def stop(self) -> None:

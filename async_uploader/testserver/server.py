@@ -19,8 +19,9 @@ from aiohttp import web
 from .app import Emulator
 from .hostile import HostileRule, Kind
 from .jobs import JobQueues
+from .records import random_secret
 from .shaping import ScriptedFault, Shaping
-from .state import ServerState, random_secret
+from .state import ServerState
 
 T = TypeVar("T")
 
@@ -106,7 +107,7 @@ class TestServer:
             self.emulator.jobs = JobQueues(
                 self.state.paused_queues, self.options.job_costs, self.options.job_workers
             )
-            self.emulator.jobs.start()
+            await self.emulator.jobs.start()
         self._runner = await self._listen(self.options.host, self.port)
         self.port = self._runner.addresses[0][1]
         return self.url

@@ -1,152 +1,55 @@
-"""What the emulated server holds: API keys, assets, albums, counters; optionally kept on disk.
+"""What the emulated server holds (records.py): users, API keys, assets, albums, tags, paused
+queues and counters; optionally kept on disk.
 
-With a data directory, every change is appended to ``journal.jsonl`` (replayed on start) and asset
-files are kept under ``upload/``; without one, everything lives in memory and bodies are only hashed.
+Every change is an event applied by one ``_on_<kind>`` method, whether it happens now or is read
+back: with a data directory, each is appended to ``journal.jsonl`` and replayed on start, and asset
+files are kept under ``upload/``; without one, everything lives in memory and bodies are only
+hashed.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import uuid
-from collections import Counter
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-SESSION = "\x00session"  # the name of the ApiKey that stands for a bearer token
-
-
-def random_secret(size: int = 32) -> str:
-    """A key or token as Immich makes one (CryptoRepository.randomBytesAsText): base64 of random
-    bytes with every non-word character removed, so only letters and digits. Never a leading "-"
-    (a token_urlsafe one may start with it, and the official CLI then takes "-k -abc..." for an
-    option: the flaky run of tests/test_official_cli.py)."""
-    return "".join(c for c in base64.b64encode(os.urandom(size)).decode() if c.isalnum())
-
-
-def now_iso() -> str:
-    """The server's timestamp format: UTC, milliseconds, ``Z``."""
-    return iso_ms(datetime.now(UTC))
-
-
-def iso_ms(dt: datetime) -> str:
-    dt = dt.astimezone(UTC)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def decode_checksum(value: str) -> bytes | None:
-    """Immich's ``fromChecksum``: 28 characters are base64, anything else hex."""
-    try:
-        if len(value) == 28:
-            return base64.b64decode(value, validate=True)
-        return bytes.fromhex(value)
-    except ValueError:
-        return None
-
-
-@dataclass
-class ApiKey:
-    id: str
-    name: str
-    secret: str
-    permissions: list[str]
-    created_at: str
-    admin: bool = False  # the admin's key (the queues and jobs need it), not the user's
-
-    def allows(self, permission: str) -> bool:
-        return "all" in self.permissions or permission in self.permissions
-
-    @property
-    def is_session(self) -> bool:
-        """A login's bearer token, not an API key: it may do everything its user may."""
-        return self.name == SESSION
-
-
-@dataclass
-class Asset:
-    id: str
-    checksum: str  # hex SHA-1 of the bytes
-    original_file_name: str
-    device_asset_id: str | None
-    device_id: str | None
-    file_created_at: str
-    file_modified_at: str
-    local_date_time: str
-    time_zone: str | None
-    size: int
-    type: str  # IMAGE | VIDEO
-    mime_type: str
-    created_at: str
-    updated_at: str
-    is_favorite: bool = False
-    visibility: str = "timeline"
-    is_trashed: bool = False
-    sidecar: str | None = None  # the XMP text, when one was sent
-    fields: dict[str, str] = field(default_factory=dict)  # every text field as received
-    width: int | None = None  # of a PNG, read from its header (what the thumbnail job learns)
-    height: int | None = None
-    file_id: str = ""  # Immich 3 names the stored file by an id of its own
-
-    @property
-    def checksum_b64(self) -> str:
-        return base64.b64encode(bytes.fromhex(self.checksum)).decode()
-
-
-@dataclass
-class Album:
-    id: str
-    name: str
-    created_at: str
-    updated_at: str
-    asset_ids: list[str] = field(default_factory=list)
-    description: str = ""
-
-
-@dataclass
-class Stats:
-    """Counters that tests and benchmarks read; the real server has none of these."""
-
-    requests: Counter[str] = field(default_factory=Counter)
-    body_bytes: int = 0  # request body bytes read, all routes
-    upload_body_bytes: int = 0  # of which POST /api/assets
-    uploads_with_checksum: int = 0  # uploads that came with an x-immich-checksum header
-    created: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    uploads_in_flight: int = 0
-    max_uploads_in_flight: int = 0
-    faults: Counter[str] = field(default_factory=Counter)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "requests": dict(self.requests),
-            "body_bytes": self.body_bytes,
-            "upload_body_bytes": self.upload_body_bytes,
-            "uploads_with_checksum": self.uploads_with_checksum,
-            "created": self.created,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "uploads_in_flight": self.uploads_in_flight,
-            "max_uploads_in_flight": self.max_uploads_in_flight,
-            "faults": dict(self.faults),
-        }
+from .records import (
+    OWN,
+    SESSION,
+    Album,
+    ApiKey,
+    Asset,
+    Stats,
+    Tag,
+    User,
+    now_iso,
+    random_secret,
+)
 
 
 class ServerState:
     def __init__(self, data_dir: Path | None = None) -> None:
+        self.users: dict[str, User] = {}  # those an admin made, by id
         self.keys: dict[str, ApiKey] = {}
         self.sessions: dict[str, ApiKey] = {}  # bearer token -> its stand-in key
         self.paused_queues: set[str] = set()
         self.assets: dict[str, Asset] = {}
-        self.by_checksum: dict[str, str] = {}
+        self.by_checksum: dict[tuple[str, str], str] = {}  # (owner, hex SHA-1) -> asset id
         self.albums: dict[str, Album] = {}
+        self.tags: dict[str, Tag] = {}
         self.stats = Stats()
         self.data_dir = data_dir
         self._journal: Any = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            name.removeprefix("_on_").replace("_", "-"): getattr(self, name)
+            for name in dir(self)
+            if name.startswith("_on_")
+        }
         if data_dir is not None:
             data_dir.mkdir(parents=True, exist_ok=True)
             (data_dir / "upload").mkdir(exist_ok=True)
@@ -154,8 +57,10 @@ class ServerState:
             self._replay(data_dir / "journal.jsonl")
             self._journal = open(data_dir / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
 
-    # -- persistence -------------------------------------------------------------------------
-    def _log(self, kind: str, **data: Any) -> None:
+    # -- events ------------------------------------------------------------------------------
+    def _record(self, kind: str, **data: Any) -> None:
+        """Apply a change and keep it in the journal, if there is one."""
+        self._handlers[kind](dict(data))
         if self._journal is not None:
             self._journal.write(json.dumps({"kind": kind, **data}, ensure_ascii=False) + "\n")
             self._journal.flush()
@@ -169,42 +74,88 @@ class ServerState:
                     event = json.loads(line)
                 except json.JSONDecodeError:
                     break  # a torn last line after a kill: everything before it stands
-                kind = event.pop("kind")
-                if kind == "key":
-                    key = ApiKey(**event)
-                    self.keys[key.secret] = key
-                elif kind == "asset":
-                    asset = Asset(**event)
-                    self.assets[asset.id] = asset
-                    self.by_checksum[asset.checksum] = asset.id
-                elif kind == "album":
-                    album = Album(**event)
-                    self.albums[album.id] = album
-                elif kind == "album-add":
-                    album = self.albums[event["album_id"]]
-                    album.asset_ids.extend(event["asset_ids"])
-                    album.updated_at = event["at"]
-                elif kind == "album-remove":
-                    album = self.albums[event["album_id"]]
-                    gone = set(event["asset_ids"])
-                    album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
-                    album.updated_at = event["at"]
-                elif kind == "trash":
-                    for asset_id in event["ids"]:
-                        self.assets[asset_id].is_trashed = True
-                elif kind == "delete":
-                    for asset_id in event["ids"]:
-                        self._forget(asset_id)
-                elif kind == "queue":
-                    (self.paused_queues.add if event["paused"] else self.paused_queues.discard)(
-                        event["name"]
-                    )
+                self._handlers[event.pop("kind")](event)
+
+    def _on_user(self, e: dict[str, Any]) -> None:
+        user = User(**e)
+        self.users[user.id] = user
+
+    def _on_key(self, e: dict[str, Any]) -> None:
+        key = ApiKey(**e)
+        self.keys[key.secret] = key
+
+    def _on_asset(self, e: dict[str, Any]) -> None:
+        asset = Asset(**e)
+        self.assets[asset.id] = asset
+        self.by_checksum[asset.owner_id, asset.checksum] = asset.id
+
+    def _on_album(self, e: dict[str, Any]) -> None:
+        album = Album(**e)
+        self.albums[album.id] = album
+
+    def _on_album_add(self, e: dict[str, Any]) -> None:
+        album = self.albums[e["album_id"]]
+        album.asset_ids.extend(e["asset_ids"])
+        album.updated_at = e["at"]
+
+    def _on_album_remove(self, e: dict[str, Any]) -> None:
+        album = self.albums[e["album_id"]]
+        gone = set(e["asset_ids"])
+        album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
+        album.updated_at = e["at"]
+
+    def _on_trash(self, e: dict[str, Any]) -> None:
+        for asset_id in e["ids"]:
+            self.assets[asset_id].is_trashed = True
+
+    def _on_delete(self, e: dict[str, Any]) -> None:
+        for asset_id in e["ids"]:
+            asset = self.assets.pop(asset_id, None)
+            if asset is not None:
+                self.by_checksum.pop((asset.owner_id, asset.checksum), None)
+            for album in self.albums.values():
+                if asset_id in album.asset_ids:
+                    album.asset_ids = [a for a in album.asset_ids if a != asset_id]
+
+    def _on_visibility(self, e: dict[str, Any]) -> None:
+        for asset_id in e["ids"]:
+            asset = self.assets[asset_id]
+            asset.visibility = e["visibility"]
+            asset.updated_at = e["at"]
+
+    def _on_tag(self, e: dict[str, Any]) -> None:
+        tag = Tag(**e)
+        self.tags[tag.id] = tag
+
+    def _on_tag_assets(self, e: dict[str, Any]) -> None:
+        for asset_id in e["asset_ids"]:
+            asset = self.assets[asset_id]
+            if e["tag_id"] not in asset.tag_ids:
+                asset.tag_ids.append(e["tag_id"])
+                asset.updated_at = e["at"]
+
+    def _on_untag(self, e: dict[str, Any]) -> None:
+        for asset_id in e["asset_ids"]:
+            asset = self.assets[asset_id]
+            asset.tag_ids = [t for t in asset.tag_ids if t != e["tag_id"]]
+
+    def _on_tag_delete(self, e: dict[str, Any]) -> None:
+        gone = set(e["ids"])
+        for tag_id in gone:
+            self.tags.pop(tag_id, None)
+        for asset in self.assets.values():
+            if gone.intersection(asset.tag_ids):
+                asset.tag_ids = [t for t in asset.tag_ids if t not in gone]
+
+    def _on_queue(self, e: dict[str, Any]) -> None:
+        (self.paused_queues.add if e["paused"] else self.paused_queues.discard)(e["name"])
 
     def close(self) -> None:
         if self._journal is not None:
             self._journal.close()
             self._journal = None
 
+    # -- files -------------------------------------------------------------------------------
     def new_upload_path(self) -> Path | None:
         if self.data_dir is None:
             return None
@@ -217,16 +168,27 @@ class ServerState:
             self.data_dir / "upload" / f"{asset.id}{Path(asset.original_file_name).suffix.lower()}"
         )
 
-    # -- keys --------------------------------------------------------------------------------
-    def create_session(self) -> str:
+    def discard_tmp(self, path: Path | None) -> None:
+        if path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    # -- users and keys ----------------------------------------------------------------------
+    def create_user(self, email: str, name: str, password: str, avatar_color: str) -> User:
+        user = User(str(uuid.uuid4()), email, name, password, now_iso(), avatar_color)
+        self._record("user", **asdict(user))
+        return user
+
+    def user_by_email(self, email: str) -> User | None:
+        return next((u for u in self.users.values() if u.email == email), None)
+
+    def create_session(self, user_id: str = OWN) -> str:
         """A login: a bearer token (kept in memory only; a restart logs everyone out)."""
         token = random_secret()
-        self.sessions[token] = ApiKey(str(uuid.uuid4()), SESSION, token, ["all"], now_iso())
+        self.sessions[token] = ApiKey(
+            str(uuid.uuid4()), SESSION, token, ["all"], now_iso(), user_id=user_id
+        )
         return token
-
-    def pause_queue(self, name: str, paused: bool) -> None:
-        (self.paused_queues.add if paused else self.paused_queues.discard)(name)
-        self._log("queue", name=name, paused=paused)
 
     def create_api_key(
         self,
@@ -234,6 +196,7 @@ class ServerState:
         name: str = "test",
         secret: str | None = None,
         admin: bool = False,
+        user_id: str = OWN,
     ) -> ApiKey:
         key = ApiKey(
             id=str(uuid.uuid4()),
@@ -242,68 +205,96 @@ class ServerState:
             permissions=list(permissions or ["all"]),
             created_at=now_iso(),
             admin=admin,
+            user_id=user_id,
         )
-        self.keys[key.secret] = key
-        self._log("key", **asdict(key))
-        return key
+        self._record("key", **asdict(key))
+        return self.keys[key.secret]
+
+    def pause_queue(self, name: str, paused: bool) -> None:
+        self._record("queue", name=name, paused=paused)
 
     # -- assets ------------------------------------------------------------------------------
-    def find_by_checksum(self, raw: bytes) -> Asset | None:
-        asset_id = self.by_checksum.get(raw.hex())
+    def find_by_checksum(self, raw: bytes, owner: str = OWN) -> Asset | None:
+        """The owner's asset with that checksum, whatever its visibility, trashed or not."""
+        asset_id = self.by_checksum.get((owner, raw.hex()))
         return self.assets.get(asset_id) if asset_id else None
 
+    def owned(self, owner: str) -> Iterable[Asset]:
+        return (a for a in self.assets.values() if a.owner_id == owner)
+
     def add_asset(self, asset: Asset) -> None:
-        self.assets[asset.id] = asset
-        self.by_checksum[asset.checksum] = asset.id
-        self._log("asset", **asdict(asset))
+        self._record("asset", **asdict(asset))
 
     def trash(self, ids: list[str]) -> None:
-        for asset_id in ids:
-            self.assets[asset_id].is_trashed = True
-        self._log("trash", ids=ids)
+        self._record("trash", ids=ids)
 
     def delete(self, ids: list[str]) -> None:
         for asset_id in ids:
             asset = self.assets.get(asset_id)
             if asset is not None and (path := self.asset_path(asset)) is not None:
                 path.unlink(missing_ok=True)
-            self._forget(asset_id)
-        self._log("delete", ids=ids)
+        self._record("delete", ids=ids)
 
-    def _forget(self, asset_id: str) -> None:
-        asset = self.assets.pop(asset_id, None)
-        if asset is not None:
-            self.by_checksum.pop(asset.checksum, None)
-        for album in self.albums.values():
-            if asset_id in album.asset_ids:
-                album.asset_ids = [a for a in album.asset_ids if a != asset_id]
+    def set_visibility(self, ids: list[str], visibility: str) -> None:
+        if ids:
+            self._record("visibility", ids=ids, visibility=visibility, at=now_iso())
 
     # -- albums ------------------------------------------------------------------------------
-    def create_album(self, name: str, description: str = "") -> Album:
+    def create_album(self, name: str, description: str = "", owner: str = OWN) -> Album:
         at = now_iso()
         album = Album(
-            id=str(uuid.uuid4()), name=name, created_at=at, updated_at=at, description=description
+            id=str(uuid.uuid4()),
+            name=name,
+            created_at=at,
+            updated_at=at,
+            description=description,
+            owner_id=owner,
         )
-        self.albums[album.id] = album
-        self._log("album", **asdict(album))
-        return album
+        self._record("album", **asdict(album))
+        return self.albums[album.id]
 
     def add_to_album(self, album: Album, ids: list[str]) -> None:
-        if not ids:
-            return
-        album.asset_ids.extend(ids)
-        album.updated_at = now_iso()
-        self._log("album-add", album_id=album.id, asset_ids=ids, at=album.updated_at)
+        if ids:
+            self._record("album-add", album_id=album.id, asset_ids=ids, at=now_iso())
 
     def remove_from_album(self, album: Album, ids: list[str]) -> None:
-        if not ids:
-            return
-        gone = set(ids)
-        album.asset_ids[:] = [a for a in album.asset_ids if a not in gone]
-        album.updated_at = now_iso()
-        self._log("album-remove", album_id=album.id, asset_ids=ids, at=album.updated_at)
+        if ids:
+            self._record("album-remove", album_id=album.id, asset_ids=ids, at=now_iso())
 
-    def discard_tmp(self, path: Path | None) -> None:
-        if path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
+    # -- tags --------------------------------------------------------------------------------
+    def upsert_tag(self, value: str, owner: str = OWN) -> Tag:
+        """The tag of that path, and each of its parents, made or touched (``PUT /api/tags``:
+        a repeated upsert keeps the ids and moves ``updatedAt``, golden 47b)."""
+        parent: Tag | None = None
+        parts = [p for p in value.split("/") if p]
+        for i in range(len(parts)):
+            path = "/".join(parts[: i + 1])
+            tag = self.tag_by_value(path, owner)
+            at = now_iso()
+            if tag is None:
+                tag = Tag(str(uuid.uuid4()), path, at, at, parent.id if parent else None, owner)
+            else:
+                tag.updated_at = at
+            self._record("tag", **asdict(tag))
+            parent = self.tags[tag.id]
+        assert parent is not None
+        return parent
+
+    def tag_by_value(self, value: str, owner: str = OWN) -> Tag | None:
+        return next(
+            (t for t in self.tags.values() if t.value == value and t.owner_id == owner), None
+        )
+
+    def tag_assets(self, tag: Tag, asset_ids: list[str]) -> list[str]:
+        """Tag those assets; returns the ids that were not tagged with it before."""
+        new = [a for a in dict.fromkeys(asset_ids) if tag.id not in self.assets[a].tag_ids]
+        if new:
+            self._record("tag-assets", tag_id=tag.id, asset_ids=new, at=now_iso())
+        return new
+
+    def untag_assets(self, tag: Tag, asset_ids: list[str]) -> None:
+        if asset_ids:
+            self._record("untag", tag_id=tag.id, asset_ids=asset_ids)
+
+    def delete_tags(self, ids: list[str]) -> None:
+        self._record("tag-delete", ids=ids)

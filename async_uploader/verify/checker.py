@@ -3,7 +3,9 @@
 Every record of an uploaded file (created, duplicate, or imported from the seed script's list) is
 checked against the server: its bytes are still there (the bulk upload check by SHA-1, in the
 sync's batches: a server that lost the asset answers ``accept``, golden 46e), not in the trash,
-and in the album (its assets listed through ``POST /search/metadata``, paged). A record without a
+and in its album (the main one, or its folder's; each album's assets listed through ``POST
+/search/metadata``, paged: in 2.x once per visibility, as 2.x lists the timeline's alone without
+one). A record without a
 checksum is hashed from the local file when that file is unchanged; one that cannot be hashed is
 asked about by its asset id. ``--repair`` forgets what the server lost (the next sync uploads it
 again) and links what is missing from the album, as the sync links. Never changes a local file;
@@ -26,7 +28,7 @@ from ..files import sha1_file
 from ..immich import Album, BadAnswer, ImmichClient, open_session
 from ..limits import DEFAULT, Limits
 from ..outcomes import Outcome, RunReport
-from ..phases.album import link_pending
+from ..phases.album import Target, folder_albums, link_pending
 from ..phases.connect import Failover, connect_phase
 from ..retry import RetryPolicy, with_retries
 from ..store import History, Record
@@ -49,7 +51,7 @@ class _Checker:
         history: History,
         retry: RetryPolicy,
         report: VerifyReport,
-        in_album: Callable[[str], bool],
+        in_album: Callable[[str | None, str], bool],
     ) -> None:
         self.client = client
         self.failover = failover
@@ -138,40 +140,51 @@ class _Checker:
             self.moved[rel] = asset_id
         if trashed:
             report.trashed.append(Finding(rel, asset_id, "in the Immich trash"))
-        elif not self.in_album(asset_id):
-            report.not_in_album.append(Finding(rel, asset_id))
+        elif not self.in_album(rec.album, asset_id):
+            where = f"not in {rec.album!r}" if rec.album is not None else ""
+            report.not_in_album.append(Finding(rel, asset_id, where))
+            report.count(rec.album, "not_in_album")
             self.to_link.append((rel, asset_id))
         else:
             report.ok += 1
+            report.count(rec.album, "ok")
 
 
 async def _album_members(
-    client: ImmichClient, failover: Failover, album: Album, retry: RetryPolicy, limits: Limits
+    client: ImmichClient,
+    failover: Failover,
+    album: Album,
+    retry: RetryPolicy,
+    limits: Limits,
+    ours: int,
 ) -> set[bytes]:
-    """The album's asset ids (as 16 bytes each: a million of them in about 60 MB)."""
+    """The album's asset ids (as 16 bytes each: a million of them in about 60 MB), of every
+    visibility an API key can see. ``ours``: the history's uploaded records, which with the
+    album's count (hidden assets are not in it, golden 49f) bound the pages a listing takes."""
     album_id = album.id
     page_size = limits.album_page
-    # A listing that goes on past what the album's count needs is broken.
-    most = album.asset_count // page_size + limits.extra_pages
+    # A listing that goes on past what the album's count and our own files need is broken.
+    most = (album.asset_count + ours) // page_size + limits.extra_pages
     members: set[bytes] = set()
-    page: int | None = 1
-    pages = 0
-    while page is not None:
-        pages += 1
-        if pages > most:
-            raise _EndlessPages(
-                f"the album listing did not end after {most} pages ({album.asset_count} assets)"
+    for visibility in client.visibilities():
+        page: int | None = 1
+        pages = 0
+        while page is not None:
+            pages += 1
+            if pages > most:
+                raise _EndlessPages(
+                    f"the album listing did not end after {most} pages ({album.asset_count} assets)"
+                )
+            number = page
+            ids, page = await with_retries(
+                retry,
+                "album assets",
+                functools.partial(client.album_page, album_id, number, page_size, visibility),
+                failover.recover,
             )
-        number = page
-        ids, page = await with_retries(
-            retry,
-            "album assets",
-            functools.partial(client.album_page, album_id, number, page_size),
-            failover.recover,
-        )
-        members.update(_key(i) for i in ids)
-        if page is not None and page <= number:
-            raise _EndlessPages(f"the album listing went from page {number} back to {page}")
+            members.update(_key(i) for i in ids)
+            if page is not None and page <= number:
+                raise _EndlessPages(f"the album listing went from page {number} back to {page}")
     return members
 
 
@@ -200,14 +213,29 @@ async def verify(
                 session, connect, retry, RunReport()
             )
             report.server_url = client.base_url
-            members: set[bytes] = set()
+            targets = [Target(None, album)] if album is not None else []
             if album is not None:
                 report.album_id = album.id
+            targets += await with_retries(
+                retry,
+                "albums",
+                functools.partial(folder_albums, client, history, RunReport(), not repair),
+                failover.recover,
+            )
+            ours = sum(1 for _, rec in history.rows() if rec.outcome in UPLOADED)
+            members: dict[str | None, set[bytes]] = {}
+            for target in targets:
                 try:
-                    members = await _album_members(client, failover, album, retry, limits)
+                    members[target.name] = await _album_members(
+                        client, failover, target.album, retry, limits, ours
+                    )
                 except _EndlessPages as exc:
                     raise BadAnswer("POST", "/api/search/metadata", str(exc)) from None
-                log.info("album: %s listed", counted(len(members), "asset"))
+                log.info(
+                    "album: %r: %s listed",
+                    target.album.name,
+                    counted(len(members[target.name]), "asset"),
+                )
             checker = _Checker(
                 client,
                 failover,
@@ -215,7 +243,7 @@ async def verify(
                 history,
                 retry,
                 report,
-                lambda asset_id: _key(asset_id) in members,
+                lambda name, asset_id: _key(asset_id) in members.get(name, ()),
             )
             batch: list[tuple[str, Record]] = []
             for rel, rec in history.rows():
@@ -228,7 +256,7 @@ async def verify(
             if batch:
                 await checker.check(batch)
             if repair:
-                await _repair(client, failover, history, retry, limits, report, checker, album)
+                await _repair(client, failover, history, retry, limits, report, checker, targets)
     finally:
         history.close()
         report.duration_s = time.monotonic() - t0
@@ -243,26 +271,28 @@ async def _repair(
     limits: Limits,
     report: VerifyReport,
     checker: _Checker,
-    album: Album | None,
+    targets: list[Target],
 ) -> None:
     """Forget what the server lost, point records at the asset the server has their bytes
-    under, and link what the album misses through the album phase (the sync's batches, and its
-    handling of an asset the server lost meanwhile); one save at the end."""
+    under, and link what each album misses through the album phase (the sync's batches, and
+    its handling of an asset the server lost meanwhile); one save at the end."""
     for f in report.lost:
         history.forget(f.file)
     report.forgotten = len(report.lost)
     moved = checker.moved
-    missing = {rel for rel, _ in checker.to_link} if album is not None else set()
+    missing = {rel for rel, _ in checker.to_link} if targets else set()
     for rel, rec in history.get_many([*moved, *missing]).items():
         rec = dataclasses.replace(rec, asset_id=moved.get(rel, rec.asset_id))
         if rel in missing:  # not in the album, whatever the record said: a pending link again
             outcome = Outcome.DUPLICATE.value if rec.outcome == Outcome.LEGACY.value else None
             rec = dataclasses.replace(rec, album_id=None, outcome=outcome or rec.outcome)
         history.record(rel, rec)
-    if album is not None:
-        links = RunReport()
-        await link_pending(client, history, album.id, links, retry, limits, failover.recover)
-        report.linked, report.link_failed = links.album_linked, links.link_failed
+    links = RunReport()
+    for target in targets:
+        await link_pending(
+            client, history, target.album.id, links, retry, limits, failover.recover, None, target
+        )
+    report.linked, report.link_failed = links.album_linked, links.link_failed
     history.save()
     log.info(
         "verify --repair: %s forgotten (the next sync sends them), %s linked",

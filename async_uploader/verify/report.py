@@ -39,6 +39,12 @@ class VerifyReport:
     linked: int = 0  # repaired: added to the album
     link_failed: int = 0
     duration_s: float = 0.0
+    # Each album (the main one by its name) -> how many of its files are "ok", "not_in_album"
+    albums: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, album: str | None, what: str) -> None:
+        counts = self.albums.setdefault(album or self.album, {"ok": 0, "not_in_album": 0})
+        counts[what] += 1
 
     @property
     def problems(self) -> int:
@@ -64,6 +70,7 @@ class VerifyReport:
             "trashed": [f.to_json() for f in self.trashed],
             "not_in_album": [f.to_json() for f in self.not_in_album],
             "unchecked": [f.to_json() for f in self.unchecked],
+            "albums": dict(sorted(self.albums.items())),
             "changed_locally": self.changed,
             "hashed": self.hashed,
             "duration_s": round(self.duration_s, 3),
@@ -77,9 +84,14 @@ class VerifyReport:
         return out
 
     def render(self) -> str:
+        where = (
+            f"{counted(len(self.albums), 'album')}"
+            if len(self.albums) > 1
+            else f"album {self.album!r}"
+        )
         lines = [
             f"Verified {counted(self.checked, 'uploaded file')} against {self.server_url}, "
-            f"album {self.album!r}, in {self.duration_s:.1f} s:"
+            f"{where}, in {self.duration_s:.1f} s:"
         ]
         rows = [
             ("ok", self.ok, "on the server, not in the trash, in the album"),
@@ -100,6 +112,13 @@ class VerifyReport:
         for name, n, what in rows:
             if n or name == "ok":
                 lines.append(f"  {name:<13} {n:>9,}  {what}")
+        if len(self.albums) > 1:
+            for name, counts in sorted(self.albums.items())[:SHOWN]:
+                lacking = counts["not_in_album"]
+                lines.append(
+                    f"    {name!r}: {counts['ok']:,} ok"
+                    + (f", {lacking:,} not in it" if lacking else "")
+                )
         if self.changed:
             lines.append(
                 f"  {counted(self.changed, 'file')} changed locally since its upload (the next "

@@ -151,9 +151,10 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
         "--include",
         "--exclude",
         "--no-sidecar",
+        *("--since", "--until", "--folder-albums", "--visibility", "--tag", "--session-tag"),
     }
     run |= {"--recursive", "--follow-symlinks", "--no-progress", "--quiet", "--debug"}
-    negated = {"--no-recursive", "--no-follow-symlinks", "--no-pause-jobs"}
+    negated = {"--no-recursive", "--no-follow-symlinks", "--no-pause-jobs", "--no-session-tag"}
     assert flags("sync") - negated == run | {"--json", "--dry-run"}
     assert flags("watch") - negated == run
     assert flags("check") == common | {"--debug"}

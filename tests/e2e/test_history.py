@@ -50,7 +50,7 @@ def test_export_is_the_whole_history_as_json(
     r = run_cli(["export"], env, tmp_path)
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert len(data["files"]) == 12 and data["schema"] == 2
+    assert len(data["files"]) == 12 and data["schema"] == 3
     one = data["files"]["Screenshot 00.png"]
     assert one["outcome"] == "created" and one["album_id"] == data["last_run"]["album_id"]
     assert data["last_run"] == last_run_record(tmp_path / HISTORY)
@@ -61,7 +61,7 @@ def test_export_is_the_whole_history_as_json(
     ("setup", "says"),
     [
         (
-            ["PRAGMA user_version = 3", "CREATE TABLE files (x)"],
+            ["PRAGMA user_version = 4", "CREATE TABLE files (x)"],
             "written by a newer async-uploader",
         ),
         (["CREATE TABLE photos (id INTEGER)"], "not an async-uploader history"),

@@ -19,7 +19,7 @@ from async_uploader.progress import Snapshot
 from async_uploader.retry import RetryPolicy
 from async_uploader.run import RunControl, sync
 from async_uploader.testserver import ServerOptions, ServerThread, Shaping
-from async_uploader.testserver.state import Asset
+from async_uploader.testserver.records import Asset
 
 from ..support import cli_env, make_files
 

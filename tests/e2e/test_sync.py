@@ -54,6 +54,10 @@ JSON_KEYS = {
     "jobs_paused",
     "jobs_left_paused",
     "exit_code",
+    "albums_linked",
+    "outside_window",
+    "tagged",
+    "tags_pending",
 }
 
 

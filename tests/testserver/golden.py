@@ -90,15 +90,25 @@ def parse(path: Path) -> Exchange:
     return ex
 
 
-def exchanges(folder: Path = GOLDEN) -> list[Exchange]:
+# Cases captured on 2026-12-06 as a user of their own, on both servers (golden/README.md,
+# "Captured 2026-12-06"): tags, visibility, albums by asset, queues. Replayed apart
+# (test_golden_users.py), each on a fresh server, as they were captured.
+USER_CASES = ("47", "48", "49", "50", "51")
+
+
+def exchanges(folder: Path = GOLDEN, user_cases: bool = False) -> list[Exchange]:
     """In the order they were captured: by name, each ``-with-device-fields`` twin right after
-    the case it repeats (golden-v3/README.md)."""
+    the case it repeats (golden-v3/README.md); the cases of ``USER_CASES``, or all the others."""
 
     def order(p: Path) -> tuple[str, int]:
         twin = p.stem.endswith("-with-device-fields")
         return (p.stem.removesuffix("-with-device-fields"), twin)
 
-    return [parse(p) for p in sorted(folder.glob("*.txt"), key=order) if p.name != "test-files.txt"]
+    return [
+        parse(p)
+        for p in sorted(folder.glob("*.txt"), key=order)
+        if p.name != "test-files.txt" and p.name.startswith(USER_CASES) == user_cases
+    ]
 
 
 def v3_big_checksums() -> dict[str, str]:

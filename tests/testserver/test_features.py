@@ -462,7 +462,8 @@ def test_a_taken_port_says_how_to_get_a_free_one(tmp_path: Path) -> None:
 def test_keys_are_made_as_immich_makes_them() -> None:
     """Letters and digits only (Immich strips every non-word character from base64): a key never
     starts with "-", which the official CLI would take for an option after -k."""
-    from async_uploader.testserver.state import ServerState, random_secret
+    from async_uploader.testserver.records import random_secret
+    from async_uploader.testserver.state import ServerState
 
     made = [random_secret() for _ in range(2000)]
     assert all(k.isalnum() and 30 <= len(k) <= 43 for k in made)

@@ -1,4 +1,5 @@
-"""Keys, login, and the admin's queues and jobs (/api/api-keys, /api/auth/login, /api/queues, /api/jobs)."""
+"""Users, keys, login, and the admin's queues and jobs (/api/admin/users, /api/api-keys,
+/api/auth/login, /api/queues, /api/jobs)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from ..core import Core
 from ..data import (
     PERMISSION_NAMES,
 )
+from ..records import OWN, ApiKey
 from ..shapes import ApiError, invalid, json_response
-from ..state import ApiKey
+from ..views import avatar_color
 
 
 def _key_json(key: ApiKey) -> dict[str, Any]:
@@ -33,12 +35,13 @@ class AdminRoutes:
         r.add_get("/api/api-keys/me", self.api_keys_me)
         r.add_post("/api/api-keys", self.api_key_create)
         r.add_post("/api/auth/login", self.login)
+        r.add_post("/api/admin/users", self.user_create)
         r.add_get("/api/jobs", self.jobs_list)
         r.add_put("/api/jobs/{name}", self.job_command)
-        if self.core.api_version >= 3:
-            r.add_get("/api/queues", self.queues_list)
-            r.add_get("/api/queues/{name}", self.queue_get)
-            r.add_put("/api/queues/{name}", self.queue_update)
+        # 2.7.5 has them too (golden 51e-51g, V3-DIFFERENCES 30).
+        r.add_get("/api/queues", self.queues_list)
+        r.add_get("/api/queues/{name}", self.queue_get)
+        r.add_put("/api/queues/{name}", self.queue_update)
 
     # -- queues and jobs (admin only) ---------------------------------------------------------
     def _admin(self, request: web.Request, permission: str) -> None:
@@ -82,16 +85,16 @@ class AdminRoutes:
             self.core.jobs.changed()
 
     async def queues_list(self, request: web.Request) -> web.Response:
-        """GET /api/queues (3.x, golden-v3 45)."""
+        """GET /api/queues (golden 51e, golden-v3 45)."""
         self._admin(request, "queue.read")
-        return json_response([self._queue_json(q) for q in self.core.queues])
+        return json_response([self._queue_json(q) for q in self.core.queue_list])
 
     async def queue_get(self, request: web.Request) -> web.Response:
         self._admin(request, "queue.read")
         return json_response(self._queue_json(self._queue_name(request)))
 
     async def queue_update(self, request: web.Request) -> web.Response:
-        """PUT /api/queues/{name} {"isPaused": bool} (3.x, golden-v3 45b, 45d, 45e)."""
+        """PUT /api/queues/{name} {"isPaused": bool} (golden 51f, golden-v3 45b, 45d, 45e)."""
         self._admin(request, "queue.update")
         name = self._queue_name(request)
         body = await self.core.read_json(request, "queue")
@@ -126,6 +129,28 @@ class AdminRoutes:
             self._paused(name, command == "pause")
         return json_response(self._job_json(name))
 
+    async def user_create(self, request: web.Request) -> web.Response:
+        """POST /api/admin/users {email, password, name}: a new user with a library of its own
+        (golden 47-00a), who may then log in and make keys."""
+        self._admin(request, "adminUser.create")
+        body = await self.core.read_json(request, "user-create")
+        body = body if isinstance(body, dict) else {}
+        errors: list[str] = []
+        issues: list[dict[str, Any]] = []
+        for name in ("email", "password", "name"):
+            if not isinstance(body.get(name), str):
+                errors.append(f"{name} must be a string")
+                issues.append(zod.invalid_type([name], "string", body.get(name)))
+        if errors:
+            raise invalid(errors, issues)
+        email = str(body["email"]).lower()
+        if email == self.core.user["email"] or self.core.state.user_by_email(email):
+            raise ApiError(400, "User exists")
+        user = self.core.state.create_user(
+            email, str(body["name"]), str(body["password"]), avatar_color(email)
+        )
+        return json_response(self.core.views.user_json(user.id), 201)
+
     async def api_keys_me(self, request: web.Request) -> web.Response:
         key = self.core.auth(request, "")
         if key.is_session:
@@ -134,7 +159,6 @@ class AdminRoutes:
 
     async def api_key_create(self, request: web.Request) -> web.Response:
         """POST /api/api-keys: how users make (limited) keys (golden-v3 00c, 36a)."""
-        self.core.auth(request, "apiKey.create")
         body = await self.core.read_json(request, "api-key-create")
         body = body if isinstance(body, dict) else {}
         perms = body.get("permissions")
@@ -146,33 +170,42 @@ class AdminRoutes:
                 [zod.invalid_type(["permissions"], "array", perms)]
                 if not isinstance(perms, list)
                 else [
-                    zod.not_one_of(["permissions", i], sorted(PERMISSION_NAMES))
+                    zod.not_one_of(["permissions", i], list(PERMISSION_NAMES))
                     for i, p in enumerate(perms)
                     if not (isinstance(p, str) and p in PERMISSION_NAMES)
                 ]
             )
             raise invalid(v2, issues)
         name = str(body["name"]) if isinstance(body.get("name"), str) else "API Key"
-        key = self.core.state.create_api_key(perms, name=name)
+        owner = self.core.auth(request, "apiKey.create").user_id
+        key = self.core.state.create_api_key(perms, name=name, user_id=owner)
         return json_response({"secret": key.secret, "apiKey": _key_json(key)}, 201)
 
     async def login(self, request: web.Request) -> web.Response:
         """POST /api/auth/login as the emulated user (any non-empty password: it is a test
-        server), with the real server's cookies (golden-v3 00b)."""
+        server) or as a user an admin made (its password), with the real server's cookies
+        (golden-v3 00b, golden 47-00b)."""
         body = await self.core.read_json(request, "login")
         body = body if isinstance(body, dict) else {}
-        if body.get("email") != self.core.user["email"] or not body.get("password"):
+        email, password = body.get("email"), body.get("password")
+        made = self.core.state.user_by_email(str(email).lower()) if isinstance(email, str) else None
+        if made is not None and password == made.password:
+            owner = made.id
+        elif email == self.core.user["email"] and password:
+            owner = OWN
+        else:
             raise ApiError(401, "Incorrect email or password")
-        token = self.core.state.create_session()
+        token = self.core.state.create_session(owner)
+        user = self.core.views.user_json(owner)
         response = json_response(
             {
                 "accessToken": token,
-                "userId": self.core.user_id,
-                "userEmail": self.core.user["email"],
-                "name": self.core.user["name"],
-                "isAdmin": self.core.user["isAdmin"],
-                "profileImagePath": self.core.user["profileImagePath"],
-                "shouldChangePassword": self.core.user["shouldChangePassword"],
+                "userId": user["id"],
+                "userEmail": user["email"],
+                "name": user["name"],
+                "isAdmin": user["isAdmin"],
+                "profileImagePath": user["profileImagePath"],
+                "shouldChangePassword": user["shouldChangePassword"],
                 "isOnboarded": False,
             },
             201,

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from .. import zod
 from ..core import Core
+from ..records import Album
 from ..shapes import UUID_RE, ApiError, invalid, json_response
-from ..state import Album
 
 
 class AlbumRoutes:
@@ -25,8 +25,8 @@ class AlbumRoutes:
         r.add_delete("/api/albums/{id}/assets", self.album_remove)
 
     async def albums_list(self, request: web.Request) -> web.Response:
-        self.core.auth(request, "album.read")
-        albums = list(self.core.state.albums.values())
+        owner = self.core.auth(request, "album.read").user_id
+        albums = [a for a in self.core.state.albums.values() if a.owner_id == owner]
         asset_id = request.query.get("assetId")
         shared = request.query.get("shared")
         if self.core.api_version >= 3:
@@ -45,11 +45,13 @@ class AlbumRoutes:
             albums = [a for a in albums if asset_id in a.asset_ids]
         elif shared == "true":
             albums = []  # nothing is ever shared on the emulated server
-        albums.sort(key=lambda a: a.created_at, reverse=True)  # newest first, as the real one
+        # Newest first, as the real one; made in the same millisecond: the later one first.
+        made = {album_id: i for i, album_id in enumerate(self.core.state.albums)}
+        albums.sort(key=lambda a: (a.created_at, made[a.id]), reverse=True)
         return json_response([self.core.album_json(a, with_assets=False) for a in albums])
 
     async def album_create(self, request: web.Request) -> web.Response:
-        self.core.auth(request, "album.create")
+        owner = self.core.auth(request, "album.create").user_id
         body = await self.core.read_json(request, "album-create")
         errors: list[str] = []
         issues: list[dict[str, Any]] = []
@@ -66,40 +68,41 @@ class AlbumRoutes:
         if errors:
             raise invalid(errors, issues)
         assert isinstance(name, str)
-        album = self.core.state.create_album(name, str(body.get("description") or ""))
-        # Ids the user cannot access are dropped silently.
-        known = list(dict.fromkeys(i for i in asset_ids if i in self.core.state.assets))
+        album = self.core.state.create_album(name, str(body.get("description") or ""), owner)
+        # Ids the user cannot access are dropped silently (golden 50c).
+        known = [i for i in dict.fromkeys(asset_ids) if self.core.readable(i, owner)]
         self.core.state.add_to_album(album, known)
-        return json_response(self.core.album_json(album, with_assets=True), 201)
+        return json_response(self.core.album_json(album, with_assets=True, created=True), 201)
 
     async def album_get(self, request: web.Request) -> web.Response:
-        self.core.auth(request, "album.read")
-        album = self.core.album_or_400(request.match_info["id"], "album.read")
+        owner = self.core.auth(request, "album.read").user_id
+        album = self.core.album_or_400(request.match_info["id"], "album.read", owner)
         without = request.query.get("withoutAssets") == "true"
         return json_response(self.core.album_json(album, with_assets=not without))
 
     async def _album_and_ids(
         self, request: web.Request, permission: str, route: str
-    ) -> tuple[Album, list[str]]:
-        """The album of the path and the ids of the body, of an album's assets route."""
-        self.core.auth(request, permission)
+    ) -> tuple[Album, list[str], str]:
+        """The album of the path, the ids of the body and the key's user, of an album's assets
+        route."""
+        owner = self.core.auth(request, permission).user_id
         album_id = request.match_info["id"]
         self.core.path_uuid(album_id)
         ids = self.core.ids(await self.core.read_json(request, route), "ids")
         album = self.core.state.albums.get(album_id)
-        if album is None:
+        if album is None or album.owner_id != owner:
             raise ApiError(400, "Album not found")
-        return album, ids
+        return album, ids, owner
 
     async def album_add(self, request: web.Request) -> web.Response:
-        album, ids = await self._album_and_ids(request, "albumAsset.create", "album-add")
+        album, ids, owner = await self._album_and_ids(request, "albumAsset.create", "album-add")
         present = set(album.asset_ids)
         results: list[dict[str, Any]] = []
         added: list[str] = []
         for asset_id in ids:
             if asset_id in present:
                 results.append({"id": asset_id, "success": False, "error": "duplicate"})
-            elif asset_id not in self.core.state.assets:
+            elif self.core.readable(asset_id, owner) is None:  # a locked one too (golden 49c)
                 results.append({"id": asset_id, "success": False, "error": "no_permission"})
             else:
                 present.add(asset_id)
@@ -111,7 +114,7 @@ class AlbumRoutes:
     async def album_remove(self, request: web.Request) -> web.Response:
         """DELETE /api/albums/{id}/assets: a result per id, "not_found" for one not in it
         (golden-v3 46b)."""
-        album, ids = await self._album_and_ids(request, "albumAsset.delete", "album-remove")
+        album, ids, _ = await self._album_and_ids(request, "albumAsset.delete", "album-remove")
         present = set(album.asset_ids)
         results: list[dict[str, Any]] = []
         removed: list[str] = []
@@ -126,12 +129,16 @@ class AlbumRoutes:
         return json_response(results)
 
     async def albums_bulk_add(self, request: web.Request) -> web.Response:
-        self.core.auth(request, "albumAsset.create")
+        owner = self.core.auth(request, "albumAsset.create").user_id
         body = await self.core.read_json(request, "album-add")
         album_ids = self.core.ids(body, "albumIds")
         asset_ids = self.core.ids(body, "assetIds")
-        albums = [self.core.state.albums[a] for a in album_ids if a in self.core.state.albums]
-        assets = [a for a in dict.fromkeys(asset_ids) if a in self.core.state.assets]
+        albums = [
+            album
+            for a in dict.fromkeys(album_ids)
+            if (album := self.core.state.albums.get(a)) is not None and album.owner_id == owner
+        ]
+        assets = [a for a in dict.fromkeys(asset_ids) if self.core.readable(a, owner)]
         if not albums or not assets:
             return json_response({"success": False, "error": "no_permission"})
         any_added = False

@@ -97,14 +97,17 @@ class ServerRoutes:
             return json_response(
                 USER
             )  # the admin (the 2.7.5 capture's user), who owns nothing here
-        used = sum(a.size for a in self.core.state.assets.values())  # trashed ones count too
-        return json_response({**self.core.user, "quotaUsageInBytes": used})
+        used = sum(a.size for a in self.core.state.owned(key.user_id))  # trashed ones count too
+        return json_response(self.core.views.user_json(key.user_id, used))
 
     # -- not in the real server ---------------------------------------------------------------
     async def testserver_stats(self, request: web.Request) -> web.Response:
         return json_response(self.core.state.stats.snapshot())
 
     async def testserver_state(self, request: web.Request) -> web.Response:
+        """Everything the server holds, for tests to assert on: assets (their visibility and
+        the values of their tags), albums (their members), tags."""
+        state = self.core.state
         return json_response(
             {
                 "assets": [
@@ -114,12 +117,16 @@ class ServerRoutes:
                         "checksum": a.checksum,
                         "size": a.size,
                         "isTrashed": a.is_trashed,
+                        "visibility": a.visibility,
+                        "fileCreatedAt": a.file_created_at,
+                        "tags": sorted(state.tags[t].value for t in a.tag_ids if t in state.tags),
                     }
-                    for a in self.core.state.assets.values()
+                    for a in state.assets.values()
                 ],
                 "albums": [
                     {"id": al.id, "albumName": al.name, "assetIds": al.asset_ids}
-                    for al in self.core.state.albums.values()
+                    for al in state.albums.values()
                 ],
+                "tags": sorted(t.value for t in state.tags.values()),
             }
         )

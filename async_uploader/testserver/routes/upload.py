@@ -23,8 +23,8 @@ from ..data import (
     VIDEO_EXTENSIONS,
 )
 from ..multipart import MultipartError, MultipartStream
+from ..records import VISIBILITIES, Asset, decode_checksum, iso_ms, now_iso
 from ..shapes import CID_KEY, UUID_RE, ApiError, ConnectionDropped, invalid, json_response
-from ..state import Asset, decode_checksum, iso_ms, now_iso
 
 MAX_FIELD_BYTES = 1024 * 1024  # multer's default fieldSize
 MAX_SIDECAR_BYTES = 5 * 1024 * 1024
@@ -103,7 +103,7 @@ class UploadRoutes:
         r.add_post("/api/assets", self.upload)
 
     async def upload(self, request: web.Request) -> web.StreamResponse:
-        self.core.auth(request, "asset.upload")
+        owner = self.core.auth(request, "asset.upload").user_id
         stats = self.core.state.stats
         shaping = self.core.shaping
         if not await self.core.processing.enter(shaping):  # a small server, its queue full
@@ -114,7 +114,7 @@ class UploadRoutes:
         stats.uploads_in_flight += 1
         stats.max_uploads_in_flight = max(stats.max_uploads_in_flight, stats.uploads_in_flight)
         try:
-            response = await self._upload(request)
+            response = await self._upload(request, owner)
             if shaping.processing_ms > 0:  # the server's own work, its place held meanwhile
                 await asyncio.sleep(shaping.processing_ms / 1000)
             return response
@@ -147,7 +147,7 @@ class UploadRoutes:
         await reader.drain()
         return response
 
-    async def _upload(self, request: web.Request) -> web.StreamResponse:
+    async def _upload(self, request: web.Request, owner: str) -> web.StreamResponse:
         stats = self.core.state.stats
         try:
             fault, where = self.core.draw(request, "upload")
@@ -159,7 +159,7 @@ class UploadRoutes:
         if header:
             stats.uploads_with_checksum += 1
             raw = decode_checksum(header.split(",")[0].strip())
-            existing = self.core.state.find_by_checksum(raw) if raw else None
+            existing = self.core.state.find_by_checksum(raw, owner) if raw else None
             if existing is not None:
                 stats.duplicates += 1
                 body = {"status": "duplicate", "id": existing.id}
@@ -236,8 +236,8 @@ class UploadRoutes:
             self.core.state.discard_tmp(tmp)
             raise
         checksum = sha1.hexdigest()
-        existing = self.core.state.find_by_checksum(bytes.fromhex(checksum))
-        if existing is not None:
+        existing = self.core.state.find_by_checksum(bytes.fromhex(checksum), owner)
+        if existing is not None:  # never changed, whatever visibility was sent (golden 48e-48g)
             self.core.state.discard_tmp(tmp)
             stats.duplicates += 1
             return json_response({"status": "duplicate", "id": existing.id}, 200)
@@ -261,6 +261,7 @@ class UploadRoutes:
             width=width,
             height=height,
             file_id=str(uuid.uuid4()) if self.core.api_version >= 3 else "",
+            owner_id=owner,
             **validated,
         )
         self.core.state.add_asset(asset)
@@ -317,7 +318,7 @@ class UploadRoutes:
         if "isFavorite" in fields and fields["isFavorite"] not in ("true", "false"):
             errors.append("isFavorite must be a boolean value")
             issues.append(zod.not_a_stringbool(["isFavorite"]))
-        visibilities = ["archive", "timeline", "hidden", "locked"]
+        visibilities = list(VISIBILITIES)
         visibility = fields.get("visibility", "timeline")
         if visibility not in visibilities:
             errors.append(
