@@ -210,7 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
         "upload what is new, link it to the album, exit (the default command)",
         "One run: scan the folder, skip what the history knows, upload the rest (the server's\n"
         "duplicates are only linked), add everything to the album, save the history. When\n"
-        "nothing is new it ends without contacting the server.",
+        "nothing is new it ends without contacting the server. With IMMICH_PING_URL (in .env;\n"
+        "never a flag) a health check is pinged at the start and with the outcome.",
     )
     _add_run_flags(sync)
     sync.add_argument(
@@ -226,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
         "watch",
         "keep running; upload each new file once it is complete",
         "Sync, then keep watching the folder: each new file is uploaded once it has stopped\n"
-        "changing. Ctrl-C (or SIGTERM) stops after the uploads in flight.",
+        "changing. Ctrl-C (or SIGTERM) stops after the uploads in flight. With IMMICH_PING_URL\n"
+        "a health check is pinged after each pass, and every 15 minutes while idle.",
     )
     _add_run_flags(watch)
     watch.set_defaults(json=False, dry_run=False)

@@ -44,6 +44,8 @@ ROUTES: dict[str, str] = {
     "PUT /api/queues/{name}": "queue-update",
     "GET /api/jobs": "jobs",
     "PUT /api/jobs/{name}": "job-command",
+    "PUT /api/tags": "tags",
+    "PUT /api/tags/assets": "tags-assets",
 }
 HOSTILE_ROUTES = ("*", *ROUTES.values())
 HANG_SECONDS = 600.0  # "never" answers, but a test server must stop by itself

@@ -290,6 +290,31 @@ def test_garbage_album_add_keeps_every_confirmed_upload(tmp_path: Path, kind: st
 
 
 @pytest.mark.parametrize(
+    "rule",
+    ["tags=wrong-shape", "tags=id-newline", "tags=echo-key:403", "tags-assets=html-200"],
+)
+def test_garbage_from_the_tag_routes_keeps_the_tags_for_later_and_never_the_key(
+    tmp_path: Path, rule: str
+) -> None:
+    """Tags are never worth a failed run: what the tag routes answer wrong leaves the tags
+    pending (said), the uploads and album links done, and the key nowhere we write."""
+    folder = tmp_path / "shots"
+    make_files(folder, [f"s{i:02d}.png" for i in range(5)])
+    with hostile_server(rule) as srv:
+        env = cli_env(srv, folder, IMMICH_TAGS="Screens", **quick())
+        r = run_cli(["--json"], env, tmp_path)
+        no_crash(r)
+        out = json.loads(r.stdout)
+        assert (r.returncode, out["created"], out["album_linked"]) == (0, 5, 5), r.stderr
+        assert (out["tagged"], out["tags_pending"]) == (0, 5)
+        assert "tags:" in r.stderr and srv.api_key not in r.stderr + r.stdout
+        assert srv.api_key not in (tmp_path / "immich_backup.log").read_text()
+        srv.call(lambda s: s.clear_hostile())
+        out = json.loads(run_cli(["--json"], env, tmp_path).stdout)
+        assert (out["tagged"], out["tags_pending"]) == (5, 0)
+
+
+@pytest.mark.parametrize(
     "kind", ["wrong-shape", "missing-fields", "html-502", "invalid-json", "id-newline"]
 )
 def test_garbage_bulk_check_falls_back_to_uploading(tmp_path: Path, kind: str) -> None:

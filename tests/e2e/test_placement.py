@@ -40,6 +40,10 @@ def _state(s: Any) -> dict[str, Any]:
         },
         "albums": {al.name: sorted(names[i] for i in al.asset_ids) for al in st.albums.values()},
         "tags": sorted(t.value for t in st.tags.values()),
+        "every": [  # every asset, names or not alike
+            (a.visibility, sorted(st.tags[t].value for t in a.tag_ids if t in st.tags))
+            for a in st.assets.values()
+        ],
     }
 
 
@@ -296,3 +300,38 @@ def test_the_old_history_is_taken_over_with_its_links(tmp_path: Path, shots: Pat
         assert db.execute("PRAGMA user_version").fetchone()[0] == 3
         db.close()
         assert srv.stats()["created"] == 12
+
+
+# -- all of it at once ----------------------------------------------------------------------------
+@pytest.mark.parametrize("api_version", [2, 3])
+def test_folder_albums_archive_tags_and_a_window_together(tmp_path: Path, api_version: int) -> None:
+    """The issue's acceptance: a recursive run with folder albums, archive, two tags (one
+    nested), a session tag and a since date; then verify, and a second run that sends nothing."""
+    folder = tmp_path / "shots"
+    new, old = "Screenshot 2026-11-20 at 10.00.00.png", "Screenshot 2023-01-05 at 09.00.00.png"
+    make_files(folder, [new, f"Work/{new}", f"Work/{old}", f"Trips/Rome/{new}", old])
+    with ServerThread(ServerOptions(port=0, api_version=api_version)) as srv:
+        env = cli_env(
+            srv,
+            folder,
+            IMMICH_RECURSIVE="true",
+            IMMICH_FOLDER_ALBUMS="folder",
+            IMMICH_VISIBILITY="archive",
+            IMMICH_TAGS="Screens/Work,Imported",
+            IMMICH_SESSION_TAG="true",
+            IMMICH_SINCE="2024-01-01",
+        )
+        out = sync_json(env, tmp_path)
+        assert (out["created"], out["outside_window"], out["exit_code"]) == (3, 2, 0), out["stderr"]
+        seen = state(srv)
+        assert seen["albums"] == {"Screens": [new], "Work": [new], "Rome": [new]}
+        session = next(t for t in seen["tags"] if t.startswith("async-uploader/"))
+        tags = sorted(["Screens/Work", "Imported", session])
+        assert (
+            seen["every"] == [("archive", tags)] * 3
+        )  # three files of one name, bytes of their own
+        r = run_cli(["verify"], env, tmp_path)
+        assert r.returncode == 0 and "All is well." in r.stdout, r.stdout + r.stderr
+        again = sync_json(env, tmp_path)
+        assert (again["server_contacted"], again["created"], again["exit_code"]) == (False, 0, 0)
+        assert srv.stats()["created"] == 3

@@ -45,7 +45,8 @@ def comparable(value: Any, case: str = "") -> str:
 
 def where_they_differ(ours: str, theirs: str) -> str:
     at = next(
-        (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs))
+        (i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b),
+        min(len(ours), len(theirs)),
     )
     return f"ours ...{ours[max(0, at - 80) : at + 120]}\ntheirs ...{theirs[max(0, at - 80) : at + 120]}"
 
