@@ -178,7 +178,8 @@ main flags (of sync; 'async-uploader sync --help' lists them all):
 {KEY_NOTE}
 Settings: .env in the current folder (see .env.example), the environment, then flags.
 Exit codes: 0 done, 1 some files failed, 2 configuration, 3 server or key, 4 another run active,
-130/143 interrupted."""
+130/143 interrupted.
+Documentation: docs/ beside the README of the source (docs/configuration.md: every setting)."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """The one table of settings: each variable, its flag, its default, how its text is read, and what
-the docs say of it. ``load`` reads every setting through it; the CLI's help and the tests of the
-README and ``.env.example`` are made from it (tests/unit/test_config_settings.py)."""
+the docs say of it. ``load`` reads every setting through it; the CLI's help is made from it, and
+docs/configuration.md and ``.env.example`` are checked against it (tests/unit/test_config_settings.py)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,9 @@ class Setting:
     key, the URLs, the album, the history and the log) have none."""
 
     env: str
-    flag: str  # as the README's table shows it ("" for none)
+    flag: str  # as docs/configuration.md's table shows it ("" for none)
     default: Any  # None: no default (required, or unset)
-    shown: str  # the default as the README's table shows it
+    shown: str  # the default as docs/configuration.md's table shows it
     help: str
     low: float | None = None  # a number's range
     high: float | None = None

@@ -205,6 +205,8 @@ MAX_TAG = 200  # characters of one tag's whole path: far more than anyone types
 def parse_tag(value: str, name: str) -> str:
     """One tag as Immich keeps it: "/" nests (``Screens/2024`` is ``2024`` under ``Screens``),
     blanks around each part and empty parts dropped, as the server drops them."""
+    if _CONTROL.search(value):
+        raise ConfigError(f"{name} has a tag with a newline or another control character")
     tag = "/".join(part.strip() for part in value.split("/") if part.strip())
     if not tag:
         raise ConfigError(f"{name} has an empty tag name: {shown(value)}")

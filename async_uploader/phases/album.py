@@ -203,7 +203,10 @@ async def link_for_a_while(
     targets = [Target(None, main)]
 
     def left() -> int:
-        return sum(history.pending_count(t.album.id, t.name) for t in targets)
+        """What is still to link, in every album (one not found yet: all its files)."""
+        found = {t.name: t.album.id for t in targets}
+        names = history.album_names() | {None}
+        return sum(history.pending_count(found.get(name, ""), name) for name in names)
 
     with anyio.move_on_after(limit) as scope:
 

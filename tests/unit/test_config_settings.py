@@ -1,5 +1,5 @@
-"""The settings table: the one place of every setting's variable, flag and default; the README's
-table and .env.example name exactly its settings."""
+"""The settings table: the one place of every setting's variable, flag and default; the table of
+docs/configuration.md and .env.example name exactly its settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "async_uploader"
 
 
 def test_env_example_and_readme_name_exactly_the_settings_table() -> None:
-    """.env.example and the README's configuration table name exactly the variables of
+    """.env.example and the table of docs/configuration.md name exactly the variables of
     config.SETTINGS, with the same flags and defaults: one place for every default."""
     import re
 
@@ -17,8 +17,8 @@ def test_env_example_and_readme_name_exactly_the_settings_table() -> None:
 
     root = PACKAGE.parent
     table = {s.env: s for s in SETTINGS}
-    readme = (root / "README.md").read_text()
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    page = (root / "docs" / "configuration.md").read_text()
+    section = page.split("## The settings", 1)[1].split("\n## ", 1)[0]
     rows = [
         [cell.strip() for cell in line.strip().strip("|").split("|")]
         for line in section.splitlines()

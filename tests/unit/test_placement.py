@@ -113,6 +113,8 @@ def test_tags_are_trimmed_nested_and_each_once() -> None:
             parse_tag(bad, "--tag")
     with pytest.raises(ConfigError, match="over 200"):
         parse_tag("x" * 201, "--tag")
+    with pytest.raises(ConfigError, match="control character"):  # a log line it could forge
+        parse_tag("a\nINFO forged", "--tag")
 
 
 def test_the_session_tag_names_the_run_start_in_local_time() -> None:
