@@ -16,7 +16,7 @@ from async_uploader.config import Config
 from async_uploader.control import RunControl, Signals
 from async_uploader.ping import Pinger
 from async_uploader.store import RunLock
-from async_uploader.testserver import ServerThread
+from async_uploader.testserver import ServerOptions, ServerThread
 from async_uploader.watch import watch
 
 from ..support import (
@@ -29,10 +29,14 @@ from ..support import (
 )
 
 
+@pytest.mark.parametrize("api_version", [2, 3])
 def test_a_run_pings_its_start_and_its_success_with_the_summary_and_never_the_key(
-    tmp_path: Path, shots: Path, server: ServerThread
+    tmp_path: Path, shots: Path, api_version: int
 ) -> None:
-    with PingReceiver() as receiver:
+    with (
+        PingReceiver() as receiver,
+        ServerThread(ServerOptions(port=0, api_version=api_version)) as server,
+    ):
         env = cli_env(server, shots, IMMICH_PING_URL=receiver.url)
         r = run_cli(["sync"], env, tmp_path)
         assert r.returncode == 0, r.stderr

@@ -114,7 +114,15 @@ TREE = ["top.png", "2024/Work/a.png", "2025/Work/b.png", "Trips/c.png"]
         ),
     ],
 )
+@pytest.mark.parametrize("api_version", [2, 3])
 def test_each_subfolder_goes_to_its_album_and_the_top_level_to_the_main_one(
+    tmp_path: Path, mode: str, albums: dict[str, list[str]], api_version: int
+) -> None:
+    with ServerThread(ServerOptions(port=0, api_version=api_version)) as server:
+        _folder_albums(tmp_path, mode, albums, server)
+
+
+def _folder_albums(
     tmp_path: Path, mode: str, albums: dict[str, list[str]], server: ServerThread
 ) -> None:
     folder = tmp_path / "shots"
@@ -233,9 +241,15 @@ def test_a_key_that_may_not_tag_gets_one_warning_and_the_run_goes_on(
 
 
 # -- the date window ------------------------------------------------------------------------------
+@pytest.mark.parametrize("api_version", [2, 3])
 def test_files_outside_the_window_wait_unrecorded_for_a_run_whose_window_holds_them(
-    tmp_path: Path, server: ServerThread
+    tmp_path: Path, api_version: int
 ) -> None:
+    with ServerThread(ServerOptions(port=0, api_version=api_version)) as server:
+        _window(tmp_path, server)
+
+
+def _window(tmp_path: Path, server: ServerThread) -> None:
     folder = tmp_path / "shots"
     names = ["Screenshot 2023-03-01 at 10.00.00.png", "Screenshot 2025-06-01 at 10.00.00.png"]
     make_files(folder, [*names, "recent.png", "month-old.png"])
