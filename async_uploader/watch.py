@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import anyio
 from watchfiles import Change, awatch
@@ -28,9 +29,11 @@ from .errors import ServerUnreachable, UploaderError
 from .files import is_ignored_name
 from .immich import ApiError, BadAnswer, TransportError, open_session, ping
 from .outcomes import RunReport
-from .ping import Pinger
 from .run import sync
 from .text import counted
+
+if TYPE_CHECKING:
+    from .ping import Pinger
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -19,7 +20,6 @@ from ..errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_PARTIAL, EXIT_TERMINATED, U
 from ..files import ScanResult
 from ..logsetup import setup_logging
 from ..outcomes import RunReport
-from ..ping import Pinger
 from ..progress import BarAwareHandler
 from ..store import History, RunLock, save_last_run
 from ..text import counted, one_line
@@ -37,6 +37,9 @@ from .output import (
     unexpected,
 )
 from .signals import exit_for_signal, progress_control, run_with_signals
+
+if TYPE_CHECKING:  # imported when a ping is configured: urllib.request costs 16 ms of start-up
+    from ..ping import Pinger
 
 
 @dataclass
@@ -94,6 +97,8 @@ def pinging(config: Config, secrets: list[str], pingers: list[Pinger]) -> Iterat
     caller once the exit code is known (``Pinger.finish``). None for a dry run, nor for a run
     that never got the lock (another run is the one to report)."""
     if config.ping_url and not config.dry_run:
+        from ..ping import Pinger
+
         pinger = Pinger(config.ping_url, secrets)
         pinger.start()
         pingers.append(pinger)

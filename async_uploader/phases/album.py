@@ -72,7 +72,7 @@ async def link_pending(
     for page in pages:
         asked += len(page)
         await _link_batch(client, history, album_id, page, report, retry, recover)
-        if saving:
+        if saving and history.unsaved >= limits.memory_links:  # links held: no more than that
             try:
                 await anyio.to_thread.run_sync(history.save)
             except HistoryError:

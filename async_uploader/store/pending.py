@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..files import from_sql
-from .schema import ANY_PENDING, LINKABLE, LINKED, PENDING, Record
+from .schema import ANY_PENDING, LINKABLE, LINKED, PENDING, PENDING_BY_PATH, Record
 
 
 class PendingLinks:
@@ -57,7 +57,7 @@ class PendingLinks:
                 (album, album_id) if last is None else (album, album_id, last)
             )
             after = "" if last is None else " AND path > ?"
-            sql = f"SELECT path, asset_id {PENDING}{after} ORDER BY path LIMIT ?"
+            sql = f"SELECT path, asset_id {PENDING_BY_PATH}{after} ORDER BY path LIMIT ?"
             rows = self._query(sql, (*params, size))
             if not rows:
                 return

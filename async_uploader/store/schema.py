@@ -100,6 +100,10 @@ COLUMNS = ", ".join(FIELDS)
 UPSERT = f"INSERT OR REPLACE INTO files (path, {COLUMNS}, done_key) VALUES (?{', ?' * 10})"
 # The records of one album (its name: "album IS ?") not linked to it (its id: "album_id IS NOT ?")
 PENDING = f"FROM files WHERE {LINKABLE} AND album IS ? AND album_id IS NOT ?"
+# The same, for pages in path order: "+album" keeps SQLite off the targets index, which would
+# read every row of the album and sort them for each page (quadratic over a million records);
+# the primary key gives them in order, a page at a time.
+PENDING_BY_PATH = f"FROM files WHERE {LINKABLE} AND +album IS ? AND album_id IS NOT ?"
 # The same as EXISTS (SELECT 1 {PENDING}), in three parts that SQLite each answers from the
 # targets index ("IS NOT ?" makes it read the whole of the album's part).
 ANY_PENDING = " OR ".join(

@@ -265,3 +265,16 @@ def test_a_schema_2_history_is_read_as_it_is_and_upgraded_by_a_writer(tmp_path: 
     assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     db.close()
+
+
+def test_pending_pages_walk_the_primary_key_not_a_sort_per_page(tmp_path: Path) -> None:
+    """Paging a million pending links must read a page per query: the targets index would make
+    SQLite read the whole album and sort it for each page (quadratic)."""
+    from async_uploader.store.schema import PENDING_BY_PATH
+
+    history = History.open(tmp_path / HISTORY)
+    _linked(history, "a.png", "a1")
+    history.save()
+    sql = f"EXPLAIN QUERY PLAN SELECT path, asset_id {PENDING_BY_PATH} AND path > ? ORDER BY path LIMIT ?"
+    plan = " ".join(str(row) for row in history._db.execute(sql, (None, "x", "", 10)))
+    assert "PRIMARY KEY" in plan and "TEMP B-TREE" not in plan, plan
