@@ -123,6 +123,12 @@ class ServerState:
             asset.visibility = e["visibility"]
             asset.updated_at = e["at"]
 
+    def _on_favorite(self, e: dict[str, Any]) -> None:
+        for asset_id in e["ids"]:
+            asset = self.assets[asset_id]
+            asset.is_favorite = e["favorite"]
+            asset.updated_at = e["at"]
+
     def _on_tag(self, e: dict[str, Any]) -> None:
         tag = Tag(**e)
         self.tags[tag.id] = tag
@@ -238,6 +244,10 @@ class ServerState:
     def set_visibility(self, ids: list[str], visibility: str) -> None:
         if ids:
             self._record("visibility", ids=ids, visibility=visibility, at=now_iso())
+
+    def set_favorite(self, ids: list[str], favorite: bool) -> None:
+        if ids:
+            self._record("favorite", ids=ids, favorite=favorite, at=now_iso())
 
     # -- albums ------------------------------------------------------------------------------
     def create_album(self, name: str, description: str = "", owner: str = OWN) -> Album:

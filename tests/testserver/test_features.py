@@ -190,6 +190,52 @@ async def test_data_dir_keeps_files_and_state_across_restarts(tmp_path: Path) ->
         await again.stop()
 
 
+async def test_data_dir_keeps_users_tags_and_visibility_across_restarts(tmp_path: Path) -> None:
+    """Every kind of change is one journal event, replayed on start: a user the admin made and
+    its key, a tag on an asset, a visibility and a favourite changed after the upload."""
+    server = await started(data_dir=tmp_path / "data", api_key="k1")
+    admin = {"x-api-key": server.admin_key}
+    async with aiohttp.ClientSession() as s:
+        user = {"email": "u@example.com", "password": "pw", "name": "U"}
+        async with s.post(server.url + "/api/admin/users", headers=admin, json=user) as r:
+            assert r.status == 201
+        async with s.post(server.url + "/api/auth/login", json=user) as r:
+            token = (await r.json())["accessToken"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        async with s.post(
+            server.url + "/api/api-keys", headers=bearer, json={"name": "u", "permissions": ["all"]}
+        ) as r:
+            key = {"x-api-key": (await r.json())["secret"]}
+        async with s.post(
+            server.url + "/api/assets", headers=key, data=form(FILES["screen1.png"])
+        ) as r:
+            asset_id = (await r.json())["id"]
+        async with s.put(server.url + "/api/tags", headers=key, json={"tags": ["a/b"]}) as r:
+            tag_id = (await r.json())[0]["id"]
+        body = {"tagIds": [tag_id], "assetIds": [asset_id]}
+        async with s.put(server.url + "/api/tags/assets", headers=key, json=body) as r:
+            assert (await r.json()) == {"count": 1}
+        body2 = {"ids": [asset_id], "visibility": "archive", "isFavorite": True}
+        async with s.put(server.url + "/api/assets", headers=key, json=body2) as r:
+            assert r.status == 204
+    await server.stop()
+    again = await started(data_dir=tmp_path / "data", api_key="k1")
+    try:
+        async with aiohttp.ClientSession() as s:
+            async with s.get(again.url + f"/api/assets/{asset_id}", headers=key) as r:
+                asset = await r.json()
+            assert (asset["visibility"], asset["isFavorite"]) == ("archive", True)
+            assert [t["value"] for t in asset["tags"]] == ["a/b"]
+            assert asset["owner"]["email"] == "u@example.com"
+            # The server's own key sees none of that user's assets.
+            async with s.get(
+                again.url + f"/api/assets/{asset_id}", headers={"x-api-key": "k1"}
+            ) as r:
+                assert r.status == 400
+    finally:
+        await again.stop()
+
+
 async def test_bandwidth_cap_is_shared_and_accurate() -> None:
     """40,000 kbit/s = 5 MB/s: 20 MB over four connections takes 4 s within 10 %."""
     server = await started(shaping=Shaping(bandwidth_kbps=40_000))

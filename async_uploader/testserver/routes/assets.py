@@ -101,8 +101,7 @@ class AssetRoutes:
         if visibility is not None:
             self.core.state.set_visibility(list(dict.fromkeys(ids)), visibility)
         if favorite is not None:
-            for asset_id in ids:
-                self.core.state.assets[asset_id].is_favorite = favorite
+            self.core.state.set_favorite(list(dict.fromkeys(ids)), favorite)
         return web.Response(status=204)
 
     async def assets_delete(self, request: web.Request) -> web.StreamResponse:
