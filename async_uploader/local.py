@@ -22,7 +22,6 @@ from .shares import processes_for, scan_split
 from .store import FACTS_KEY, History, Meta, read_last_run
 from .targets import album_for
 from .text import counted
-from .window import DateWindow
 
 log = logging.getLogger(__name__)
 # What a run that contacted the server learnt is kept in the last run's record (``server_facts``,
@@ -52,6 +51,11 @@ def read_local(config: Config, limits: Limits = DEFAULT) -> tuple[History, ScanR
             history = History.afresh(history.path, exc.reason)
             unchanged = history.unchanged_check()
         retarget(config, history)
+        window = None
+        if config.since is not None or config.until is not None:
+            from .window import DateWindow  # capture's patterns: only for a window
+
+            window = DateWindow.of(config.since, config.until)
         walk = Walk(
             config.folder,
             None,  # any type: the server's are not known yet (the run keeps those it takes)
@@ -60,7 +64,7 @@ def read_local(config: Config, limits: Limits = DEFAULT) -> tuple[History, ScanR
             include=config.include,
             exclude=config.exclude,
             skip=unchanged,
-            window=DateWindow.of(config.since, config.until),
+            window=window,
             follow_symlinks=config.follow_symlinks,
             spill=limits.spill,
         )
@@ -181,13 +185,14 @@ def retarget(config: Config, history: History) -> None:
     moved = history.retarget(lambda rel: album_for(rel, config.folder_albums))
     history.set_meta(Meta.FOLDER_ALBUMS, {"mode": config.folder_albums})
     history.save()
-    log.info(
-        "history: folder albums %s (was %s): %s of other albums now; they are linked there "
-        "(and stay in the albums they are in)",
-        config.folder_albums,
-        mode,
-        counted(moved, "file belongs", "files belong"),
-    )
+    if moved:
+        log.info(
+            "history: IMMICH_FOLDER_ALBUMS is %s now (was %s): %s in another album; this "
+            "run links them there (they stay in the albums they are in)",
+            config.folder_albums,
+            mode,
+            counted(moved, "file belongs", "files belong"),
+        )
 
 
 def last_facts(history: History) -> dict[str, Any] | None:

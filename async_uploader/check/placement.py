@@ -56,7 +56,10 @@ def tag_rows(config: Config, perms: list[str] | None) -> list[Row]:
     """Whether the key may tag (``perms``: its permissions, None when unknown)."""
     if not config.tags:
         return []
-    shown = ", ".join(config.tags)
+    tags = list(config.tags)
+    if config.session_tag:  # this check's own start means nothing: each run has its own
+        tags[-1] = "async-uploader/<each run's start>"
+    shown = ", ".join(tags)
     if perms is None:
         return [Row("tags", Level.WARN, f"{shown}; cannot tell whether the key may tag")]
     lacking = [p for p in TAGGING if "all" not in perms and p not in perms]

@@ -240,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "history and the lock. Read-only: uploads, creates and writes nothing. Exit 0 when usable.",
     )
     _add_config_flags(check)
+    _add_recursive(check)  # with folder albums a setting of its own needs it
     check.add_argument(
         "--debug", action="store_true", help="HTTP detail and tracebacks (never the key)"
     )
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         "deletes anything on the server.",
     )
     _add_config_flags(verify)
+    _add_recursive(verify)
     verify.add_argument("--log-file", metavar="FILE", help=_about("IMMICH_LOG_FILE"))
     verify.add_argument(
         "--repair",

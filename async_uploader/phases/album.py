@@ -103,9 +103,7 @@ async def _link_batch(
         # No id the server gives (a history edited by hand, an older one's record): it would
         # make the server refuse the whole request. Forgotten: the next run sends the file.
         rels = by_id.pop(asset_id)
-        for rel in rels:
-            history.forget(rel)
-        report.link_failed += len(rels)
+        _forget(history, report, rels)
         log.error(
             "album: the history names asset %r for %s, which is no asset id; forgotten, the "
             "next run uploads it again",
@@ -139,9 +137,7 @@ async def _link_batch(
         elif res.error in ("no_permission", "not_found"):
             # The asset is gone from the server (deleted, or another user's): forget it, so the
             # next run sends the file again instead of skipping it forever.
-            for rel in rels:
-                history.forget(rel)
-            report.link_failed += len(rels)
+            _forget(history, report, rels)
             log.error(
                 "album: asset %s of %s is not on the server any more (%s); "
                 "the next run uploads it again",
@@ -153,6 +149,13 @@ async def _link_batch(
             report.link_failed += len(rels)
             log.error("album: %s not linked: %s (the next run retries)", names(rels), res.error)
     history.mark_linked(linked, album_id)  # the whole batch: one query per 500 files
+
+
+def _forget(history: History, report: RunReport, rels: list[str]) -> None:
+    """Files whose asset is no good for a link: the next run sends them again."""
+    for rel in rels:
+        history.forget(rel)
+    report.link_failed += len(rels)
 
 
 async def folder_albums(

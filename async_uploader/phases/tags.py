@@ -53,16 +53,33 @@ async def put_tags(
     if not values:
         return
     try:
-        ids = await with_retries(
-            retry, "tags", functools.partial(client.upsert_tags, values), recover
-        )
+        await _put(client, history, report, retry, limits, values, recover)
     except ApiError as exc:
         _cannot(history, report, exc)
         return
     except (TransportError, BadAnswer) as exc:
         report.tags_pending = history.tags_pending_count()
-        log.error("tags: could not make the tags: %s (the next run tries again)", exc)
+        log.error("tags: %s (the next run tries again)", exc)
         return
+    with contextlib.suppress(HistoryError):  # so that what is left is counted on disk
+        await anyio.to_thread.run_sync(history.save)
+    report.tags_pending = history.tags_pending_count()
+    if report.tagged:
+        log.info("tags: %s tagged %s", counted(report.tagged, "asset"), ", ".join(values))
+
+
+async def _put(
+    client: ImmichCalls,
+    history: History,
+    report: RunReport,
+    retry: RetryPolicy,
+    limits: Limits,
+    values: list[str],
+    recover: Callable[[], Awaitable[bool]] | None,
+) -> None:
+    """The tags made, then put on their assets, a request per batch of assets with the same
+    tags; each answered batch no longer pending. Raises what the server did wrong."""
+    ids = await with_retries(retry, "tags", functools.partial(client.upsert_tags, values), recover)
     missing = [v for v in values if v not in ids]
     if missing:
         log.error("tags: the server did not make %s; they wait", ", ".join(map(repr, missing)))
@@ -72,29 +89,11 @@ async def put_tags(
             groups.setdefault(tags, []).append(asset_id)
         for tags, assets in groups.items():
             known = sorted(t for t in tags if t in ids)
-            if not known:
-                continue
-            try:
-                await with_retries(
-                    retry,
-                    "tag assets",
-                    functools.partial(client.tag_assets, [ids[t] for t in known], assets),
-                    recover,
-                )
-            except ApiError as exc:
-                _cannot(history, report, exc)
-                return
-            except (TransportError, BadAnswer) as exc:
-                report.tags_pending = history.tags_pending_count()
-                log.error("tags: could not tag assets: %s (the next run tries again)", exc)
-                return
-            history.tags_done((t, a) for a in assets for t in known)
-            report.tagged += len(assets)
-    with contextlib.suppress(HistoryError):  # so that what is left is counted on disk
-        await anyio.to_thread.run_sync(history.save)
-    report.tags_pending = history.tags_pending_count()
-    if report.tagged:
-        log.info("tags: %s tagged %s", counted(report.tagged, "asset"), ", ".join(values))
+            if known:
+                put = functools.partial(client.tag_assets, [ids[t] for t in known], assets)
+                await with_retries(retry, "tag assets", put, recover)
+                history.tags_done((t, a) for a in assets for t in known)
+                report.tagged += len(assets)
 
 
 def _cannot(history: History, report: RunReport, exc: ApiError) -> None:

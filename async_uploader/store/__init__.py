@@ -5,7 +5,8 @@ apart. Private to its owner (0600). Knows nothing of the server, HTTP or the pha
     schema    tables, statements, the record of a file, where WAL can be used
     opening   connecting, creating, taking over a JSON history, moving a corrupt one aside
     known     the scan's question: is this file settled and unchanged?
-    history   the History: records, pending links, saves
+    reader    the connection every part of History queries through
+    history   the History: records and saves; pending links (pending), tags to put (tagqueue)
     meta      the keys of what is kept beside the records
     last_run  the last run's record
     legacy    the JSON histories of older versions

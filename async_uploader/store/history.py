@@ -50,10 +50,8 @@ class History(PendingLinks, TagQueue):
     in a worker thread meanwhile (the connection and the pending changes are locked)."""
 
     def __init__(self, path: Path, db: sqlite3.Connection, journal: str = "wal") -> None:
-        self.path = path
+        super().__init__(path, db)
         self.journal = journal  # "wal", or the rollback journal's mode where WAL cannot work
-        self._db = db
-        self._db_lock = threading.RLock()
         self._lock = threading.Lock()  # the pending changes, swapped out by a save
         self._changed: dict[str, Record] = {}
         self._saving: dict[str, Record] = {}  # being committed by a save in another thread
@@ -131,13 +129,6 @@ class History(PendingLinks, TagQueue):
     def close(self) -> None:
         with self._db_lock, contextlib.suppress(sqlite3.Error):
             self._db.close()
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        with self._db_lock:
-            try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise read_error(self.path, exc) from None
 
     # -- reading ------------------------------------------------------------------------------
     def get(self, rel: str) -> Record | None:

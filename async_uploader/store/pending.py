@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..files import from_sql
+from .reader import Reader
 from .schema import ANY_PENDING, LINKABLE, LINKED, PENDING, PENDING_BY_PATH, Record
 
 
-class PendingLinks:
+class PendingLinks(Reader):
     """The pending links of ``History``, which has the connection and the unsaved changes."""
 
     _changed: dict[str, Record]
@@ -20,9 +21,6 @@ class PendingLinks:
     _links: dict[str, str]
     _links_saving: dict[str, str]
     _lock: threading.Lock
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        raise NotImplementedError
 
     def _linked_since(self, rel: str, album_id: str) -> bool:
         return album_id in (self._links.get(rel), self._links_saving.get(rel))

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from typing import Any
+
+from .reader import Reader
 
 Pair = tuple[str, str]  # (tag value, asset id)
 
 
-class TagQueue:
+class TagQueue(Reader):
     """The tags to put, of ``History``, which has the connection and saves the changes."""
 
     _tags: list[tuple[Pair, bool]]  # (pair, to put) in the order they came; False: put
     _tags_saving: list[tuple[Pair, bool]]
     _lock: threading.Lock
-
-    def _query(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        raise NotImplementedError
 
     # -- tags to put ---------------------------------------------------------------------------
     def tags_pending(self) -> dict[str, frozenset[str]]:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .records import OWN, Album, Asset, Tag, User
+from .records import OWN, Album, Asset, Tag
 from .state import ServerState
 
 # The colours a new user's avatar is given (UserAvatarColor), one picked at random by the server.
+OWNER_KEYS = ("id", "email", "name", "profileImagePath", "avatarColor")  # then profileChangedAt
 AVATAR_COLORS = ("primary", "pink", "red", "yellow", "blue", "green", "purple", "orange", "gray")
 
 
@@ -91,16 +92,11 @@ class Views:
 
     def owner_json(self, owner: str) -> dict[str, Any]:
         """The smaller user of an album's or an asset's owner, its time as PostgreSQL prints it."""
-        user: User | None = self.state.users.get(owner)
-        if user is None:
+        if owner not in self.state.users:
             return self.own_owner
-        return {
-            "id": user.id,
-            "email": user.email,
-            "name": user.name,
-            "profileImagePath": "",
-            "avatarColor": user.avatar_color,
-            "profileChangedAt": pg_time(user.created_at),
+        user = self.user_json(owner)
+        return {k: user[k] for k in OWNER_KEYS} | {
+            "profileChangedAt": pg_time(user["profileChangedAt"])
         }
 
     # -- assets ------------------------------------------------------------------------------

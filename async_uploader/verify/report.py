@@ -94,7 +94,7 @@ class VerifyReport:
             f"{where}, in {self.duration_s:.1f} s:"
         ]
         rows = [
-            ("ok", self.ok, "on the server, not in the trash, in the album"),
+            ("ok", self.ok, "on the server, not in the trash, in its album"),
             ("lost", len(self.lost), self._lost_fix()),
             (
                 "in the trash",

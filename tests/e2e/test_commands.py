@@ -157,8 +157,11 @@ def test_each_command_has_a_description_and_only_the_flags_it_uses(tmp_path: Pat
     negated = {"--no-recursive", "--no-follow-symlinks", "--no-pause-jobs", "--no-session-tag"}
     assert flags("sync") - negated == run | {"--json", "--dry-run"}
     assert flags("watch") - negated == run
-    assert flags("check") == common | {"--debug"}
-    assert flags("verify") == common | {"--log-file", "--repair", "--json", "--quiet", "--debug"}
+    recursive = {"--recursive", "--no-recursive"}
+    assert flags("check") == common | recursive | {"--debug"}
+    assert flags("verify") == common | recursive | {
+        *("--log-file", "--repair", "--json", "--quiet", "--debug")
+    }
     assert flags("status") == {"--env-file", "--history", "--json"}
     assert flags("demo") - {"--no-recursive"} == {
         *("--env-file", "--folder", "--album", "--recursive", "--quiet", "--debug"),

@@ -9,6 +9,7 @@ import os
 import resource
 import secrets
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -32,6 +33,7 @@ from ..support import (
     start_cli,
     wait_created,
     wait_for_log,
+    wait_until,
 )
 
 
@@ -661,3 +663,34 @@ def test_check_names_what_a_hostile_server_did(tmp_path: Path, rule: str, row: s
     assert row in r.stdout
     if row:
         assert r.returncode != 0 and "FAIL" in r.stdout
+
+
+def test_ctrl_c_twice_while_the_tags_never_answer_ends_the_run_with_them_kept(
+    tmp_path: Path,
+) -> None:
+    """A tag request that never comes back, then Ctrl-C, then Ctrl-C again: the run ends within
+    the second stop's bound (5 s), every upload linked and recorded, the tags kept in the history
+    for the next run. Exit 0: every file was sent and linked before the stop (the uploads were
+    not interrupted); the summary says what is left to tag."""
+    folder = tmp_path / "shots"
+    make_files(folder, [f"s{i:02d}.png" for i in range(5)])
+    with hostile_server("tags=late") as srv:
+        env = cli_env(srv, folder, IMMICH_TAGS="Screens", IMMICH_REQUEST_TIMEOUT="600")
+        proc = start_cli([], env, tmp_path)
+        log = tmp_path / "immich_backup.log"
+        wait_for_log(log, "album: linked")
+        wait_until(lambda: srv.stats()["requests"].get("PUT /api/tags"), what="the tag request")
+        proc.send_signal(signal.SIGINT)
+        wait_for_log(log, "finishing in-flight uploads", after="album: linked")
+        proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert 4 < time.monotonic() - t0 < 30  # the abort's 5 s, and the save
+        assert "5 linked to the album" in out and "5 left to tag" in out, out
+        records = history_records(tmp_path / HISTORY)
+        assert len(records) == 5 and all(r["album_id"] for r in records.values())
+        db = sqlite3.connect(tmp_path / HISTORY)
+        assert db.execute("SELECT count(*) FROM tags_pending").fetchone()[0] == 5
+        db.close()
+        assert "tags: not all put in time" in err

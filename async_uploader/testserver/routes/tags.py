@@ -37,6 +37,13 @@ class TagRoutes:
             raise ApiError(400, f"Not found or no {access} access")  # golden 47k
         return tag
 
+    async def _tag_and_ids(self, request: web.Request) -> tuple[Tag, list[str], str]:
+        """The tag of the path, the ids of the body and the key's user, of a tag's assets route."""
+        owner = self.core.auth(request, "tag.asset").user_id
+        tag = self._tag_or_400(request.match_info["id"], owner, "tag.asset")
+        ids = self.core.ids(await self.core.read_json(request, "tag-assets"), "ids")
+        return tag, ids, owner
+
     async def tags_list(self, request: web.Request) -> web.Response:
         """By value, in byte order: the server's ORDER BY under its C collation (golden 47c)."""
         owner = self.core.auth(request, "tag.read").user_id
@@ -119,9 +126,7 @@ class TagRoutes:
     async def tag_add_assets(self, request: web.Request) -> web.Response:
         """PUT /api/tags/{id}/assets {ids}: a result per id, success, duplicate or
         no_permission (golden 47j)."""
-        owner = self.core.auth(request, "tag.asset").user_id
-        tag = self._tag_or_400(request.match_info["id"], owner, "tag.asset")
-        ids = self.core.ids(await self.core.read_json(request, "tag-assets"), "ids")
+        tag, ids, owner = await self._tag_and_ids(request)
         results: list[dict[str, Any]] = []
         for asset_id in ids:
             asset = self.core.readable(asset_id, owner)
@@ -135,9 +140,7 @@ class TagRoutes:
 
     async def tag_remove_assets(self, request: web.Request) -> web.Response:
         """DELETE /api/tags/{id}/assets {ids}: a result per id, success or not_found."""
-        owner = self.core.auth(request, "tag.asset").user_id
-        tag = self._tag_or_400(request.match_info["id"], owner, "tag.asset")
-        ids = self.core.ids(await self.core.read_json(request, "tag-assets"), "ids")
+        tag, ids, owner = await self._tag_and_ids(request)
         results: list[dict[str, Any]] = []
         for asset_id in ids:
             asset = self.core.readable(asset_id, owner)
